@@ -1,0 +1,275 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { ExternalService, buildServiceEntrySpec, checkExternalServices } from "./external-services";
+import {
+    COLORS,
+    Color,
+    LOAD_BALANCER_POLICIES,
+    LoadBalancerPolicy,
+    buildDestinationRuleSpec,
+    buildGatewaySpec,
+    buildVirtualServiceSpec,
+    otherColor,
+    serviceFqdn,
+} from "./routing";
+import {
+    ConfigProblem,
+    checkDnsLabel,
+    checkHeaderName,
+    checkHostList,
+    checkInteger,
+    checkOneOf,
+    checkPinnedImage,
+    checkServiceName,
+    throwIfProblems,
+} from "./validation";
+import {
+    ColorSpec,
+    ContainerResources,
+    DEFAULT_RESOURCES,
+    buildDeploymentSpec,
+    buildServiceSpec,
+    commonLabels,
+    injectionLabels,
+} from "./workload";
+
+/** The Istio networking API version this package declares (stable since Istio 1.22). */
+export const ISTIO_NETWORKING_API = "networking.istio.io/v1";
+
+/** Defaults of {@link BlueGreenServiceArgs}, shared with the stack config and Pulumi.yaml. */
+export const BLUE_GREEN_DEFAULTS = {
+    activeColor: "blue" as Color,
+    namespace: "sample-ns",
+    appName: "nginx",
+    hosts: ["sample.hoge.com"],
+    headerName: "x-version",
+    loadBalancer: "ROUND_ROBIN" as LoadBalancerPolicy,
+    servicePort: 40001,
+    gatewaySelector: { istio: "ingressgateway" } as Record<string, string>,
+    colors: {
+        blue: { image: "nginx:1.27.5", replicas: 2 },
+        green: { image: "nginx:1.28.0", replicas: 2 },
+    } as Record<Color, ColorSpec>,
+};
+
+// Service names are DNS-1035 labels of at most 63 characters and "-gateway" is the longest suffix
+// this component appends.
+const MAX_APP_NAME = 63 - "-gateway".length;
+
+/** Arguments of {@link BlueGreenService}. */
+export interface BlueGreenServiceArgs {
+    /** The color that receives all traffic not picked by the header: `blue` or `green`. */
+    activeColor: Color;
+    /** Namespace created for the workload (labelled for sidecar injection). Default `sample-ns`. */
+    namespace?: string;
+    /** Istio revision to inject (`istio.io/rev`); when unset the namespace gets `istio-injection: enabled`. */
+    istioRevision?: string;
+    /** App name: the `app` label and the name of the Service, VirtualService and DestinationRule. Default `nginx`. */
+    appName?: string;
+    /** Image and replica count per color. Default nginx 1.27.5 (blue) and 1.28.0 (green), 2 replicas each. */
+    colors?: Partial<Record<Color, ColorSpec>>;
+    /** Container requests and limits, the same for both colors. */
+    resources?: ContainerResources;
+    /** Hosts the Gateway admits and the VirtualService serves. Default `["sample.hoge.com"]`. */
+    hosts?: string[];
+    /** Header whose exact value (`blue` or `green`) sends a request to that color. Default `x-version`. */
+    headerName?: string;
+    /** DestinationRule load-balancing algorithm. Default `ROUND_ROBIN`. */
+    loadBalancer?: LoadBalancerPolicy;
+    /** Port the Service exposes (it forwards to container port 80). Default 40001. */
+    servicePort?: number;
+    /** Pod labels of the Istio ingress gateway the Gateway binds to. Default `{ istio: "ingressgateway" }`. */
+    gatewaySelector?: Record<string, string>;
+    /** External endpoints registered as ServiceEntries in the workload namespace. */
+    externalServices?: ExternalService[];
+    /** Address of the ingress gateway, used in the ready-to-paste curl commands. Default `$INGRESS_IP`. */
+    ingressAddress?: pulumi.Input<string>;
+    /** Resources the Istio objects must wait for (the installed mesh: CRDs and a ready istiod). */
+    istioDependencies?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Arguments with every default applied. */
+export type ResolvedBlueGreenServiceArgs = Required<Omit<BlueGreenServiceArgs, "istioRevision" | "ingressAddress" | "istioDependencies" | "colors">> & {
+    colors: Record<Color, ColorSpec>;
+    istioRevision?: string;
+};
+
+/** Applies defaults to the arguments. */
+export function resolveBlueGreenServiceArgs(args: BlueGreenServiceArgs): ResolvedBlueGreenServiceArgs {
+    const d = BLUE_GREEN_DEFAULTS;
+    return {
+        activeColor: args.activeColor,
+        namespace: args.namespace ?? d.namespace,
+        istioRevision: args.istioRevision,
+        appName: args.appName ?? d.appName,
+        colors: {
+            blue: args.colors?.blue ?? d.colors.blue,
+            green: args.colors?.green ?? d.colors.green,
+        },
+        resources: args.resources ?? DEFAULT_RESOURCES,
+        hosts: args.hosts ?? d.hosts,
+        headerName: args.headerName ?? d.headerName,
+        loadBalancer: args.loadBalancer ?? d.loadBalancer,
+        servicePort: args.servicePort ?? d.servicePort,
+        gatewaySelector: args.gatewaySelector ?? d.gatewaySelector,
+        externalServices: args.externalServices ?? [],
+    };
+}
+
+/**
+ * Checks resolved arguments; problems are reported under their argument path
+ * (`colors.blue.replicas`, ...). Returns every problem found.
+ */
+export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): ConfigProblem[] {
+    const problems: ConfigProblem[] = [
+        ...checkOneOf("activeColor", args.activeColor, COLORS),
+        ...checkDnsLabel("namespace", args.namespace),
+        ...(args.istioRevision !== undefined ? checkDnsLabel("istioRevision", args.istioRevision) : []),
+        ...checkServiceName("appName", args.appName, MAX_APP_NAME),
+        ...checkHostList("hosts", args.hosts),
+        ...checkHeaderName("headerName", args.headerName),
+        ...checkOneOf("loadBalancer", args.loadBalancer, LOAD_BALANCER_POLICIES),
+        ...checkInteger("servicePort", args.servicePort, 1, 65535),
+        ...checkExternalServices("externalServices", args.externalServices),
+    ];
+    for (const color of COLORS) {
+        problems.push(...checkPinnedImage(`colors.${color}.image`, args.colors[color].image));
+        problems.push(...checkInteger(`colors.${color}.replicas`, args.colors[color].replicas, 0, 1000));
+    }
+    const active = args.colors[args.activeColor];
+    if (active && active.replicas === 0) {
+        problems.push({
+            setting: `colors.${args.activeColor}.replicas`,
+            message: `is 0 but ${args.activeColor} is the active color; scale it up before switching traffic to it (allowed values: 1 to 1000)`,
+        });
+    }
+    if (Object.keys(args.gatewaySelector).length === 0) {
+        problems.push({ setting: "gatewaySelector", message: "is empty; allowed values: the ingress gateway pods' labels, e.g. { istio: ingressgateway }" });
+    }
+    return problems;
+}
+
+/**
+ * A blue-green workload behind an Istio ingress gateway: two Deployments (one per color), one
+ * Service, a Gateway, a DestinationRule with both color subsets and a VirtualService whose
+ * catch-all route follows `activeColor`. Changing `activeColor` changes the VirtualService and
+ * nothing else, so a switch restarts no pod and a rollback is the same one-field change.
+ */
+export class BlueGreenService extends pulumi.ComponentResource {
+    /** The color receiving ordinary traffic. */
+    public readonly activeColor: pulumi.Output<Color>;
+    /** The color reachable only through the header (the rollback target). */
+    public readonly idleColor: pulumi.Output<Color>;
+    /** The workload namespace. */
+    public readonly namespaceName: pulumi.Output<string>;
+    /** Hosts served through the gateway. */
+    public readonly hosts: pulumi.Output<string[]>;
+    /** In-cluster address of the Service, `<fqdn>:<port>`. */
+    public readonly serviceAddress: pulumi.Output<string>;
+    /** Ready-to-paste curl commands reaching each color (and the default route) through the gateway. */
+    public readonly curlCommands: pulumi.Output<Record<Color | "default", string>>;
+
+    /** The workload namespace resource. */
+    public readonly namespace: k8s.core.v1.Namespace;
+    /** One Deployment per color. */
+    public readonly deployments: Record<Color, k8s.apps.v1.Deployment>;
+    /** The Service in front of both colors. */
+    public readonly service: k8s.core.v1.Service;
+    /** The Istio Gateway. */
+    public readonly gateway: k8s.apiextensions.CustomResource;
+    /** The Istio DestinationRule defining the color subsets. */
+    public readonly destinationRule: k8s.apiextensions.CustomResource;
+    /** The Istio VirtualService carrying the switch. */
+    public readonly virtualService: k8s.apiextensions.CustomResource;
+    /** The Istio ServiceEntries for external endpoints. */
+    public readonly serviceEntries: k8s.apiextensions.CustomResource[];
+
+    constructor(name: string, args: BlueGreenServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("bluegreen:workload:BlueGreenService", name, {}, opts);
+        const a = resolveBlueGreenServiceArgs(args);
+        throwIfProblems(checkBlueGreenServiceArgs(a));
+
+        const ns = a.namespace;
+        const app = a.appName;
+        const labels = commonLabels(app);
+        const child: pulumi.CustomResourceOptions = { parent: this };
+        const meta = (objectName: string) => ({ name: objectName, namespace: ns, labels });
+
+        this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
+            metadata: { name: ns, labels: { ...labels, ...injectionLabels(a.istioRevision) } },
+        }, child);
+        const inNamespace: pulumi.CustomResourceOptions = { parent: this, dependsOn: [this.namespace] };
+
+        // Istio objects need the CRDs and istiod's validating webhook, and pods get their sidecar only
+        // if istiod's injection webhook is up when they are created: both wait for the mesh.
+        const afterMesh = (...extra: pulumi.Resource[]): pulumi.CustomResourceOptions => ({
+            parent: this,
+            dependsOn: pulumi.output(args.istioDependencies ?? []).apply((mesh) => [this.namespace, ...mesh, ...extra]),
+        });
+        const deployments = {} as Record<Color, k8s.apps.v1.Deployment>;
+        for (const color of COLORS) {
+            deployments[color] = new k8s.apps.v1.Deployment(`${name}-${color}`, {
+                metadata: { ...meta(`${app}-${color}`), labels: { ...labels, app, version: color } },
+                spec: buildDeploymentSpec({ app, color, spec: a.colors[color], resources: a.resources }),
+            }, afterMesh());
+        }
+        this.deployments = deployments;
+
+        this.service = new k8s.core.v1.Service(`${name}-service`, {
+            metadata: { ...meta(app), labels: { ...labels, app } },
+            spec: buildServiceSpec(app, a.servicePort),
+        }, inNamespace);
+
+        const istioObject = (resourceName: string, kind: string, objectName: string, spec: object, opts = afterMesh()) =>
+            new k8s.apiextensions.CustomResource(resourceName, {
+                apiVersion: ISTIO_NETWORKING_API,
+                kind,
+                metadata: meta(objectName),
+                spec,
+            }, opts);
+
+        const gatewayName = `${app}-gateway`;
+        const host = serviceFqdn(app, ns);
+        this.gateway = istioObject(`${name}-gateway`, "Gateway", gatewayName, buildGatewaySpec(a.gatewaySelector, a.hosts));
+        this.destinationRule = istioObject(`${name}-destinationrule`, "DestinationRule", app,
+            buildDestinationRuleSpec(host, a.loadBalancer));
+        this.serviceEntries = a.externalServices.map((s) =>
+            istioObject(`${name}-serviceentry-${s.name}`, "ServiceEntry", s.name, buildServiceEntrySpec(s)));
+        // The VirtualService goes last: the subsets it names and the Gateway it binds to exist first.
+        this.virtualService = istioObject(`${name}-virtualservice`, "VirtualService", app, buildVirtualServiceSpec({
+            hosts: a.hosts,
+            gateways: [`${ns}/${gatewayName}`],
+            serviceHost: host,
+            servicePort: a.servicePort,
+            headerName: a.headerName,
+            activeColor: a.activeColor,
+        }), afterMesh(this.destinationRule, this.gateway, this.service));
+
+        this.activeColor = pulumi.output(a.activeColor);
+        this.idleColor = pulumi.output(otherColor(a.activeColor));
+        this.namespaceName = this.namespace.metadata.name;
+        this.hosts = pulumi.output(a.hosts);
+        this.serviceAddress = pulumi.interpolate`${host}:${a.servicePort}`;
+        this.curlCommands = pulumi.output(args.ingressAddress ?? "$INGRESS_IP").apply((address) =>
+            curlCommands(address, a.hosts[0], a.headerName));
+
+        this.registerOutputs({
+            activeColor: this.activeColor,
+            idleColor: this.idleColor,
+            namespace: this.namespaceName,
+            hosts: this.hosts,
+            serviceAddress: this.serviceAddress,
+            curlCommands: this.curlCommands,
+        });
+    }
+}
+
+/** curl commands that reach each color through the ingress gateway, and the default route. */
+export function curlCommands(address: string, host: string, headerName: string): Record<Color | "default", string> {
+    const base = `curl -sS -H 'Host: ${host}'`;
+    return {
+        blue: `${base} -H '${headerName}: blue' http://${address}/`,
+        green: `${base} -H '${headerName}: green' http://${address}/`,
+        default: `${base} http://${address}/`,
+    };
+}

@@ -1,0 +1,139 @@
+// Pure builders for the Kubernetes side of the blue-green workload: namespace labels, one
+// Deployment per color and the color-agnostic Service.
+import type * as k8s from "@pulumi/kubernetes";
+import { Color, VERSION_LABEL } from "./routing";
+
+/** The port the stock nginx image listens on. */
+export const CONTAINER_PORT = 80;
+
+/** Image and replica count of one color. */
+export interface ColorSpec {
+    /** Container image, pinned to a tag or digest. */
+    image: string;
+    /** Number of pods; 0 parks the color. */
+    replicas: number;
+}
+
+/** CPU and memory requests and limits of the app container. */
+export interface ContainerResources {
+    /** What the scheduler reserves, e.g. `{ cpu: "50m", memory: "64Mi" }`. */
+    requests: { cpu: string; memory: string };
+    /** The ceiling, e.g. `{ cpu: "500m", memory: "128Mi" }`. */
+    limits: { cpu: string; memory: string };
+}
+
+/** Requests and limits that fit nginx serving static content. */
+export const DEFAULT_RESOURCES: ContainerResources = {
+    requests: { cpu: "50m", memory: "64Mi" },
+    limits: { cpu: "500m", memory: "128Mi" },
+};
+
+/** Namespace labels turning on sidecar injection: the revision label when a revision is given, never both. */
+export function injectionLabels(istioRevision?: string): Record<string, string> {
+    return istioRevision ? { "istio.io/rev": istioRevision } : { "istio-injection": "enabled" };
+}
+
+/** The labels shared by every object of the app, including the Kubernetes recommended ones. */
+export function commonLabels(app: string): Record<string, string> {
+    return {
+        "app.kubernetes.io/name": app,
+        "app.kubernetes.io/part-of": app,
+        "app.kubernetes.io/managed-by": "pulumi",
+    };
+}
+
+/** The selector of one color's pods: the app label plus the version label the subsets select on. */
+export function colorSelector(app: string, color: Color): Record<string, string> {
+    return { app, [VERSION_LABEL]: color };
+}
+
+// nginx writes its temp files under /var/cache/nginx and its pid file under /run (/var/run links
+// there); everything else stays read-only.
+const WRITABLE_PATHS = [
+    { name: "nginx-cache", mountPath: "/var/cache/nginx" },
+    { name: "nginx-run", mountPath: "/run" },
+];
+
+/**
+ * The container securityContext: as tight as the stock nginx image allows. Its master process runs
+ * as root (so no runAsNonRoot), binds port 80 (NET_BIND_SERVICE), chowns its temp directories to
+ * the nginx user (CHOWN) and starts workers as that user (SETUID, SETGID). Every other capability
+ * is dropped; the entrypoint scripts skip their config edits on a read-only root filesystem.
+ */
+export function nginxSecurityContext(): k8s.types.input.core.v1.SecurityContext {
+    return {
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ["ALL"], add: ["CHOWN", "SETUID", "SETGID", "NET_BIND_SERVICE"] },
+    };
+}
+
+/** Inputs to {@link buildDeploymentSpec}. */
+export interface DeploymentInputs {
+    /** App name: the `app` label and container name. */
+    app: string;
+    /** Which color this Deployment runs. */
+    color: Color;
+    /** Image and replicas of that color. */
+    spec: ColorSpec;
+    /** Container requests and limits. */
+    resources: ContainerResources;
+}
+
+/** Builds one color's Deployment spec. Nothing in it depends on which color is active. */
+export function buildDeploymentSpec(inputs: DeploymentInputs): k8s.types.input.apps.v1.DeploymentSpec {
+    const selector = colorSelector(inputs.app, inputs.color);
+    const probe = (initialDelaySeconds: number, periodSeconds: number) => ({
+        httpGet: { path: "/", port: "http" },
+        initialDelaySeconds,
+        periodSeconds,
+        timeoutSeconds: 2,
+        failureThreshold: 3,
+    });
+    return {
+        replicas: inputs.spec.replicas,
+        selector: { matchLabels: selector },
+        template: {
+            metadata: {
+                labels: {
+                    ...commonLabels(inputs.app),
+                    "app.kubernetes.io/instance": `${inputs.app}-${inputs.color}`,
+                    ...selector,
+                },
+            },
+            spec: {
+                // nginx never talks to the Kubernetes API; the Istio sidecar brings its own token.
+                automountServiceAccountToken: false,
+                securityContext: { seccompProfile: { type: "RuntimeDefault" } },
+                containers: [{
+                    name: inputs.app,
+                    image: inputs.spec.image,
+                    ports: [{ name: "http", containerPort: CONTAINER_PORT, protocol: "TCP" }],
+                    readinessProbe: probe(2, 5),
+                    livenessProbe: probe(10, 10),
+                    resources: {
+                        requests: { ...inputs.resources.requests },
+                        limits: { ...inputs.resources.limits },
+                    },
+                    securityContext: nginxSecurityContext(),
+                    volumeMounts: WRITABLE_PATHS.map((p) => ({ ...p })),
+                }],
+                volumes: WRITABLE_PATHS.map((p) => ({ name: p.name, emptyDir: {} })),
+            },
+        },
+    };
+}
+
+/**
+ * Builds the Service in front of both colors. It selects the app only, never a color: the
+ * DestinationRule subsets pick the color, so a switch never touches the Service.
+ */
+export function buildServiceSpec(app: string, port: number): k8s.types.input.core.v1.ServiceSpec {
+    return {
+        type: "ClusterIP",
+        selector: { app },
+        // The name and appProtocol make Istio apply HTTP routing to this port.
+        ports: [{ name: "http", port, targetPort: CONTAINER_PORT, protocol: "TCP", appProtocol: "http" }],
+    };
+}
