@@ -1,0 +1,229 @@
+import * as assert from "node:assert/strict";
+import type * as bgs from "../components/blue-green-service";
+import type { KubernetesObject } from "../components/references";
+import { COLORS, routeRequest } from "../components/routing";
+import { Evaluation, Resources, evaluate, useMocks, valueOf } from "./harness";
+
+const T = {
+    component: "bluegreen:workload:BlueGreenService",
+    namespace: "kubernetes:core/v1:Namespace",
+    deployment: "kubernetes:apps/v1:Deployment",
+    service: "kubernetes:core/v1:Service",
+    provider: "pulumi:providers:kubernetes",
+};
+
+describe("BlueGreenService", () => {
+    let mod: typeof bgs;
+    let k8s: typeof import("@pulumi/kubernetes");
+    let findDanglingReferences: typeof import("../components/references").findDanglingReferences;
+
+    before(async () => {
+        await useMocks();
+        // Components are imported only after the mocks are in place (pulumi/pulumi#12141).
+        mod = await import("../components/blue-green-service");
+        k8s = await import("@pulumi/kubernetes");
+        ({ findDanglingReferences } = await import("../components/references"));
+    });
+
+    /** Declares the component with a provider, as a program would. */
+    async function declare(args: Partial<bgs.BlueGreenServiceArgs> = {}): Promise<Evaluation & { r: Resources; component?: bgs.BlueGreenService }> {
+        let component: bgs.BlueGreenService | undefined;
+        const ev = await evaluate(() => {
+            const provider = new k8s.Provider("cluster", {});
+            component = new mod.BlueGreenService("bg", { activeColor: "blue", ...args }, { providers: [provider] });
+        });
+        return { ...ev, r: new Resources(ev.resources), component };
+    }
+
+    it("declares the namespace labelled for sidecar injection", async () => {
+        const { r } = await declare();
+        const ns = r.get(T.namespace, "bg-namespace");
+        assert.equal(ns.inputs.metadata.name, "sample-ns");
+        assert.equal(ns.inputs.metadata.labels["istio-injection"], "enabled");
+        assert.equal(ns.inputs.metadata.labels["istio.io/rev"], undefined);
+    });
+
+    it("uses the revision label instead of istio-injection when a revision is given (never both)", async () => {
+        const { r } = await declare({ istioRevision: "asm-1-31" });
+        const labels = r.get(T.namespace, "bg-namespace").inputs.metadata.labels;
+        assert.equal(labels["istio.io/rev"], "asm-1-31");
+        assert.equal(labels["istio-injection"], undefined);
+    });
+
+    it("declares one Deployment per color with its own labels, image and replicas", async () => {
+        const { r } = await declare({ colors: { blue: { image: "nginx:1.27.5", replicas: 3 }, green: { image: "nginx:1.28.0", replicas: 1 } } });
+        const expected = { blue: ["nginx:1.27.5", 3], green: ["nginx:1.28.0", 1] } as const;
+        for (const color of COLORS) {
+            const d = r.get(T.deployment, `bg-${color}`).inputs;
+            assert.equal(d.metadata.name, `nginx-${color}`);
+            assert.equal(d.metadata.namespace, "sample-ns");
+            assert.equal(d.spec.replicas, expected[color][1]);
+            assert.deepEqual(d.spec.selector.matchLabels, { app: "nginx", version: color });
+            const pod = d.spec.template;
+            assert.equal(pod.metadata.labels.app, "nginx");
+            assert.equal(pod.metadata.labels.version, color);
+            assert.equal(pod.metadata.labels["app.kubernetes.io/name"], "nginx");
+            assert.equal(pod.metadata.labels["app.kubernetes.io/instance"], `nginx-${color}`);
+            const [container] = pod.spec.containers;
+            assert.equal(container.image, expected[color][0]);
+            assert.deepEqual(container.ports, [{ name: "http", containerPort: 80, protocol: "TCP" }]);
+            assert.equal(container.readinessProbe.httpGet.port, "http");
+            assert.equal(container.livenessProbe.httpGet.port, "http");
+            assert.ok(container.resources.requests.cpu && container.resources.requests.memory);
+            assert.ok(container.resources.limits.cpu && container.resources.limits.memory);
+        }
+    });
+
+    it("hardens the nginx container as far as the stock image allows", async () => {
+        const { r } = await declare();
+        const pod = r.get(T.deployment, "bg-green").inputs.spec.template.spec;
+        assert.deepEqual(pod.securityContext.seccompProfile, { type: "RuntimeDefault" });
+        const [container] = pod.containers;
+        const sc = container.securityContext;
+        assert.equal(sc.allowPrivilegeEscalation, false);
+        assert.equal(sc.privileged, false);
+        assert.equal(sc.readOnlyRootFilesystem, true);
+        assert.deepEqual(sc.capabilities.drop, ["ALL"]);
+        assert.deepEqual([...sc.capabilities.add].sort(), ["CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"]);
+        // Every path nginx writes to is an emptyDir, since the root filesystem is read-only.
+        const mounts = Object.fromEntries(container.volumeMounts.map((m: any) => [m.mountPath, m.name]));
+        assert.deepEqual(Object.keys(mounts).sort(), ["/run", "/var/cache/nginx"]);
+        for (const volume of pod.volumes) assert.deepEqual(volume.emptyDir, {});
+        assert.deepEqual(pod.volumes.map((v: any) => v.name).sort(), Object.values(mounts).sort());
+    });
+
+    it("declares a Service on 40001 -> 80 named http that selects the app, never a color", async () => {
+        const { r } = await declare();
+        const svc = r.get(T.service, "bg-service").inputs;
+        assert.equal(svc.metadata.name, "nginx");
+        assert.deepEqual(svc.spec.selector, { app: "nginx" });
+        assert.deepEqual(svc.spec.ports, [{ name: "http", port: 40001, targetPort: 80, protocol: "TCP", appProtocol: "http" }]);
+    });
+
+    it("declares a networking.istio.io/v1 Gateway bound to the ingress gateway pods", async () => {
+        const { r } = await declare({ gatewaySelector: { istio: "ingress" }, hosts: ["a.example.com", "b.example.com"] });
+        const gw = r.only("Gateway").inputs;
+        assert.equal(gw.apiVersion, "networking.istio.io/v1");
+        assert.equal(gw.metadata.name, "nginx-gateway");
+        assert.deepEqual(gw.spec.selector, { istio: "ingress" });
+        assert.deepEqual(gw.spec.servers, [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["a.example.com", "b.example.com"] }]);
+        const defaults = (await declare()).r.only("Gateway").inputs;
+        assert.deepEqual(defaults.spec.selector, { istio: "ingressgateway" });
+        assert.deepEqual(defaults.spec.servers[0].hosts, ["sample.hoge.com"]);
+    });
+
+    it("declares a DestinationRule for the Service FQDN with both subsets and the LB policy", async () => {
+        for (const loadBalancer of ["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM"] as const) {
+            for (const activeColor of COLORS) {
+                const dr = (await declare({ loadBalancer, activeColor })).r.only("DestinationRule").inputs;
+                assert.equal(dr.spec.host, "nginx.sample-ns.svc.cluster.local");
+                assert.deepEqual(dr.spec.subsets.map((s: any) => [s.name, s.labels.version]), [["blue", "blue"], ["green", "green"]]);
+                assert.equal(dr.spec.trafficPolicy.loadBalancer.simple, loadBalancer);
+            }
+        }
+    });
+
+    for (const activeColor of COLORS) {
+        it(`routes the declared VirtualService by header, and everything else to ${activeColor}`, async () => {
+            const vs = (await declare({ activeColor })).r.only("VirtualService").inputs;
+            assert.deepEqual(vs.spec.hosts, ["sample.hoge.com"]);
+            assert.deepEqual(vs.spec.gateways, ["sample-ns/nginx-gateway"]);
+            const to = (headers?: Record<string, string>) => routeRequest(vs.spec, { headers })?.destinations;
+            assert.deepEqual(to({ "x-version": "blue" }), [{ subset: "blue", weight: 100 }]);
+            assert.deepEqual(to({ "x-version": "green" }), [{ subset: "green", weight: 100 }]);
+            assert.deepEqual(to({ "x-version": "unknown" }), [{ subset: activeColor, weight: 100 }]);
+            assert.deepEqual(to(), [{ subset: activeColor, weight: 100 }]);
+        });
+    }
+
+    it("declares ServiceEntries for external endpoints", async () => {
+        const { r } = await declare({
+            externalServices: [{ name: "orders-db", hosts: ["orders-db.example.com"], ports: [{ number: 5432, protocol: "TCP" }] }],
+        });
+        const se = r.only("ServiceEntry").inputs;
+        assert.equal(se.metadata.name, "orders-db");
+        assert.equal(se.metadata.namespace, "sample-ns");
+        assert.deepEqual(se.spec, {
+            hosts: ["orders-db.example.com"], exportTo: ["."], location: "MESH_EXTERNAL", resolution: "DNS",
+            ports: [{ number: 5432, name: "tcp-5432", protocol: "TCP" }],
+        });
+        assert.equal((await declare()).r.ofKind("ServiceEntry").length, 0);
+    });
+
+    it("names every object explicitly and every reference resolves to a declared object", async () => {
+        const { r } = await declare({ externalServices: [{ name: "db", hosts: ["db.example.com"], ports: [{ number: 5432, protocol: "TCP" }] }] });
+        const objects = r.all.filter((x) => x.custom && x.inputs.kind).map((x) => x.inputs as KubernetesObject);
+        assert.equal(objects.length, 8);
+        for (const o of objects) {
+            assert.ok(o.metadata.name, `${o.kind} has a name`);
+            if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, "sample-ns", `${o.kind} has a namespace`);
+        }
+        assert.deepEqual(findDanglingReferences(objects), []);
+        // The checker does catch a dangling name.
+        const broken = objects.map((o) => o.kind === "Gateway" ? { ...o, metadata: { ...o.metadata, name: "other" } } : o);
+        assert.deepEqual(findDanglingReferences(broken), ["VirtualService sample-ns/nginx: gateway sample-ns/nginx-gateway is not a declared Gateway"]);
+    });
+
+    it("parents every child to the component and gives it the provider", async () => {
+        const { r } = await declare();
+        const component = r.get(T.component, "bg");
+        const provider = r.get(T.provider, "cluster");
+        const children = r.all.filter((x) => x.parent === component.urn);
+        assert.equal(children.length, 7);
+        for (const child of children) {
+            assert.ok(child.provider?.startsWith(`${provider.urn}::`), `${child.name} uses the cluster provider`);
+        }
+    });
+
+    it("orders the objects: namespace first, the VirtualService after what it names", async () => {
+        const { r } = await declare();
+        const ns = r.get(T.namespace, "bg-namespace").urn;
+        for (const child of r.all.filter((x) => x.custom && x.inputs.kind && x.inputs.kind !== "Namespace")) {
+            assert.ok(child.dependsOn.includes(ns), `${child.name} waits for the namespace`);
+        }
+        const vs = r.only("VirtualService");
+        for (const kind of ["Gateway", "DestinationRule"]) assert.ok(vs.dependsOn.includes(r.only(kind).urn), `VirtualService waits for the ${kind}`);
+        assert.ok(vs.dependsOn.includes(r.get(T.service, "bg-service").urn));
+    });
+
+    it("makes every Istio object and every Deployment wait for the given mesh resources", async () => {
+        const { resources } = await evaluate(() => {
+            const provider = new k8s.Provider("cluster", {});
+            // Stands in for the mesh install; the mesh component passes its istiod release here.
+            const mesh = new k8s.core.v1.Namespace("mesh", { metadata: { name: "istio-system" } }, { provider });
+            new mod.BlueGreenService("bg", { activeColor: "blue", istioDependencies: [mesh] }, { providers: [provider] });
+        });
+        const r = new Resources(resources);
+        const mesh = r.get(T.namespace, "mesh");
+        for (const kind of ["Gateway", "DestinationRule", "VirtualService"]) {
+            assert.ok(r.only(kind).dependsOn.includes(mesh.urn), `${kind} waits for the mesh`);
+        }
+        // Pods created before istiod's injection webhook is up would run without a sidecar.
+        for (const deployment of r.ofType(T.deployment)) assert.ok(deployment.dependsOn.includes(mesh.urn), `${deployment.name} waits for the mesh`);
+        assert.ok(!r.get(T.service, "bg-service").dependsOn.includes(mesh.urn), "the Service need not wait");
+    });
+
+    it("exposes its outputs, including curl commands for each color", async () => {
+        const { component } = await declare({ activeColor: "green", ingressAddress: "203.0.113.10" });
+        assert.ok(component);
+        assert.equal(await valueOf(component.activeColor), "green");
+        assert.equal(await valueOf(component.idleColor), "blue");
+        assert.equal(await valueOf(component.namespaceName), "sample-ns");
+        assert.deepEqual(await valueOf(component.hosts), ["sample.hoge.com"]);
+        assert.equal(await valueOf(component.serviceAddress), "nginx.sample-ns.svc.cluster.local:40001");
+        assert.deepEqual(await valueOf(component.curlCommands), {
+            blue: "curl -sS -H 'Host: sample.hoge.com' -H 'x-version: blue' http://203.0.113.10/",
+            green: "curl -sS -H 'Host: sample.hoge.com' -H 'x-version: green' http://203.0.113.10/",
+            default: "curl -sS -H 'Host: sample.hoge.com' http://203.0.113.10/",
+        });
+    });
+
+    it("refuses bad arguments before declaring any child", async () => {
+        const ev = await declare({ activeColor: "purple" as any, colors: { blue: { image: "nginx:latest", replicas: -1 } } });
+        assert.ok(ev.error);
+        assert.match(ev.error.message, /activeColor: got "purple"; allowed values: blue, green/);
+        assert.match(ev.error.message, /colors\.blue\.image/);
+        assert.match(ev.error.message, /colors\.blue\.replicas/);
+        assert.equal(ev.r.ofType(T.namespace).length + ev.r.ofType(T.deployment).length + ev.r.ofKind("VirtualService").length, 0);
+    });
+});
