@@ -1,0 +1,373 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as gcp from "@pulumi/gcp";
+import * as k8s from "@pulumi/kubernetes";
+import { ConfigProblem, checkInteger, checkOneOf, describe, throwIfProblems } from "./validation";
+
+/** GKE release channels. */
+export const RELEASE_CHANNELS = ["RAPID", "REGULAR", "STABLE", "EXTENDED"] as const;
+/** One GKE release channel. */
+export type ReleaseChannel = (typeof RELEASE_CHANNELS)[number];
+
+/** The IAM roles of the node service account: writing logs and metrics, nothing else. */
+export const NODE_SERVICE_ACCOUNT_ROLES = [
+    "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
+    "roles/monitoring.viewer",
+    "roles/stackdriver.resourceMetadata.writer",
+];
+
+/** The port istiod's admission webhooks listen on; a private control plane must reach it. */
+export const ISTIOD_WEBHOOK_PORT = "15017";
+
+/** Node pool shape. */
+export interface NodePoolSettings {
+    /** Compute Engine machine type. Default `e2-standard-4`. */
+    machineType: string;
+    /** Autoscaling minimum, per zone of the cluster's location. Default 1. */
+    minNodes: number;
+    /** Autoscaling maximum, per zone. Default 3. */
+    maxNodes: number;
+    /** Boot disk size in GB. Default 50. */
+    diskSizeGb: number;
+}
+
+/** An existing VPC network to use instead of creating one. */
+export interface ExistingNetwork {
+    /** Network name or self link. */
+    network: string;
+    /** Subnetwork name or self link, in the cluster's region. */
+    subnetwork: string;
+    /** Name of the subnetwork's secondary range for pods. */
+    podsRangeName: string;
+    /** Name of the subnetwork's secondary range for services. */
+    servicesRangeName: string;
+}
+
+/** Address ranges of a network this component creates. */
+export interface NetworkRanges {
+    /** Primary range of the subnet (nodes). Default `10.10.0.0/20`. */
+    nodes: string;
+    /** Secondary range for pods. Default `10.20.0.0/14`. */
+    pods: string;
+    /** Secondary range for services. Default `10.24.0.0/20`. */
+    services: string;
+}
+
+/** Arguments of {@link GkeCluster}. */
+export interface GkeClusterArgs {
+    /** GCP project ID; the Workload Identity pool is `<project>.svc.id.goog`. */
+    project: string;
+    /** Cluster name (also the prefix of the network, node pool and service account names). */
+    clusterName: string;
+    /** A region (regional cluster, nodes in every zone) or a zone (zonal cluster). */
+    location: string;
+    /** Release channel. Default `REGULAR`. */
+    releaseChannel?: ReleaseChannel;
+    /** Refuse `pulumi destroy` of the cluster until this is set false and applied. */
+    deletionProtection: boolean;
+    /** Node pool shape. */
+    nodePool?: Partial<NodePoolSettings>;
+    /** Use this network instead of creating one. */
+    existingNetwork?: ExistingNetwork;
+    /** Ranges of the created network (ignored with existingNetwork). */
+    networkRanges?: Partial<NetworkRanges>;
+    /** Nodes without public IPs: private cluster config, Cloud NAT and the istiod webhook firewall rule. */
+    privateNodes?: boolean;
+    /** The control plane's /28 range for private nodes. Default `172.16.0.0/28`. */
+    masterCidr?: string;
+    /** CIDRs allowed to reach the control plane endpoint; empty leaves it reachable from anywhere (still authenticated). */
+    masterAuthorizedNetworks?: string[];
+    /** Use GKE Dataplane V2 (eBPF: built-in network policy and flow logging). Default true. */
+    dataplaneV2?: boolean;
+}
+
+/** Defaults of {@link GkeClusterArgs}. */
+export const GKE_DEFAULTS = {
+    releaseChannel: "REGULAR" as ReleaseChannel,
+    nodePool: { machineType: "e2-standard-4", minNodes: 1, maxNodes: 3, diskSizeGb: 50 } as NodePoolSettings,
+    networkRanges: { nodes: "10.10.0.0/20", pods: "10.20.0.0/14", services: "10.24.0.0/20" } as NetworkRanges,
+    masterCidr: "172.16.0.0/28",
+};
+
+/** Parses an IPv4 CIDR into [address as number, prefix length], or undefined when malformed. */
+export function parseCidr(value: unknown): [number, number] | undefined {
+    const m = typeof value === "string" ? /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value) : null;
+    if (!m) return undefined;
+    const octets = m.slice(1, 5).map(Number);
+    const prefix = Number(m[5]);
+    if (octets.some((o) => o > 255) || prefix > 32) return undefined;
+    const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+    const hostBits = 2 ** (32 - prefix);
+    return address % hostBits === 0 ? [address, prefix] : undefined;
+}
+
+function checkCidr(setting: string, value: unknown, minPrefix = 8, maxPrefix = 29): ConfigProblem[] {
+    const parsed = parseCidr(value);
+    if (parsed && parsed[1] >= minPrefix && parsed[1] <= maxPrefix) return [];
+    return [{
+        setting,
+        message: `got ${describe(value)}; allowed values: an IPv4 CIDR with prefix /${minPrefix} to /${maxPrefix} and no host bits set, e.g. 10.10.0.0/20`,
+    }];
+}
+
+function overlaps(a: string, b: string): boolean {
+    const [pa, pb] = [parseCidr(a), parseCidr(b)];
+    if (!pa || !pb) return false;
+    const size = (p: number) => 2 ** (32 - p);
+    return pa[0] < pb[0] + size(pb[1]) && pb[0] < pa[0] + size(pa[1]);
+}
+
+/** The region of a location: a zone `us-central1-a` lies in `us-central1`; a region is itself. */
+export function regionOf(location: string): string {
+    return /^[a-z]+-[a-z]+\d+-[a-z]$/.test(location) ? location.replace(/-[a-z]$/, "") : location;
+}
+
+/** Arguments with defaults applied. */
+export type ResolvedGkeClusterArgs = Omit<GkeClusterArgs, "nodePool" | "networkRanges"> & {
+    releaseChannel: ReleaseChannel;
+    nodePool: NodePoolSettings;
+    networkRanges: NetworkRanges;
+    privateNodes: boolean;
+    masterCidr: string;
+    masterAuthorizedNetworks: string[];
+    dataplaneV2: boolean;
+};
+
+/** Applies defaults. */
+export function resolveGkeClusterArgs(args: GkeClusterArgs): ResolvedGkeClusterArgs {
+    return {
+        ...args,
+        releaseChannel: args.releaseChannel ?? GKE_DEFAULTS.releaseChannel,
+        nodePool: { ...GKE_DEFAULTS.nodePool, ...args.nodePool },
+        networkRanges: { ...GKE_DEFAULTS.networkRanges, ...args.networkRanges },
+        privateNodes: args.privateNodes ?? false,
+        masterCidr: args.masterCidr ?? GKE_DEFAULTS.masterCidr,
+        masterAuthorizedNetworks: args.masterAuthorizedNetworks ?? [],
+        dataplaneV2: args.dataplaneV2 ?? true,
+    };
+}
+
+/** Checks resolved arguments; problems name the argument path (`nodePool.minNodes`, ...). */
+export function checkGkeClusterArgs(a: ResolvedGkeClusterArgs): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    if (typeof a.project !== "string" || !/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(a.project)) {
+        problems.push({ setting: "project", message: `got ${describe(a.project)}; allowed values: a GCP project ID (6 to 30 lowercase letters, digits and '-')` });
+    }
+    // The node service account ID is "<clusterName>-nodes" and may have at most 30 characters.
+    if (typeof a.clusterName !== "string" || !/^[a-z]([-a-z0-9]{0,22}[a-z0-9])?$/.test(a.clusterName)) {
+        problems.push({ setting: "clusterName", message: `got ${describe(a.clusterName)}; allowed values: 1 to 24 lowercase letters, digits and '-', starting with a letter` });
+    }
+    if (typeof a.location !== "string" || !/^[a-z]+-[a-z]+\d+(-[a-z])?$/.test(a.location)) {
+        problems.push({ setting: "location", message: `got ${describe(a.location)}; allowed values: a GCP region (us-central1) or zone (us-central1-a)` });
+    }
+    problems.push(...checkOneOf("releaseChannel", a.releaseChannel, RELEASE_CHANNELS));
+    if (typeof a.nodePool.machineType !== "string" || !/^[a-z0-9]+-[a-z0-9-]+$/.test(a.nodePool.machineType)) {
+        problems.push({ setting: "nodePool.machineType", message: `got ${describe(a.nodePool.machineType)}; allowed values: a machine type such as e2-standard-4` });
+    }
+    const minProblems = checkInteger("nodePool.minNodes", a.nodePool.minNodes, 0, 1000);
+    const maxProblems = checkInteger("nodePool.maxNodes", a.nodePool.maxNodes, 1, 1000);
+    problems.push(...minProblems, ...maxProblems);
+    if (minProblems.length === 0 && maxProblems.length === 0 && a.nodePool.minNodes > a.nodePool.maxNodes) {
+        problems.push({ setting: "nodePool.minNodes", message: `is ${a.nodePool.minNodes}, more than nodePool.maxNodes (${a.nodePool.maxNodes}); allowed values: at most the maximum` });
+    }
+    problems.push(...checkInteger("nodePool.diskSizeGb", a.nodePool.diskSizeGb, 10, 65536));
+    if (!a.existingNetwork) {
+        const ranges = a.networkRanges;
+        const rangeProblems = [
+            ...checkCidr("networkRanges.nodes", ranges.nodes),
+            ...checkCidr("networkRanges.pods", ranges.pods, 8, 21),
+            ...checkCidr("networkRanges.services", ranges.services, 8, 27),
+        ];
+        problems.push(...rangeProblems);
+        if (rangeProblems.length === 0) {
+            for (const [x, y] of [["nodes", "pods"], ["nodes", "services"], ["pods", "services"]] as const) {
+                if (overlaps(ranges[x], ranges[y])) {
+                    problems.push({ setting: `networkRanges.${y}`, message: `${ranges[y]} overlaps networkRanges.${x} (${ranges[x]}); allowed values: disjoint ranges` });
+                }
+            }
+        }
+    }
+    if (a.privateNodes) problems.push(...checkCidr("masterCidr", a.masterCidr, 28, 28));
+    a.masterAuthorizedNetworks.forEach((cidr, i) => problems.push(...checkCidr(`masterAuthorizedNetworks[${i}]`, cidr, 0, 32)));
+    return problems;
+}
+
+/** The kubeconfig of a GKE cluster, authenticating with gke-gcloud-auth-plugin (no static credentials). */
+export function buildKubeconfig(contextName: string, endpoint: string, caCertificate: string): string {
+    return JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: contextName, cluster: { server: `https://${endpoint}`, "certificate-authority-data": caCertificate } }],
+        contexts: [{ name: contextName, context: { cluster: contextName, user: contextName } }],
+        "current-context": contextName,
+        users: [{
+            name: contextName,
+            user: {
+                exec: {
+                    apiVersion: "client.authentication.k8s.io/v1beta1",
+                    command: "gke-gcloud-auth-plugin",
+                    installHint: "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
+                    provideClusterInfo: true,
+                },
+            },
+        }],
+    }, null, 2);
+}
+
+/**
+ * A production-shaped GKE Standard cluster: VPC-native networking, a release channel, Workload
+ * Identity, shielded nodes, Dataplane V2, logging and monitoring, and a separately managed,
+ * autoscaled node pool running as a least-privilege service account. Optionally private nodes
+ * with Cloud NAT and the firewall rule istiod's webhooks need.
+ */
+export class GkeCluster extends pulumi.ComponentResource {
+    /** The cluster's name. */
+    public readonly clusterName: pulumi.Output<string>;
+    /** The control plane endpoint (IP address). */
+    public readonly endpoint: pulumi.Output<string>;
+    /** A kubeconfig for the cluster (secret), using gke-gcloud-auth-plugin. */
+    public readonly kubeconfig: pulumi.Output<string>;
+    /** A Kubernetes provider for the cluster that waits for the node pool. */
+    public readonly provider: k8s.Provider;
+    /** The cluster resource. */
+    public readonly cluster: gcp.container.Cluster;
+    /** The node pool resource. */
+    public readonly nodePool: gcp.container.NodePool;
+
+    constructor(name: string, args: GkeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        const a = resolveGkeClusterArgs(args);
+        throwIfProblems(checkGkeClusterArgs(a));
+        super("bluegreen:gke:GkeCluster", name, {}, opts);
+        const child = { parent: this };
+        const region = regionOf(a.location);
+        const nodeTag = `${a.clusterName}-node`;
+
+        let network: pulumi.Input<string> = a.existingNetwork?.network ?? "";
+        let subnetwork: pulumi.Input<string> = a.existingNetwork?.subnetwork ?? "";
+        const podsRangeName = a.existingNetwork?.podsRangeName ?? "pods";
+        const servicesRangeName = a.existingNetwork?.servicesRangeName ?? "services";
+        if (!a.existingNetwork) {
+            const vpc = new gcp.compute.Network(`${name}-network`, {
+                name: a.clusterName,
+                project: a.project,
+                autoCreateSubnetworks: false,
+            }, child);
+            const subnet = new gcp.compute.Subnetwork(`${name}-subnet`, {
+                name: a.clusterName,
+                project: a.project,
+                region,
+                network: vpc.id,
+                ipCidrRange: a.networkRanges.nodes,
+                privateIpGoogleAccess: true,
+                secondaryIpRanges: [
+                    { rangeName: podsRangeName, ipCidrRange: a.networkRanges.pods },
+                    { rangeName: servicesRangeName, ipCidrRange: a.networkRanges.services },
+                ],
+            }, child);
+            network = vpc.id;
+            subnetwork = subnet.id;
+        }
+
+        if (a.privateNodes) {
+            // Private nodes have no external IPs: Cloud NAT gives them egress (image pulls, APIs).
+            const router = new gcp.compute.Router(`${name}-router`, {
+                name: `${a.clusterName}-router`, project: a.project, region, network,
+            }, child);
+            new gcp.compute.RouterNat(`${name}-nat`, {
+                name: `${a.clusterName}-nat`,
+                project: a.project,
+                region,
+                router: router.name,
+                natIpAllocateOption: "AUTO_ONLY",
+                sourceSubnetworkIpRangesToNat: "ALL_SUBNETWORKS_ALL_IP_RANGES",
+                logConfig: { enable: true, filter: "ERRORS_ONLY" },
+            }, child);
+            // GKE opens only 443/10250 from the control plane; without 15017 istiod's injection and
+            // validation webhooks time out and sidecars are silently not injected.
+            new gcp.compute.Firewall(`${name}-istiod-webhook`, {
+                name: `${a.clusterName}-istiod-webhook`,
+                project: a.project,
+                network,
+                direction: "INGRESS",
+                sourceRanges: [a.masterCidr],
+                targetTags: [nodeTag],
+                allows: [{ protocol: "tcp", ports: [ISTIOD_WEBHOOK_PORT] }],
+                description: "GKE control plane to istiod admission webhooks",
+            }, child);
+        }
+
+        const nodeServiceAccount = new gcp.serviceaccount.Account(`${name}-nodes`, {
+            accountId: `${a.clusterName}-nodes`,
+            project: a.project,
+            displayName: `GKE nodes of ${a.clusterName} (logging and monitoring only)`,
+        }, child);
+        const roleGrants = NODE_SERVICE_ACCOUNT_ROLES.map((role) => new gcp.projects.IAMMember(`${name}-nodes-${role.split("/")[1]}`, {
+            project: a.project,
+            role,
+            member: pulumi.interpolate`serviceAccount:${nodeServiceAccount.email}`,
+        }, child));
+
+        this.cluster = new gcp.container.Cluster(`${name}-cluster`, {
+            name: a.clusterName,
+            project: a.project,
+            location: a.location,
+            // The default pool cannot be managed separately; GKE needs one node to create the cluster.
+            removeDefaultNodePool: true,
+            initialNodeCount: 1,
+            network,
+            subnetwork,
+            networkingMode: "VPC_NATIVE",
+            ipAllocationPolicy: { clusterSecondaryRangeName: podsRangeName, servicesSecondaryRangeName: servicesRangeName },
+            releaseChannel: { channel: a.releaseChannel },
+            workloadIdentityConfig: { workloadPool: `${a.project}.svc.id.goog` },
+            enableShieldedNodes: true,
+            datapathProvider: a.dataplaneV2 ? "ADVANCED_DATAPATH" : "LEGACY_DATAPATH",
+            loggingConfig: { enableComponents: ["SYSTEM_COMPONENTS", "WORKLOADS"] },
+            monitoringConfig: { enableComponents: ["SYSTEM_COMPONENTS"], managedPrometheus: { enabled: true } },
+            deletionProtection: a.deletionProtection,
+            privateClusterConfig: a.privateNodes
+                ? { enablePrivateNodes: true, enablePrivateEndpoint: false, masterIpv4CidrBlock: a.masterCidr }
+                : undefined,
+            masterAuthorizedNetworksConfig: a.masterAuthorizedNetworks.length > 0
+                ? { cidrBlocks: a.masterAuthorizedNetworks.map((cidrBlock) => ({ cidrBlock, displayName: cidrBlock })) }
+                : undefined,
+            resourceLabels: { "managed-by": "pulumi", "cluster": a.clusterName },
+        }, child);
+
+        this.nodePool = new gcp.container.NodePool(`${name}-pool`, {
+            name: `${a.clusterName}-pool`,
+            project: a.project,
+            cluster: this.cluster.name,
+            location: a.location,
+            initialNodeCount: a.nodePool.minNodes,
+            autoscaling: { minNodeCount: a.nodePool.minNodes, maxNodeCount: a.nodePool.maxNodes },
+            management: { autoRepair: true, autoUpgrade: true },
+            upgradeSettings: { maxSurge: 1, maxUnavailable: 0 },
+            nodeConfig: {
+                machineType: a.nodePool.machineType,
+                diskSizeGb: a.nodePool.diskSizeGb,
+                diskType: "pd-balanced",
+                serviceAccount: nodeServiceAccount.email,
+                oauthScopes: ["https://www.googleapis.com/auth/cloud-platform"],
+                workloadMetadataConfig: { mode: "GKE_METADATA" },
+                shieldedInstanceConfig: { enableSecureBoot: true, enableIntegrityMonitoring: true },
+                metadata: { "disable-legacy-endpoints": "true" },
+                tags: [nodeTag],
+                labels: { cluster: a.clusterName },
+            },
+        }, { parent: this, dependsOn: roleGrants });
+
+        this.clusterName = this.cluster.name;
+        this.endpoint = this.cluster.endpoint;
+        this.kubeconfig = pulumi.secret(pulumi.all([this.cluster.name, this.cluster.endpoint, this.cluster.masterAuth])
+            .apply(([clusterName, endpoint, auth]) =>
+                buildKubeconfig(`gke_${a.project}_${a.location}_${clusterName}`, endpoint, auth.clusterCaCertificate ?? "")));
+        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [this.nodePool] });
+
+        this.registerOutputs({
+            clusterName: this.clusterName,
+            endpoint: this.endpoint,
+            kubeconfig: this.kubeconfig,
+        });
+    }
+}
