@@ -1,0 +1,110 @@
+import * as assert from "node:assert/strict";
+import type * as mesh from "../components/istio-mesh";
+import { ISTIO_CHART_REPOSITORY, gatewayPodLabels } from "../components/istio-mesh";
+import { MOCK_INGRESS_IP, Resources, evaluate, useMocks, valueOf } from "./harness";
+
+const RELEASE = "kubernetes:helm.sh/v3:Release";
+
+describe("IstioMesh", () => {
+    let mod: typeof mesh;
+    let k8s: typeof import("@pulumi/kubernetes");
+    before(async () => {
+        await useMocks();
+        mod = await import("../components/istio-mesh");
+        k8s = await import("@pulumi/kubernetes");
+    });
+
+    async function declare(args: mesh.IstioMeshArgs = {}) {
+        let component: mesh.IstioMesh | undefined;
+        const ev = await evaluate(() => {
+            const provider = new k8s.Provider("cluster", {});
+            component = new mod.IstioMesh("istio", args, { providers: [provider] });
+        });
+        return { ...ev, r: new Resources(ev.resources), component };
+    }
+
+    it("installs base, istiod and gateway from the official repository, all at one pinned version, each with an explicit release name", async () => {
+        const { r } = await declare();
+        const releases = r.ofType(RELEASE);
+        assert.deepEqual(releases.map((x) => [x.inputs.name, x.inputs.chart, x.inputs.namespace]), [
+            ["istio-base", "base", "istio-system"],
+            ["istiod", "istiod", "istio-system"],
+            ["istio-ingress", "gateway", "istio-ingress"],
+        ]);
+        for (const x of releases) {
+            assert.equal(x.inputs.version, "1.31.4");
+            assert.deepEqual(x.inputs.repositoryOpts, { repo: ISTIO_CHART_REPOSITORY });
+            assert.equal(x.inputs.skipAwait, false, `${x.inputs.chart} is awaited`);
+        }
+        assert.equal(ISTIO_CHART_REPOSITORY, "https://istio-release.storage.googleapis.com/charts");
+        assert.ok((await declare({ version: "1.30.8" })).r.ofType(RELEASE).every((x) => x.inputs.version === "1.30.8"));
+    });
+
+    it("orders the install: namespaces, then base, then istiod, then the gateway", async () => {
+        const { r } = await declare();
+        const byChart = (chart: string) => r.ofType(RELEASE).find((x) => x.inputs.chart === chart)!;
+        const ns = (name: string) => r.ofType("kubernetes:core/v1:Namespace").find((x) => x.inputs.metadata.name === name)!;
+        assert.ok(byChart("base").dependsOn.includes(ns("istio-system").urn));
+        assert.ok(byChart("istiod").dependsOn.includes(byChart("base").urn));
+        assert.ok(byChart("gateway").dependsOn.includes(byChart("istiod").urn));
+        assert.ok(byChart("gateway").dependsOn.includes(ns("istio-ingress").urn));
+        assert.equal(ns("istio-ingress").inputs.metadata.labels["istio-injection"], undefined, "the gateway's namespace must not disable injection");
+        const mtls = r.only("PeerAuthentication");
+        assert.ok(mtls.dependsOn.includes(byChart("istiod").urn), "PeerAuthentication waits for istiod's webhook");
+    });
+
+    it("turns on mesh-wide STRICT mTLS and access logging, and a highly available gateway with a PDB", async () => {
+        const { r } = await declare();
+        const mtls = r.only("PeerAuthentication").inputs;
+        assert.equal(mtls.apiVersion, "security.istio.io/v1");
+        assert.deepEqual(mtls.metadata, { name: "default", namespace: "istio-system" });
+        assert.deepEqual(mtls.spec, { mtls: { mode: "STRICT" } });
+        const istiod = r.ofType(RELEASE).find((x) => x.inputs.chart === "istiod")!.inputs.values;
+        assert.equal(istiod.meshConfig.accessLogFile, "/dev/stdout");
+        const gateway = r.ofType(RELEASE).find((x) => x.inputs.chart === "gateway")!.inputs.values;
+        assert.equal(gateway.service.type, "LoadBalancer");
+        assert.ok(gateway.autoscaling.minReplicas >= 2 && gateway.replicaCount >= 2);
+        assert.deepEqual(gateway.podDisruptionBudget, { minAvailable: 1 });
+        const permissive = (await declare({ mtlsMode: "PERMISSIVE", accessLogging: false })).r;
+        assert.deepEqual(permissive.only("PeerAuthentication").inputs.spec, { mtls: { mode: "PERMISSIVE" } });
+        assert.deepEqual(permissive.ofType(RELEASE).find((x) => x.inputs.chart === "istiod")!.inputs.values.meshConfig, {});
+    });
+
+    it("derives the gateway selector from the gateway chart's pod labels and pins them in its values", async () => {
+        const { r, component } = await declare();
+        assert.ok(component);
+        const values = r.ofType(RELEASE).find((x) => x.inputs.chart === "gateway")!.inputs.values;
+        assert.deepEqual(values.labels, { app: "istio-ingress", istio: "ingress" });
+        assert.deepEqual(component.gatewaySelector, { istio: "ingress" });
+        assert.deepEqual(gatewayPodLabels("istio-ingressgateway"), { app: "istio-ingressgateway", istio: "ingressgateway" });
+        assert.deepEqual(gatewayPodLabels("edge"), { app: "edge", istio: "edge" });
+        const custom = await declare({ ingressReleaseName: "istio-edge", ingressNamespace: "edge" });
+        assert.deepEqual(custom.component?.gatewaySelector, { istio: "edge" });
+    });
+
+    it("outputs the version, the ingress address and what Istio resources must wait for", async () => {
+        const { r, component } = await declare();
+        assert.ok(component);
+        assert.equal(await valueOf(component.version), "1.31.4");
+        assert.equal(await valueOf(component.ingressAddress), MOCK_INGRESS_IP);
+        const readyUrns = await Promise.all(component.ready.map((x) => valueOf(x.urn)));
+        assert.deepEqual(readyUrns, r.ofType(RELEASE).filter((x) => x.inputs.chart !== "gateway").map((x) => x.urn));
+    });
+
+    it("gives every child the provider it was given", async () => {
+        const { r } = await declare();
+        const provider = r.ofType("pulumi:providers:kubernetes")[0];
+        for (const x of r.all.filter((y) => y.custom && y.type.startsWith("kubernetes:"))) {
+            assert.ok(x.provider?.startsWith(`${provider.urn}::`), `${x.type} ${x.name}`);
+        }
+    });
+
+    it("refuses a bad version, mTLS mode or replica count before declaring anything", async () => {
+        const ev = await declare({ version: "1.31", mtlsMode: "DISABLE" as any, ingressReplicas: 1 });
+        assert.ok(ev.error);
+        assert.match(ev.error.message, /version: got "1.31"; allowed values: an exact Istio release/);
+        assert.match(ev.error.message, /mtlsMode: got "DISABLE"; allowed values: STRICT, PERMISSIVE/);
+        assert.match(ev.error.message, /ingressReplicas: got 1; allowed values: a whole number from 2 to 100/);
+        assert.deepEqual(ev.resources.map((x) => x.type).sort(), ["pulumi:providers:kubernetes", "pulumi:pulumi:Stack"]);
+    });
+});
