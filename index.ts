@@ -1,24 +1,25 @@
 // The Pulumi program: reads the stack configuration and composes the components.
 import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
-import { BlueGreenService, readStackConfig } from "./components";
+import { BlueGreenEnvironment, readStackConfig } from "./components";
 
 export = async () => {
-    const config = new pulumi.Config();
+    const projectConfig = new pulumi.Config();
+    // Bare keys are this project's settings; qualified ones (gcp:project) belong to providers.
+    const get = (key: string) => {
+        const [namespace, name] = key.includes(":") ? key.split(":", 2) : [undefined, key];
+        return namespace ? new pulumi.Config(namespace).get(name) : projectConfig.get(name);
+    };
     // Validates every setting before any resource is declared.
-    const settings = readStackConfig((key) => config.get(key));
-
-    // An explicit provider, so every object carries the same one; without a kubeconfig setting it
-    // uses the ambient kubeconfig, as kubectl would.
-    const provider = new k8s.Provider("k8s", { kubeconfig: settings.kubeconfig });
-    const workload = new BlueGreenService("bluegreen", settings.workload, { providers: [provider] });
+    const { environment } = readStackConfig(get, pulumi.getStack());
+    const env = new BlueGreenEnvironment("bluegreen", environment);
 
     return {
-        activeColor: workload.activeColor,
-        idleColor: workload.idleColor,
-        namespace: workload.namespaceName,
-        hosts: workload.hosts,
-        serviceAddress: workload.serviceAddress,
-        curlCommands: workload.curlCommands,
+        clusterName: env.clusterName,
+        kubeconfig: env.kubeconfig,
+        ingressAddress: env.ingressAddress,
+        istioVersion: env.istioVersion,
+        activeColor: env.activeColor,
+        idleColor: env.idleColor,
+        curlCommands: env.curlCommands,
     };
 };

@@ -185,9 +185,10 @@ export class BlueGreenService extends pulumi.ComponentResource {
     public readonly serviceEntries: k8s.apiextensions.CustomResource[];
 
     constructor(name: string, args: BlueGreenServiceArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("bluegreen:workload:BlueGreenService", name, {}, opts);
+        // Validate before registering anything, so bad input never leaves a half-built stack.
         const a = resolveBlueGreenServiceArgs(args);
         throwIfProblems(checkBlueGreenServiceArgs(a));
+        super("bluegreen:workload:BlueGreenService", name, {}, opts);
 
         const ns = a.namespace;
         const app = a.appName;

@@ -1,38 +1,52 @@
 // Reads and validates the stack configuration (the settings declared in Pulumi.yaml). Pure: it
 // takes a getter, so tests and the offline renderer can feed it without the Pulumi engine.
-import {
-    BLUE_GREEN_DEFAULTS,
-    BlueGreenServiceArgs,
-    ResolvedBlueGreenServiceArgs,
-    checkBlueGreenServiceArgs,
-    resolveBlueGreenServiceArgs,
-} from "./blue-green-service";
+import { BlueGreenEnvironmentArgs, checkBlueGreenEnvironmentArgs } from "./blue-green-environment";
+import { BLUE_GREEN_DEFAULTS, ResolvedBlueGreenServiceArgs, resolveBlueGreenServiceArgs } from "./blue-green-service";
 import { ExternalService, parseExternalEndpoint } from "./external-services";
+import { GKE_DEFAULTS, GkeClusterArgs, ReleaseChannel } from "./gke-cluster";
+import { ISTIO_DEFAULTS, MtlsMode } from "./istio-mesh";
 import { COLORS, Color, LoadBalancerPolicy } from "./routing";
 import { ConfigProblem, describe, throwIfProblems } from "./validation";
 
-/** Returns the raw string of a stack setting (as `pulumi.Config.get` does), or undefined when unset. */
+/**
+ * Returns the raw string of a stack setting (as `pulumi.Config.get` does), or undefined when unset.
+ * Keys of this project come bare (`activeColor`); other namespaces come qualified (`gcp:project`).
+ */
 export type ConfigGetter = (key: string) => string | undefined;
 
-/** Everything the program needs from the stack configuration, validated. */
+/** The validated stack configuration: the environment to build. */
 export interface StackSettings {
-    /** Arguments of the blue-green workload, defaults applied. */
-    workload: ResolvedBlueGreenServiceArgs;
-    /** Kubeconfig (path or contents) of an existing cluster; undefined means the ambient kubeconfig. */
-    kubeconfig?: string;
+    /** Arguments of the top-level component. */
+    environment: BlueGreenEnvironmentArgs & { workload: ResolvedBlueGreenServiceArgs };
 }
 
-/** Stack config keys whose component argument has another path. */
-const ARGUMENT_PATH_TO_CONFIG_KEY: [string, string][] = COLORS.flatMap((color): [string, string][] => [
-    [`colors.${color}.image`, `${color}Image`],
-    [`colors.${color}.replicas`, `${color}Replicas`],
-]);
+/** Component argument paths whose stack config key differs, longest first where they nest. */
+const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
+    ...COLORS.flatMap((color): [string, string][] => [
+        [`workload.colors.${color}.image`, `${color}Image`],
+        [`workload.colors.${color}.replicas`, `${color}Replicas`],
+    ]),
+    ["workload", ""],
+    ["cluster.project", "gcp:project"],
+    ["cluster.location", "clusterLocation"],
+    ["cluster.nodePool.machineType", "machineType"],
+    ["cluster.nodePool.minNodes", "minNodes"],
+    ["cluster.nodePool.maxNodes", "maxNodes"],
+    ["cluster.nodePool.diskSizeGb", "diskSizeGb"],
+    ["cluster.networkRanges.nodes", "nodesCidr"],
+    ["cluster.networkRanges.pods", "podsCidr"],
+    ["cluster.networkRanges.services", "servicesCidr"],
+    ["cluster", ""],
+    ["mesh.version", "istioVersion"],
+    ["mesh", ""],
+    ["existingGatewaySelector", "ingressGatewaySelector"],
+];
 
-function configKeyFor(argumentPath: string): string {
-    for (const [path, key] of ARGUMENT_PATH_TO_CONFIG_KEY) {
-        if (argumentPath === path || argumentPath.startsWith(`${path}[`)) {
-            return key + argumentPath.slice(path.length);
-        }
+/** The stack config key of a component argument path (`cluster.nodePool.minNodes` -> `minNodes`). */
+export function configKeyFor(argumentPath: string): string {
+    for (const [path, key] of CONFIG_KEY_FOR_ARGUMENT) {
+        if (argumentPath === path || argumentPath.startsWith(`${path}[`)) return key + argumentPath.slice(path.length);
+        if (argumentPath.startsWith(`${path}.`) && key === "") return argumentPath.slice(path.length + 1);
     }
     return argumentPath;
 }
@@ -57,6 +71,14 @@ class SettingsReader {
         return value;
     }
 
+    boolean(key: string): boolean | undefined {
+        const raw = this.get(key);
+        if (raw === undefined) return undefined;
+        if (raw === "true" || raw === "false") return raw === "true";
+        this.problems.push({ setting: key, message: `got ${describe(raw)}; allowed values: true, false` });
+        return undefined;
+    }
+
     stringList(key: string, example: string): string[] | undefined {
         const raw = this.get(key);
         if (raw === undefined) return undefined;
@@ -76,8 +98,23 @@ class SettingsReader {
         return value;
     }
 
+    /** A Kubernetes label selector in `key=value,key=value` form. */
+    labels(key: string): Record<string, string> | undefined {
+        const raw = this.get(key);
+        if (raw === undefined) return undefined;
+        const pairs = raw.split(",").map((p) => p.trim().split("="));
+        const valid = pairs.length > 0 && pairs.every((p) => p.length === 2 &&
+            /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(p[0]) &&
+            /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(p[1]));
+        if (!valid) {
+            this.problems.push({ setting: key, message: `got ${describe(raw)}; allowed values: pod labels as key=value[,key=value], e.g. istio=ingressgateway` });
+            return undefined;
+        }
+        return Object.fromEntries(pairs);
+    }
+
     hasProblem(key: string): boolean {
-        return this.problems.some((p) => p.setting === key || p.setting.startsWith(`${key}[`));
+        return this.problems.some((p) => p.setting === key || p.setting.startsWith(`${key}[`) || p.setting.startsWith(`${key} `));
     }
 }
 
@@ -100,12 +137,7 @@ function readExternalServices(reader: SettingsReader): ExternalService[] | undef
     return [...byName.values()];
 }
 
-/**
- * Reads the stack configuration and validates it completely. Throws a ConfigError naming every
- * bad setting and its allowed values; the caller declares resources only after this returns.
- */
-export function readStackConfig(get: ConfigGetter): StackSettings {
-    const reader = new SettingsReader(get);
+function readWorkload(reader: SettingsReader): ResolvedBlueGreenServiceArgs {
     const colors = {} as Record<Color, { image: string; replicas: number }>;
     for (const color of COLORS) {
         const defaults = BLUE_GREEN_DEFAULTS.colors[color];
@@ -114,7 +146,7 @@ export function readStackConfig(get: ConfigGetter): StackSettings {
             replicas: reader.integer(`${color}Replicas`, 0, 1000) ?? defaults.replicas,
         };
     }
-    const workload: BlueGreenServiceArgs = {
+    return resolveBlueGreenServiceArgs({
         activeColor: (reader.string("activeColor") ?? BLUE_GREEN_DEFAULTS.activeColor) as Color,
         namespace: reader.string("namespace"),
         istioRevision: reader.string("istioRevision"),
@@ -124,12 +156,72 @@ export function readStackConfig(get: ConfigGetter): StackSettings {
         headerName: reader.string("headerName"),
         loadBalancer: reader.string("loadBalancer") as LoadBalancerPolicy | undefined,
         externalServices: readExternalServices(reader),
+    });
+}
+
+function readCluster(reader: SettingsReader, stack: string): GkeClusterArgs | undefined {
+    const project = reader.string("gcp:project");
+    const location = reader.string("clusterLocation") ?? reader.string("gcp:region");
+    if (project === undefined) {
+        reader.problems.push({ setting: "gcp:project", message: "is not set; allowed values: your GCP project ID (pulumi config set gcp:project <id>), or set kubeconfig to use an existing cluster" });
+    }
+    if (location === undefined) {
+        reader.problems.push({ setting: "clusterLocation", message: "is not set and neither is gcp:region; allowed values: a GCP region such as us-central1 or a zone such as us-central1-a" });
+    }
+    if (project === undefined || location === undefined) return undefined;
+    const nodes = GKE_DEFAULTS.nodePool;
+    const ranges = GKE_DEFAULTS.networkRanges;
+    return {
+        project,
+        location,
+        clusterName: reader.string("clusterName") ?? "bluegreen",
+        releaseChannel: (reader.string("releaseChannel") ?? GKE_DEFAULTS.releaseChannel) as ReleaseChannel,
+        // On for every stack but dev, so a shared environment is not destroyed by accident.
+        deletionProtection: reader.boolean("deletionProtection") ?? stack !== "dev",
+        nodePool: {
+            machineType: reader.string("machineType") ?? nodes.machineType,
+            minNodes: reader.integer("minNodes", 0, 1000) ?? nodes.minNodes,
+            maxNodes: reader.integer("maxNodes", 1, 1000) ?? nodes.maxNodes,
+            diskSizeGb: reader.integer("diskSizeGb", 10, 65536) ?? nodes.diskSizeGb,
+        },
+        networkRanges: {
+            nodes: reader.string("nodesCidr") ?? ranges.nodes,
+            pods: reader.string("podsCidr") ?? ranges.pods,
+            services: reader.string("servicesCidr") ?? ranges.services,
+        },
+        privateNodes: reader.boolean("privateNodes") ?? false,
+        masterCidr: reader.string("masterCidr") ?? GKE_DEFAULTS.masterCidr,
+        masterAuthorizedNetworks: reader.stringList("masterAuthorizedNetworks", "203.0.113.0/24") ?? [],
     };
-    const resolved = resolveBlueGreenServiceArgs(workload);
-    const argumentProblems = checkBlueGreenServiceArgs(resolved)
+}
+
+/**
+ * Reads the stack configuration and validates it completely. Throws a ConfigError naming every
+ * bad setting by its config key, with the allowed values; the program declares resources only
+ * after this returns.
+ */
+export function readStackConfig(get: ConfigGetter, stack: string): StackSettings {
+    const reader = new SettingsReader(get);
+    const workload = readWorkload(reader);
+    const kubeconfig = reader.string("kubeconfig");
+    const cluster = kubeconfig === undefined ? readCluster(reader, stack) : undefined;
+    const installIstio = reader.boolean("installIstio") ?? true;
+    const mesh = {
+        version: reader.string("istioVersion") ?? ISTIO_DEFAULTS.version,
+        mtlsMode: (reader.string("mtlsMode") ?? ISTIO_DEFAULTS.mtlsMode) as MtlsMode,
+        ingressReplicas: reader.integer("ingressReplicas", 2, 100) ?? ISTIO_DEFAULTS.ingressReplicas,
+    };
+    const environment = {
+        cluster,
+        kubeconfig,
+        mesh: installIstio ? mesh : (false as const),
+        existingGatewaySelector: reader.labels("ingressGatewaySelector"),
+        workload,
+    };
+    const argumentProblems = checkBlueGreenEnvironmentArgs(environment)
         .map((p) => ({ ...p, setting: configKeyFor(p.setting) }))
         // A value that could not be parsed was replaced by its default: report the parse problem only.
         .filter((p) => !reader.hasProblem(p.setting.replace(/\[.*$/, "")));
     throwIfProblems([...reader.problems, ...argumentProblems]);
-    return { workload: resolved, kubeconfig: reader.string("kubeconfig") };
+    return { environment };
 }

@@ -48,9 +48,27 @@ function unwrapSecrets(value: any, path: string, secrets: string[]): any {
     return value;
 }
 
-/** Outputs that a real provider computes and that the program reads; everything else echoes inputs. */
+/** Documentation-range addresses the mocks hand out for computed outputs. */
+export const MOCK_CLUSTER_ENDPOINT = "203.0.113.1";
+export const MOCK_INGRESS_IP = "203.0.113.10";
+
+/**
+ * Outputs that a real provider computes and the program reads (cluster endpoint and CA, service
+ * account email, the ingress Service's load-balancer address); everything else echoes the inputs.
+ */
 function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
-    return { ...args.inputs };
+    const state = { ...args.inputs };
+    switch (args.type) {
+        case "gcp:container/cluster:Cluster":
+            return { ...state, endpoint: MOCK_CLUSTER_ENDPOINT, masterAuth: { clusterCaCertificate: Buffer.from("mock-ca").toString("base64") } };
+        case "gcp:serviceaccount/account:Account":
+            return { ...state, email: `${args.inputs.accountId}@${args.inputs.project}.iam.gserviceaccount.com` };
+        case "kubernetes:core/v1:Service":
+            // A read of an existing Service (Service.get): the ingress gateway's LoadBalancer.
+            return args.id ? { ...state, status: { loadBalancer: { ingress: [{ ip: MOCK_INGRESS_IP }] } } } : state;
+        default:
+            return state;
+    }
 }
 
 /**

@@ -19,10 +19,18 @@ function getter(values: Record<string, unknown>) {
     };
 }
 
+/** Provider settings every GKE stack needs. */
+const GCP = { "gcp:project": "my-project-id", "gcp:region": "us-central1" };
+
+/** Reads settings (plus the GCP provider settings) for a stack. */
+function read(values: Record<string, unknown>, stack = "dev") {
+    return readStackConfig(getter({ ...GCP, ...values }), stack).environment;
+}
+
 /** The ConfigError thrown for `values`, failing when none is thrown. */
-function problemsFor(values: Record<string, unknown>): ConfigError {
+function problemsFor(values: Record<string, unknown>, stack = "dev"): ConfigError {
     try {
-        readStackConfig(getter(values));
+        readStackConfig(getter({ ...GCP, ...values }), stack);
     } catch (e) {
         assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
         return e;
@@ -31,32 +39,38 @@ function problemsFor(values: Record<string, unknown>): ConfigError {
 }
 
 describe("stack config", () => {
-    it("accepts no settings at all and applies the defaults", () => {
-        const settings = readStackConfig(getter({}));
-        assert.equal(settings.workload.activeColor, "blue");
-        assert.deepEqual(settings.workload.colors, BLUE_GREEN_DEFAULTS.colors);
-        assert.equal(settings.kubeconfig, undefined);
+    it("needs only the GCP project and region, and applies the defaults", () => {
+        const env = read({});
+        assert.equal(env.workload.activeColor, "blue");
+        assert.deepEqual(env.workload.colors, BLUE_GREEN_DEFAULTS.colors);
+        assert.equal(env.kubeconfig, undefined);
+        assert.equal(env.cluster?.project, "my-project-id");
+        assert.equal(env.cluster?.location, "us-central1");
+        assert.equal(env.cluster?.releaseChannel, "REGULAR");
+        assert.deepEqual(env.mesh, { version: "1.31.4", mtlsMode: "STRICT", ingressReplicas: 2 });
     });
 
     it("declares every setting it reads in Pulumi.yaml, with a type and description, and the same defaults", () => {
-        const read = new Set<string>();
-        readStackConfig((key) => { read.add(key); return undefined; });
-        assert.deepEqual([...read].sort(), Object.keys(project.config).sort());
+        const keys = new Set<string>();
+        readStackConfig((key) => { keys.add(key); return (GCP as Record<string, string>)[key]; }, "dev");
+        const ours = [...keys].filter((k) => !k.includes(":"));
+        assert.deepEqual(ours.sort(), Object.keys(project.config).sort());
         for (const [key, decl] of Object.entries<any>(project.config)) {
             assert.ok(["string", "integer", "boolean", "array"].includes(decl.type), `${key} has a type`);
             assert.ok(decl.description, `${key} has a description`);
         }
         // Reading Pulumi.yaml's defaults gives exactly the code's defaults.
         const defaults = Object.fromEntries(Object.entries<any>(project.config).filter(([, d]) => d.default !== undefined).map(([k, d]) => [k, d.default]));
-        assert.deepEqual(readStackConfig(getter(defaults)), readStackConfig(getter({ externalServices: [] })));
+        assert.deepEqual(read(defaults), read({}));
     });
 
     it("reads the example dev stack", () => {
         const stack = parse(fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8")).config;
-        const values = Object.fromEntries(Object.entries(stack).map(([k, v]) => [k.split(":")[1], v]));
-        const settings = readStackConfig(getter(values));
-        assert.equal(settings.workload.activeColor, "blue");
-        assert.deepEqual(settings.workload.externalServices, [
+        const values = Object.fromEntries(Object.entries(stack).map(([k, v]) => [k.replace(/^gke-istio-bluegreen:/, ""), v]));
+        const env = readStackConfig(getter(values), "dev").environment;
+        assert.equal(env.workload.activeColor, "blue");
+        assert.equal(env.cluster?.project, "my-gcp-project-id");
+        assert.deepEqual(env.workload.externalServices, [
             { name: "external-db-example-com", hosts: ["db.example.com"], ports: [{ number: 5432, protocol: "TCP" }] },
         ]);
     });
@@ -82,7 +96,7 @@ describe("stack config", () => {
         const error = problemsFor({ activeColor: "green", greenReplicas: "0" });
         assert.deepEqual(error.problems.map((p) => p.setting), ["greenReplicas"]);
         assert.match(error.message, /green is the active color/);
-        assert.equal(readStackConfig(getter({ activeColor: "green", blueReplicas: "0" })).workload.colors?.blue?.replicas, 0);
+        assert.equal(read({ activeColor: "green", blueReplicas: "0" }).workload.colors.blue.replicas, 0);
     });
 
     it("refuses an empty host list, a non-list and invalid DNS hosts", () => {
@@ -115,13 +129,63 @@ describe("stack config", () => {
     });
 
     it("parses external endpoints and merges ports of one host", () => {
-        const settings = readStackConfig(getter({ externalServices: ["tcp://db.example.com:5432", "tcp://db.example.com:5433", "https://api.example.com:443"] }));
-        assert.deepEqual(settings.workload.externalServices, [
+        const env = read({ externalServices: ["tcp://db.example.com:5432", "tcp://db.example.com:5433", "https://api.example.com:443"] });
+        assert.deepEqual(env.workload.externalServices, [
             { name: "external-db-example-com", hosts: ["db.example.com"], ports: [{ number: 5432, protocol: "TCP" }, { number: 5433, protocol: "TCP" }] },
             { name: "external-api-example-com", hosts: ["api.example.com"], ports: [{ number: 443, protocol: "HTTPS" }] },
         ]);
         const error = problemsFor({ externalServices: ["db.example.com:5432", "ftp://a.example.com:21", "tcp://10.0.0.1:5432", "tcp://a.example.com:70000"] });
         assert.deepEqual(error.problems.map((p) => p.setting), ["externalServices[0]", "externalServices[1]", "externalServices[2]", "externalServices[3] port"]);
+    });
+
+    it("targets an existing cluster when kubeconfig is set, needing no GCP settings", () => {
+        const env = readStackConfig(getter({ kubeconfig: "/tmp/kubeconfig" }), "prod").environment;
+        assert.equal(env.cluster, undefined);
+        assert.equal(env.kubeconfig, "/tmp/kubeconfig");
+    });
+
+    it("needs gcp:project and a location to build a cluster", () => {
+        try {
+            readStackConfig(getter({}), "dev");
+            assert.fail("expected a ConfigError");
+        } catch (e) {
+            assert.ok(e instanceof ConfigError);
+            assert.deepEqual(e.problems.map((p) => p.setting), ["gcp:project", "clusterLocation"]);
+            assert.match(e.message, /gcp:project: is not set; allowed values: your GCP project ID/);
+        }
+        assert.equal(read({ "gcp:region": undefined, clusterLocation: "europe-west1-b" }).cluster?.location, "europe-west1-b");
+    });
+
+    it("turns deletion protection on for every stack but dev unless set", () => {
+        assert.equal(read({}, "dev").cluster?.deletionProtection, false);
+        assert.equal(read({}, "prod").cluster?.deletionProtection, true);
+        assert.equal(read({ deletionProtection: "false" }, "prod").cluster?.deletionProtection, false);
+        assert.match(problemsFor({ deletionProtection: "yes" }).message, /deletionProtection: got "yes"; allowed values: true, false/);
+    });
+
+    it("refuses an unknown release channel, min > max nodes and malformed CIDRs", () => {
+        assert.match(problemsFor({ releaseChannel: "FAST" }).message, /releaseChannel: got "FAST"; allowed values: RAPID, REGULAR, STABLE, EXTENDED/);
+        const minMax = problemsFor({ minNodes: "5", maxNodes: "2" });
+        assert.deepEqual(minMax.problems.map((p) => p.setting), ["minNodes"]);
+        assert.match(minMax.message, /minNodes: is 5, more than nodePool.maxNodes \(2\)/);
+        const cidrs = problemsFor({ nodesCidr: "10.10.0.0/33", podsCidr: "10.20.0.1/14", servicesCidr: "banana", privateNodes: "true", masterCidr: "172.16.0.0/24", masterAuthorizedNetworks: ["1.2.3.4"] });
+        assert.deepEqual(cidrs.problems.map((p) => p.setting).sort(), ["masterAuthorizedNetworks[0]", "masterCidr", "nodesCidr", "podsCidr", "servicesCidr"]);
+        assert.match(cidrs.message, /allowed values: an IPv4 CIDR/);
+        assert.match(problemsFor({ podsCidr: "10.10.0.0/16" }).message, /podsCidr: 10.10.0.0\/16 overlaps networkRanges.nodes/);
+        assert.match(problemsFor({ clusterName: "Bad_Name" }).message, /clusterName: got "Bad_Name"/);
+    });
+
+    it("refuses a bad Istio version, mTLS mode or gateway replica count", () => {
+        const error = problemsFor({ istioVersion: "latest", mtlsMode: "OFF", ingressReplicas: "1" });
+        assert.deepEqual(error.problems.map((p) => p.setting).sort(), ["ingressReplicas", "istioVersion", "mtlsMode"]);
+    });
+
+    it("uses an existing mesh's gateway selector only when Istio is not installed here", () => {
+        const env = read({ installIstio: "false", ingressGatewaySelector: "istio=ingressgateway,app=istio-ingressgateway" });
+        assert.equal(env.mesh, false);
+        assert.deepEqual(env.existingGatewaySelector, { istio: "ingressgateway", app: "istio-ingressgateway" });
+        assert.match(problemsFor({ ingressGatewaySelector: "istio=ingress" }).message, /ingressGatewaySelector: is set while Istio is installed here/);
+        assert.match(problemsFor({ installIstio: "false", ingressGatewaySelector: "istio" }).message, /ingressGatewaySelector: got "istio"; allowed values: pod labels/);
     });
 });
 

@@ -3,12 +3,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { routeRequest } from "../components/routing";
-import { DeclaredResource, Evaluation, Resources, evaluate, useMocks } from "./harness";
+import { DeclaredResource, Evaluation, MOCK_INGRESS_IP, Resources, evaluate, useMocks } from "./harness";
 
 /** The dev stack's settings as `pulumi config` holds them (arrays as JSON strings). */
 function devStackConfig(): Record<string, string> {
     const file = parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8"));
-    return Object.fromEntries(Object.entries(file.config).map(([k, v]) => [k.split(":")[1], typeof v === "string" ? v : JSON.stringify(v)]));
+    return Object.fromEntries(Object.entries(file.config).map(([k, v]) => [k.replace(/^gke-istio-bluegreen:/, ""), typeof v === "string" ? v : JSON.stringify(v)]));
 }
 
 describe("stack (index.ts)", () => {
@@ -21,26 +21,65 @@ describe("stack (index.ts)", () => {
 
     const run = (overrides: Record<string, string> = {}): Promise<Evaluation> => evaluate(program, { ...devStackConfig(), ...overrides });
 
-    it("declares the whole workload for the dev stack, all through one explicit provider", async () => {
+    it("builds cluster, node pool, mesh charts and workload for the dev stack", async () => {
         const ev = await run();
         assert.equal(ev.error, undefined);
         const r = new Resources(ev.resources);
-        const kinds = r.all.filter((x) => x.inputs.kind).map((x) => x.inputs.kind).sort();
-        assert.deepEqual(kinds, ["Deployment", "Deployment", "DestinationRule", "Gateway", "Namespace", "Service", "ServiceEntry", "VirtualService"]);
-        const providers = r.ofType("pulumi:providers:kubernetes");
-        assert.equal(providers.length, 1);
-        for (const o of r.all.filter((x) => x.inputs.kind)) assert.ok(o.provider?.startsWith(providers[0].urn), `${o.name} uses the stack's provider`);
+        for (const type of ["bluegreen:index:BlueGreenEnvironment", "bluegreen:gke:GkeCluster", "bluegreen:istio:IstioMesh", "bluegreen:workload:BlueGreenService",
+            "gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool"]) {
+            assert.equal(r.ofType(type).length, 1, type);
+        }
+        assert.deepEqual(r.ofType("kubernetes:helm.sh/v3:Release").map((x) => x.inputs.chart), ["base", "istiod", "gateway"]);
+        const kinds = r.all.filter((x) => x.custom && x.inputs.kind).map((x) => x.inputs.kind).sort();
+        assert.deepEqual(kinds, ["Deployment", "Deployment", "DestinationRule", "Gateway", "Namespace", "Namespace", "Namespace",
+            "PeerAuthentication", "Service", "ServiceEntry", "VirtualService"]);
     });
 
-    it("exports the colors, namespace, hosts, service address and curl commands", async () => {
+    it("wires every Kubernetes resource through the cluster's provider, never an ambient one", async () => {
+        const r = new Resources((await run()).resources);
+        const providers = r.ofType("pulumi:providers:kubernetes");
+        assert.equal(providers.length, 1, "exactly one Kubernetes provider");
+        const [provider] = providers;
+        assert.equal(r.byUrn(provider.parent!)?.type, "bluegreen:gke:GkeCluster");
+        assert.deepEqual(provider.secretPaths, ["kubeconfig"]);
+        assert.match(provider.inputs.kubeconfig, /gke-gcloud-auth-plugin/);
+        assert.ok(provider.dependsOn.includes(r.ofType("gcp:container/nodePool:NodePool")[0].urn), "the provider waits for the node pool");
+        const kubernetes = r.all.filter((x) => x.custom && x.type.startsWith("kubernetes:"));
+        assert.ok(kubernetes.length >= 12);
+        for (const x of kubernetes) assert.ok(x.provider?.startsWith(`${provider.urn}::`), `${x.type} ${x.name} uses the cluster's provider`);
+    });
+
+    it("binds the Gateway to the installed ingress gateway's pod labels", async () => {
+        const r = new Resources((await run()).resources);
+        const gatewayChart = r.ofType("kubernetes:helm.sh/v3:Release").find((x) => x.inputs.chart === "gateway")!;
+        assert.equal(gatewayChart.inputs.values.labels.istio, r.only("Gateway").inputs.spec.selector.istio);
+        assert.deepEqual(r.only("Gateway").inputs.spec.selector, { istio: "ingress" });
+    });
+
+    it("exports cluster, kubeconfig, ingress address, colors and test commands", async () => {
         const { outputs } = await run({ activeColor: "green" });
         assert.ok(outputs);
+        assert.equal(outputs.clusterName, "bluegreen-dev");
+        assert.match(outputs.kubeconfig, /"server": "https:\/\/203.0.113.1"/);
+        assert.equal(outputs.ingressAddress, MOCK_INGRESS_IP);
+        assert.equal(outputs.istioVersion, "1.31.4");
         assert.equal(outputs.activeColor, "green");
         assert.equal(outputs.idleColor, "blue");
-        assert.equal(outputs.namespace, "sample-ns");
-        assert.deepEqual(outputs.hosts, ["sample.hoge.com"]);
-        assert.equal(outputs.serviceAddress, "nginx.sample-ns.svc.cluster.local:40001");
-        assert.match(outputs.curlCommands.green, /-H 'x-version: green'/);
+        assert.equal(outputs.curlCommands.green, `curl -sS -H 'Host: sample.hoge.com' -H 'x-version: green' http://${MOCK_INGRESS_IP}/`);
+    });
+
+    it("targets an existing cluster and mesh without any GCP or Helm resource", async () => {
+        const ev = await evaluate(program, { kubeconfig: "/tmp/kubeconfig", installIstio: "false" });
+        assert.equal(ev.error, undefined);
+        const r = new Resources(ev.resources);
+        assert.equal(r.all.filter((x) => x.type.startsWith("gcp:")).length, 0);
+        assert.equal(r.ofType("kubernetes:helm.sh/v3:Release").length, 0);
+        const [provider] = r.ofType("pulumi:providers:kubernetes");
+        assert.equal(provider.inputs.kubeconfig, "/tmp/kubeconfig");
+        assert.deepEqual(r.only("Gateway").inputs.spec.selector, { istio: "ingressgateway" });
+        for (const x of r.all.filter((y) => y.custom && y.type.startsWith("kubernetes:"))) assert.ok(x.provider?.startsWith(provider.urn));
+        const custom = await evaluate(program, { kubeconfig: "/tmp/kubeconfig", installIstio: "false", ingressGatewaySelector: "app=edge" });
+        assert.deepEqual(new Resources(custom.resources).only("Gateway").inputs.spec.selector, { app: "edge" });
     });
 
     it("changes only the VirtualService's catch-all subset when activeColor flips", async () => {
@@ -51,8 +90,7 @@ describe("stack (index.ts)", () => {
         const after = new Map(green.resources.map((x) => [key(x), x]));
         assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort(), "the same resources exist");
         const changed = [...after.keys()].filter((k) => JSON.stringify(before.get(k)) !== JSON.stringify(after.get(k)));
-        // The root stack resource's recorded state is empty either way; only the VirtualService differs.
-        assert.deepEqual(changed, ["kubernetes:networking.istio.io/v1:VirtualService::bluegreen-virtualservice"]);
+        assert.deepEqual(changed, ["kubernetes:networking.istio.io/v1:VirtualService::bluegreen-app-virtualservice"]);
         const vsBefore = before.get(changed[0])!.inputs;
         const vsAfter = after.get(changed[0])!.inputs;
         assert.equal(routeRequest(vsBefore.spec, {})?.destinations[0].subset, "blue");

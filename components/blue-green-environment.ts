@@ -1,0 +1,117 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { BlueGreenService, BlueGreenServiceArgs, checkBlueGreenServiceArgs, resolveBlueGreenServiceArgs } from "./blue-green-service";
+import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, resolveGkeClusterArgs } from "./gke-cluster";
+import { ISTIO_DEFAULTS, IstioMesh, IstioMeshArgs, checkIstioMeshArgs } from "./istio-mesh";
+import { Color } from "./routing";
+import { ConfigProblem, throwIfProblems } from "./validation";
+
+/** Arguments of {@link BlueGreenEnvironment}. */
+export interface BlueGreenEnvironmentArgs {
+    /** Build a GKE cluster with these settings. Omit to target an existing cluster through `kubeconfig`. */
+    cluster?: GkeClusterArgs;
+    /** Kubeconfig (path or contents) of an existing cluster; only without `cluster`. Unset: the ambient kubeconfig. */
+    kubeconfig?: pulumi.Input<string>;
+    /** Install Istio with these settings, or `false` to use the Istio the cluster already runs. */
+    mesh: IstioMeshArgs | false;
+    /** Pod labels of the existing ingress gateway; only with `mesh: false`. Default `{ istio: "ingressgateway" }`. */
+    existingGatewaySelector?: Record<string, string>;
+    /** The blue-green workload; its gateway selector, mesh dependencies and ingress address are wired here. */
+    workload: Omit<BlueGreenServiceArgs, "gatewaySelector" | "istioDependencies" | "ingressAddress">;
+}
+
+/** Prefixes the setting of each problem with the part it belongs to (`cluster.`, `mesh.`, `workload.`). */
+function under(prefix: string, problems: ConfigProblem[]): ConfigProblem[] {
+    return problems.map((p) => ({ ...p, setting: `${prefix}.${p.setting}` }));
+}
+
+/** Checks every part of the environment; problems are named `cluster.<arg>`, `mesh.<arg>`, `workload.<arg>`. */
+export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    if (args.cluster && args.kubeconfig !== undefined) {
+        problems.push({ setting: "kubeconfig", message: "is set together with cluster; allowed values: either build a cluster or target an existing one through kubeconfig" });
+    }
+    if (args.mesh !== false && args.existingGatewaySelector !== undefined) {
+        problems.push({ setting: "existingGatewaySelector", message: "is set while Istio is installed here; allowed values: unset (the installed gateway's labels are used) or set mesh to false" });
+    }
+    if (args.cluster) problems.push(...under("cluster", checkGkeClusterArgs(resolveGkeClusterArgs(args.cluster))));
+    if (args.mesh !== false) problems.push(...under("mesh", checkIstioMeshArgs({ ...ISTIO_DEFAULTS, ...args.mesh })));
+    // Without an existing gateway the default selector stands in: the mesh supplies the real one.
+    problems.push(...under("workload", checkBlueGreenServiceArgs(resolveBlueGreenServiceArgs({
+        ...args.workload,
+        gatewaySelector: args.existingGatewaySelector,
+    }))));
+    return problems;
+}
+
+/**
+ * The whole environment in one component: a GKE cluster (or an existing cluster), Istio from its
+ * Helm charts (or an existing mesh), and the blue-green workload, wired through one Kubernetes
+ * provider so nothing falls back to an ambient kubeconfig when the stack builds its own cluster.
+ */
+export class BlueGreenEnvironment extends pulumi.ComponentResource {
+    /** The GKE cluster's name, or an empty string for an existing cluster. */
+    public readonly clusterName: pulumi.Output<string>;
+    /** Kubeconfig of the cluster (secret); empty for an existing cluster targeted by the ambient kubeconfig. */
+    public readonly kubeconfig: pulumi.Output<string>;
+    /** External address of the ingress gateway (empty when Istio was not installed here). */
+    public readonly ingressAddress: pulumi.Output<string>;
+    /** The installed Istio version (empty when Istio was not installed here). */
+    public readonly istioVersion: pulumi.Output<string>;
+    /** The color receiving ordinary traffic. */
+    public readonly activeColor: pulumi.Output<Color>;
+    /** The other color. */
+    public readonly idleColor: pulumi.Output<Color>;
+    /** curl commands reaching each color through the gateway. */
+    public readonly curlCommands: pulumi.Output<Record<Color | "default", string>>;
+    /** The Kubernetes provider every Kubernetes resource uses. */
+    public readonly provider: k8s.Provider;
+    /** The cluster component, when one is built. */
+    public readonly cluster?: GkeCluster;
+    /** The mesh component, when Istio is installed. */
+    public readonly mesh?: IstioMesh;
+    /** The workload component. */
+    public readonly workload: BlueGreenService;
+
+    constructor(name: string, args: BlueGreenEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Validate every part before registering anything, so bad input never leaves a half-built stack.
+        throwIfProblems(checkBlueGreenEnvironmentArgs(args));
+        super("bluegreen:index:BlueGreenEnvironment", name, {}, opts);
+
+        if (args.cluster) {
+            this.cluster = new GkeCluster(`${name}-gke`, args.cluster, { parent: this });
+            this.provider = this.cluster.provider;
+        } else {
+            this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: args.kubeconfig }, { parent: this });
+        }
+        const providerOpts = { parent: this, providers: [this.provider] };
+
+        if (args.mesh !== false) {
+            this.mesh = new IstioMesh(`${name}-istio`, args.mesh, providerOpts);
+        }
+        this.workload = new BlueGreenService(`${name}-app`, {
+            ...args.workload,
+            gatewaySelector: this.mesh?.gatewaySelector ?? args.existingGatewaySelector,
+            istioDependencies: this.mesh?.ready,
+            ingressAddress: this.mesh?.ingressAddress,
+        }, providerOpts);
+
+        this.clusterName = this.cluster?.clusterName ?? pulumi.output("");
+        this.kubeconfig = this.cluster?.kubeconfig ?? pulumi.secret(pulumi.output(args.kubeconfig ?? ""));
+        this.ingressAddress = this.mesh?.ingressAddress ?? pulumi.output("");
+        this.istioVersion = this.mesh?.version ?? pulumi.output("");
+        this.activeColor = this.workload.activeColor;
+        this.idleColor = this.workload.idleColor;
+        this.curlCommands = this.workload.curlCommands;
+
+        this.registerOutputs({
+            clusterName: this.clusterName,
+            kubeconfig: this.kubeconfig,
+            ingressAddress: this.ingressAddress,
+            istioVersion: this.istioVersion,
+            activeColor: this.activeColor,
+            idleColor: this.idleColor,
+            curlCommands: this.curlCommands,
+        });
+    }
+}
