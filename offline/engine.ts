@@ -1,0 +1,183 @@
+// Runs Pulumi programs and components under the SDK's mock engine and records every resource
+// registration with the parts the mocks API hides: URN, parent, provider and dependencies.
+// The tests, the offline renderer, the switch plan and the benchmark all evaluate through it.
+import * as pulumi from "@pulumi/pulumi";
+import * as rpc from "@pulumi/pulumi/runtime/rpc";
+import * as settings from "@pulumi/pulumi/runtime/settings";
+
+/** The project name of Pulumi.yaml: config keys are read under it. */
+export const PROJECT = "gke-istio-bluegreen";
+
+/** One resource as the program declared it. */
+export interface DeclaredResource {
+    urn: string;
+    type: string;
+    name: string;
+    custom: boolean;
+    parent?: string;
+    /** Provider reference, `<provider urn>::<id>`, when one was given or inherited. */
+    provider?: string;
+    /** URNs this resource explicitly depends on (dependsOn). */
+    dependsOn: string[];
+    /** Inputs with secrets unwrapped; see secretPaths. */
+    inputs: Record<string, any>;
+    /** Dotted paths of inputs that were secrets. */
+    secretPaths: string[];
+}
+
+/** What a program declared and returned. */
+export interface Evaluation {
+    resources: DeclaredResource[];
+    outputs?: Record<string, any>;
+    error?: Error;
+}
+
+let recorded: DeclaredResource[] = [];
+let installed: Promise<void> | undefined;
+
+function unwrapSecrets(value: any, path: string, secrets: string[]): any {
+    if (Array.isArray(value)) return value.map((v, i) => unwrapSecrets(v, `${path}[${i}]`, secrets));
+    if (value && typeof value === "object" && !(value instanceof pulumi.Resource)) {
+        if (value[rpc.specialSigKey] === rpc.specialSecretSig) {
+            secrets.push(path);
+            return unwrapSecrets(value.value, path, []);
+        }
+        const out: Record<string, any> = {};
+        for (const [k, v] of Object.entries(value)) out[k] = unwrapSecrets(v, path ? `${path}.${k}` : k, secrets);
+        return out;
+    }
+    return value;
+}
+
+/** The cluster endpoint the mocks hand out (a documentation-range address). */
+export const MOCK_CLUSTER_ENDPOINT = "203.0.113.1";
+/**
+ * The ingress address offline: unknown until a real load balancer exists, so the curl commands
+ * read `http://$INGRESS_IP/`, the variable the README tells users to export.
+ */
+export const MOCK_INGRESS_IP = "$INGRESS_IP";
+
+/**
+ * Outputs that a real provider computes and the program reads (cluster endpoint and CA, service
+ * account email, the ingress Service's load-balancer address); everything else echoes the inputs.
+ */
+function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
+    const state = { ...args.inputs };
+    switch (args.type) {
+        case "gcp:container/cluster:Cluster":
+            return { ...state, endpoint: MOCK_CLUSTER_ENDPOINT, masterAuth: { clusterCaCertificate: Buffer.from("mock-ca").toString("base64") } };
+        case "gcp:serviceaccount/account:Account":
+            return { ...state, email: `${args.inputs.accountId}@${args.inputs.project}.iam.gserviceaccount.com` };
+        case "kubernetes:core/v1:Service":
+            // A read of an existing Service (Service.get): the ingress gateway's LoadBalancer.
+            return args.id ? { ...state, status: { loadBalancer: { ingress: [{ ip: MOCK_INGRESS_IP }] } } } : state;
+        default:
+            return state;
+    }
+}
+
+/**
+ * Installs the mock engine once per process. Call it before importing the program or any
+ * component (pulumi/pulumi#12141).
+ */
+export function useMocks(stack = "dev"): Promise<void> {
+    installed ??= (async () => {
+        await pulumi.runtime.setMocks({
+            newResource: (args) => ({ id: args.custom ? `${args.name}-id` : undefined, state: mockState(args) }),
+            call: (args) => args.inputs,
+        }, PROJECT, stack, false);
+        const monitor = settings.getMonitor() as any;
+        const register = monitor.registerResource.bind(monitor);
+        monitor.registerResource = (req: any, callback: (err: any, resp: any) => void) =>
+            register(req, (err: any, resp: any) => {
+                if (!err) {
+                    const secretPaths: string[] = [];
+                    recorded.push({
+                        urn: resp.getUrn(),
+                        type: req.getType(),
+                        name: req.getName(),
+                        custom: req.getCustom(),
+                        parent: req.getParent() || undefined,
+                        provider: req.getProvider() || undefined,
+                        dependsOn: req.getDependenciesList(),
+                        inputs: unwrapSecrets(rpc.deserializeProperties(req.getObject()), "", secretPaths),
+                        secretPaths,
+                    });
+                }
+                callback(err, resp);
+            });
+    })();
+    return installed;
+}
+
+/** Sets the stack configuration the way `pulumi config set` would (keys without the project prefix). */
+export function setConfig(values: Record<string, string>): void {
+    const config: Record<string, string> = {};
+    for (const [key, value] of Object.entries(values)) config[key.includes(":") ? key : `${PROJECT}:${key}`] = value;
+    pulumi.runtime.setAllConfig(config);
+}
+
+/**
+ * Runs `program` as the body of a stack with the given config and waits until every registration
+ * has finished. Errors thrown by the program are returned, not thrown.
+ */
+export async function evaluate(program: () => unknown, config: Record<string, string> = {}): Promise<Evaluation> {
+    await useMocks();
+    setConfig(config);
+    recorded = [];
+    let outputs: Record<string, any> | undefined;
+    let error: Error | undefined;
+    // Catch inside the stack's body: an error escaping it would also surface as an unhandled
+    // rejection from the stack's own output registration.
+    outputs = await pulumi.runtime.runInPulumiStack(async () => {
+        try {
+            return await program();
+        } catch (e) {
+            error = e as Error;
+            return undefined;
+        }
+    });
+    await (settings as any).waitForRPCs();
+    const resources = recorded;
+    recorded = [];
+    return { resources, outputs, error };
+}
+
+/** Resolves an Output (or plain value) to its value. */
+export function valueOf<T>(output: pulumi.Input<T>): Promise<T> {
+    return new Promise((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));
+}
+
+/** Lookups over the recorded resources, in the style of the awsx tests. */
+export class Resources {
+    constructor(public readonly all: DeclaredResource[]) {}
+
+    ofType(type: string): DeclaredResource[] {
+        return this.all.filter((r) => r.type === type);
+    }
+
+    /** Kubernetes custom resources of one kind (Istio objects). */
+    ofKind(kind: string): DeclaredResource[] {
+        return this.all.filter((r) => r.inputs.kind === kind && r.custom);
+    }
+
+    get(type: string, name: string): DeclaredResource {
+        const found = this.all.find((r) => r.type === type && r.name === name);
+        if (!found) {
+            const names = this.ofType(type).map((r) => r.name).join(", ") || "none";
+            throw new Error(`no ${type} named ${name} (declared: ${names})`);
+        }
+        return found;
+    }
+
+    /** The one custom resource of a kind; fails when there are none or several. */
+    only(kind: string): DeclaredResource {
+        const found = this.ofKind(kind);
+        if (found.length !== 1) throw new Error(`expected one ${kind}, found ${found.length}`);
+        return found[0];
+    }
+
+    byUrn(urn: string): DeclaredResource | undefined {
+        return this.all.find((r) => r.urn === urn);
+    }
+}
