@@ -172,3 +172,30 @@ export function routeRequest(spec: VirtualServiceSpec, request: RequestInfo): Ro
     }
     return undefined;
 }
+
+/** One line of a routing table: which requests, and where they go. */
+export interface RoutingTableRow {
+    /** The requests this route takes, in words. */
+    when: string;
+    /** Where they go, e.g. `green 100%` or `blue 90%, green 10%`. */
+    to: string;
+}
+
+function describeStringMatch(name: string, m: StringMatch): string {
+    if (m.exact !== undefined) return `header ${name} = "${m.exact}"`;
+    if (m.prefix !== undefined) return `header ${name} starts with "${m.prefix}"`;
+    if (m.regex !== undefined) return `header ${name} matches /${m.regex}/`;
+    return `header ${name} present`;
+}
+
+/** The routing table of a VirtualService in plain words, in evaluation order (first match wins). */
+export function describeRouting(spec: VirtualServiceSpec): RoutingTableRow[] {
+    return spec.http.map((route) => {
+        const clauses = (route.match ?? []).map((m) =>
+            Object.entries(m.headers ?? {}).map(([name, sm]) => describeStringMatch(name, sm)).join(" and ") || "any request");
+        return {
+            when: clauses.length === 0 ? "everything else" : clauses.join(" or "),
+            to: route.route.map((d) => `${d.destination.subset} ${d.weight}%`).join(", "),
+        };
+    });
+}

@@ -4,6 +4,7 @@ import {
     buildDestinationRuleSpec,
     buildGatewaySpec,
     buildVirtualServiceSpec,
+    describeRouting,
     otherColor,
     routeRequest,
     serviceFqdn,
@@ -114,5 +115,16 @@ describe("routing (pure)", () => {
         assert.equal(routeRequest(spec, { headers: { "x-a": "zzz" } })?.route, "r");
         assert.equal(routeRequest(spec, { headers: { "x-a": "zza" } }), undefined);
         assert.equal(routeRequest(spec, {}), undefined);
+    });
+});
+
+describe("routing table", () => {
+    it("describes the routes in evaluation order, in words", () => {
+        const spec = buildVirtualServiceSpec({ ...base, activeColor: "green" });
+        assert.deepEqual(describeRouting(spec), [
+            { when: 'header x-version = "blue"', to: "blue 100%" },
+            { when: 'header x-version = "green"', to: "green 100%" },
+            { when: "everything else", to: "green 100%" },
+        ]);
     });
 });

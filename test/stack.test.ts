@@ -1,15 +1,7 @@
 import * as assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { parse } from "yaml";
 import { routeRequest } from "../components/routing";
+import { loadStackConfig } from "../offline/stack-files";
 import { DeclaredResource, Evaluation, MOCK_INGRESS_IP, Resources, evaluate, useMocks } from "./harness";
-
-/** The dev stack's settings as `pulumi config` holds them (arrays as JSON strings). */
-function devStackConfig(): Record<string, string> {
-    const file = parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8"));
-    return Object.fromEntries(Object.entries(file.config).map(([k, v]) => [k.replace(/^gke-istio-bluegreen:/, ""), typeof v === "string" ? v : JSON.stringify(v)]));
-}
 
 describe("stack (index.ts)", () => {
     let program: () => Promise<unknown>;
@@ -19,7 +11,7 @@ describe("stack (index.ts)", () => {
         program = (await import("../index")).default;
     });
 
-    const run = (overrides: Record<string, string> = {}): Promise<Evaluation> => evaluate(program, { ...devStackConfig(), ...overrides });
+    const run = (overrides: Record<string, string> = {}): Promise<Evaluation> => evaluate(program, loadStackConfig("dev", overrides));
 
     it("builds cluster, node pool, mesh charts and workload for the dev stack", async () => {
         const ev = await run();

@@ -1,0 +1,148 @@
+// Validates rendered objects against published schemas: Kubernetes built-in kinds with the
+// kubernetes-models validators (generated from the Kubernetes OpenAPI spec), Istio kinds with the
+// openAPIV3Schema of the CustomResourceDefinitions Istio publishes for the pinned version, read
+// from the istio.io/api Go module (the same CRDs the e2e test applies to a real API server).
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import Ajv, { ValidateFunction } from "ajv";
+import { parseAllDocuments } from "yaml";
+import type { KubernetesObject } from "../components/references";
+
+// kubernetes-models is ESM-only; a Function-built import() survives compilation to CommonJS.
+const importEsm = new Function("specifier", "return import(specifier)") as (specifier: string) => Promise<any>;
+
+/** Raised when a schema source cannot be found; says how to provide it. */
+export class SchemaUnavailableError extends Error {}
+
+/**
+ * Finds Istio's CRD file for `version`: `$ISTIO_CRDS` when set, else the istio.io/api module of
+ * that version in the Go module cache (downloaded through the Go module proxy when missing).
+ */
+export function locateIstioCrds(version: string): string {
+    if (process.env.ISTIO_CRDS) return process.env.ISTIO_CRDS;
+    let dir: string;
+    try {
+        const out = execFileSync("go", ["mod", "download", "-json", `istio.io/api@v${version}`], {
+            encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GOFLAGS: "-mod=mod" },
+        });
+        dir = JSON.parse(out).Dir;
+    } catch (e) {
+        throw new SchemaUnavailableError(`cannot fetch Istio ${version} CRDs with "go mod download istio.io/api@v${version}" ` +
+            `(${(e as Error).message.split("\n")[0]}); install Go or set ISTIO_CRDS to a customresourcedefinitions.gen.yaml`);
+    }
+    const file = path.join(dir, "kubernetes", "customresourcedefinitions.gen.yaml");
+    if (!fs.existsSync(file)) throw new SchemaUnavailableError(`istio.io/api@v${version} has no ${file}`);
+    return file;
+}
+
+/**
+ * Converts a CRD structural schema to JSON Schema for ajv. The API server prunes or (with strict
+ * field validation, kubectl's default) rejects unknown fields, so objects with declared properties
+ * are closed unless they preserve unknown fields; int-or-string and nullable become type unions.
+ * CEL rules (x-kubernetes-validations) are left to the real API server in the e2e test.
+ */
+export function structuralToJsonSchema(schema: any): any {
+    if (schema === null || typeof schema !== "object") return schema;
+    const out: any = {};
+    for (const key of ["type", "required", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
+        "maxLength", "pattern", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties"]) {
+        if (schema[key] !== undefined) out[key] = schema[key];
+    }
+    if (schema.properties) {
+        out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, structuralToJsonSchema(v)]));
+    }
+    if (schema.items) out.items = structuralToJsonSchema(schema.items);
+    if (schema.additionalProperties !== undefined) {
+        out.additionalProperties = typeof schema.additionalProperties === "object"
+            ? structuralToJsonSchema(schema.additionalProperties) : schema.additionalProperties;
+    } else if (schema.properties && !schema["x-kubernetes-preserve-unknown-fields"]) {
+        out.additionalProperties = false;
+    }
+    for (const key of ["allOf", "anyOf", "oneOf"]) {
+        if (schema[key]) out[key] = schema[key].map(structuralToJsonSchema);
+    }
+    if (schema.not) out.not = structuralToJsonSchema(schema.not);
+    if (schema["x-kubernetes-int-or-string"]) {
+        delete out.type;
+        out.anyOf = [...(out.anyOf ?? []), { type: "integer" }, { type: "string" }];
+    }
+    if (schema.nullable && typeof out.type === "string") out.type = [out.type, "null"];
+    return out;
+}
+
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Validates Kubernetes and Istio objects; `validate` returns problems (empty when valid). */
+export class SchemaValidator {
+    private constructor(
+        private readonly crdSchemas: Map<string, ValidateFunction>,
+        /** Where the CRD schemas came from, for reports. */
+        public readonly crdSource: string,
+    ) {}
+
+    /** Loads the Istio CRD schemas of `istioVersion` (see {@link locateIstioCrds}). */
+    static async forIstio(istioVersion: string): Promise<SchemaValidator> {
+        const file = locateIstioCrds(istioVersion);
+        const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+        const schemas = new Map<string, ValidateFunction>();
+        for (const doc of parseAllDocuments(fs.readFileSync(file, "utf8"))) {
+            const crd = doc.toJS();
+            if (crd?.kind !== "CustomResourceDefinition") continue;
+            for (const version of crd.spec.versions ?? []) {
+                const schema = version.schema?.openAPIV3Schema;
+                if (!schema) continue;
+                // apiVersion, kind and metadata are checked separately; the CRD lists them loosely.
+                const { apiVersion: _a, kind: _k, metadata: _m, ...properties } = schema.properties ?? {};
+                const body = structuralToJsonSchema({ ...schema, properties: { ...properties, apiVersion: {}, kind: {}, metadata: {} } });
+                schemas.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, ajv.compile(body));
+            }
+        }
+        return new SchemaValidator(schemas, file);
+    }
+
+    /** The kinds that have a CRD schema, as `group/version/Kind`. */
+    get customKinds(): string[] {
+        return [...this.crdSchemas.keys()];
+    }
+
+    /** Problems with one object, each prefixed with the object's kind and name. */
+    async validate(object: KubernetesObject): Promise<string[]> {
+        const where = `${object.kind ?? "?"} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata?.name ?? "?"}`;
+        const problems: string[] = [];
+        if (typeof object.metadata?.name !== "string" || !DNS_SUBDOMAIN.test(object.metadata.name)) {
+            problems.push(`metadata.name ${JSON.stringify(object.metadata?.name)} is not a DNS subdomain`);
+        }
+        if (object.metadata?.namespace !== undefined && !DNS_LABEL.test(object.metadata.namespace)) {
+            problems.push(`metadata.namespace ${JSON.stringify(object.metadata.namespace)} is not a DNS label`);
+        }
+        const crd = this.crdSchemas.get(`${object.apiVersion}/${object.kind}`);
+        if (crd) {
+            if (!crd(object)) {
+                problems.push(...(crd.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message}${e.params && "additionalProperty" in e.params ? ` (${e.params.additionalProperty})` : ""}`));
+            }
+        } else {
+            problems.push(...await validateBuiltIn(object));
+        }
+        return problems.map((p) => `${where}: ${p}`);
+    }
+}
+
+/** Validates a built-in kind with kubernetes-models; an unknown apiVersion/kind is itself a problem. */
+async function validateBuiltIn(object: KubernetesObject): Promise<string[]> {
+    let models: any;
+    try {
+        models = await importEsm(`kubernetes-models/${object.apiVersion}`);
+    } catch {
+        return [`apiVersion ${object.apiVersion} is neither a Kubernetes API nor a known CRD`];
+    }
+    const Model = models[object.kind];
+    if (typeof Model !== "function") return [`kind ${object.kind} does not exist in ${object.apiVersion}`];
+    try {
+        new Model(object).validate();
+        return [];
+    } catch (e) {
+        return (e as Error).message.split(/,\s*(?=data)/).map((m) => m.trim());
+    }
+}
