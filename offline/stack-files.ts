@@ -7,8 +7,13 @@ import { parse } from "yaml";
 /** A stack configuration: fully qualified keys (`project:key`, `gcp:project`) to raw strings. */
 export type StackConfig = Record<string, string>;
 
-/** The project root: where Pulumi.yaml lives. */
-export const PROJECT_ROOT = path.join(__dirname, "..");
+/** The project root: the nearest directory above this file holding Pulumi.yaml (run from source or bin/). */
+export const PROJECT_ROOT = (() => {
+    for (let dir = __dirname; ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
+        if (path.dirname(dir) === dir) return path.join(__dirname, "..");
+    }
+})();
 
 /** Raised when the stack files cannot be read as Pulumi would. */
 export class StackFileError extends Error {}
