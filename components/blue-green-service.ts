@@ -84,8 +84,8 @@ export interface BlueGreenServiceArgs {
     externalServices?: ExternalService[];
     /** Address of the ingress gateway, used in the ready-to-paste curl commands. Default `$INGRESS_IP`. */
     ingressAddress?: pulumi.Input<string>;
-    /** Resources the Istio objects must wait for (the installed mesh: CRDs and a ready istiod). */
-    istioDependencies?: pulumi.Input<pulumi.Resource>[];
+    /** Resources the Deployments and Istio objects must wait for (the installed mesh: CRDs and a ready istiod). */
+    istioDependencies?: pulumi.Resource[];
 }
 
 /** Arguments with every default applied. */
@@ -203,9 +203,10 @@ export class BlueGreenService extends pulumi.ComponentResource {
 
         // Istio objects need the CRDs and istiod's validating webhook, and pods get their sidecar only
         // if istiod's injection webhook is up when they are created: both wait for the mesh.
+        const mesh = args.istioDependencies ?? [];
         const afterMesh = (...extra: pulumi.Resource[]): pulumi.CustomResourceOptions => ({
             parent: this,
-            dependsOn: pulumi.output(args.istioDependencies ?? []).apply((mesh) => [this.namespace, ...mesh, ...extra]),
+            dependsOn: [this.namespace, ...mesh, ...extra],
         });
         const deployments = {} as Record<Color, k8s.apps.v1.Deployment>;
         for (const color of COLORS) {
