@@ -15,22 +15,43 @@ function named(objects: KubernetesObject[], kind: string): KubernetesObject[] {
     return objects.filter((o) => o.kind === kind);
 }
 
+/** Every destination of a VirtualService route (mirrors included), with the route's name. */
+function routeDestinations(vs: KubernetesObject): { route: string; host: string; subset?: string }[] {
+    const routes = [...(vs.spec?.http ?? []), ...(vs.spec?.tcp ?? []), ...(vs.spec?.tls ?? [])];
+    return routes.flatMap((route: any) => [...(route.route ?? []), ...(route.mirror ? [{ destination: route.mirror }] : [])]
+        .map(({ destination }: any) => ({ route: route.name ?? "(unnamed)", host: destination.host, subset: destination.subset })));
+}
+
 /**
- * Lists every reference that does not resolve to a declared object: VirtualService gateways and
- * destination hosts/subsets, DestinationRule hosts, Service selectors with no pods, and
- * ServiceEntries without hosts. Returns human-readable problems; empty means all resolve.
+ * Lists every VirtualService route that names a subset no DestinationRule for its host defines:
+ * such a route returns 503s (Istio's make-before-break rule).
+ */
+export function findMissingSubsets(objects: KubernetesObject[]): string[] {
+    const subsetsByHost = new Map<string, Set<string>>();
+    for (const rule of named(objects, "DestinationRule")) {
+        const subsets = subsetsByHost.get(rule.spec?.host) ?? new Set<string>();
+        for (const s of rule.spec?.subsets ?? []) subsets.add(s.name);
+        subsetsByHost.set(rule.spec?.host, subsets);
+    }
+    return named(objects, "VirtualService").flatMap((vs) => routeDestinations(vs)
+        .filter((d) => d.subset !== undefined && !subsetsByHost.get(d.host)?.has(d.subset))
+        .map((d) => `VirtualService ${vs.metadata.namespace}/${vs.metadata.name}: route ${d.route} names subset ${d.subset}, which no DestinationRule for ${d.host} defines`));
+}
+
+/**
+ * Lists every reference that does not resolve to a declared object: VirtualService gateways,
+ * destination hosts and subsets, DestinationRule hosts, and Service selectors or DestinationRule
+ * subsets that match no declared pods. Returns human-readable problems; empty means all resolve.
  */
 export function findDanglingReferences(objects: KubernetesObject[]): string[] {
     const problems: string[] = [];
     const services = new Map(named(objects, "Service").map((s) => [serviceFqdn(s.metadata.name, s.metadata.namespace ?? "default"), s]));
     const gateways = new Set(named(objects, "Gateway").map((g) => `${g.metadata.namespace}/${g.metadata.name}`));
     const serviceEntryHosts = new Set(named(objects, "ServiceEntry").flatMap((e) => e.spec?.hosts ?? []));
-    const subsetsByHost = new Map<string, Set<string>>();
+    const declaredHost = (host: string) => services.has(host) || serviceEntryHosts.has(host);
     for (const rule of named(objects, "DestinationRule")) {
         const host: string = rule.spec?.host;
-        const where = `DestinationRule ${rule.metadata.namespace}/${rule.metadata.name}`;
-        if (!services.has(host) && !serviceEntryHosts.has(host)) problems.push(`${where}: host ${host} is not a declared Service or ServiceEntry`);
-        subsetsByHost.set(host, new Set((rule.spec?.subsets ?? []).map((s: { name: string }) => s.name)));
+        if (!declaredHost(host)) problems.push(`DestinationRule ${rule.metadata.namespace}/${rule.metadata.name}: host ${host} is not a declared Service or ServiceEntry`);
     }
     for (const vs of named(objects, "VirtualService")) {
         const where = `VirtualService ${vs.metadata.namespace}/${vs.metadata.name}`;
@@ -38,18 +59,11 @@ export function findDanglingReferences(objects: KubernetesObject[]): string[] {
             const qualified = gw.includes("/") ? gw : `${vs.metadata.namespace}/${gw}`;
             if (gw !== "mesh" && !gateways.has(qualified)) problems.push(`${where}: gateway ${gw} is not a declared Gateway`);
         }
-        const routes = [...(vs.spec?.http ?? []), ...(vs.spec?.tcp ?? []), ...(vs.spec?.tls ?? [])];
-        for (const route of routes) {
-            const destinations = [...(route.route ?? []), ...(route.mirror ? [{ destination: route.mirror }] : [])];
-            for (const { destination } of destinations) {
-                if (!services.has(destination.host) && !serviceEntryHosts.has(destination.host)) {
-                    problems.push(`${where}: route ${route.name ?? "(unnamed)"} sends to host ${destination.host}, which is not a declared Service`);
-                } else if (destination.subset !== undefined && !subsetsByHost.get(destination.host)?.has(destination.subset)) {
-                    problems.push(`${where}: route ${route.name ?? "(unnamed)"} names subset ${destination.subset}, which no DestinationRule for ${destination.host} defines`);
-                }
-            }
+        for (const d of routeDestinations(vs)) {
+            if (!declaredHost(d.host)) problems.push(`${where}: route ${d.route} sends to host ${d.host}, which is not a declared Service`);
         }
     }
+    problems.push(...findMissingSubsets(objects));
     const podLabels = named(objects, "Deployment").map((d) => ({
         namespace: d.metadata.namespace,
         labels: (d.spec?.template?.metadata?.labels ?? {}) as Record<string, string>,

@@ -1,0 +1,65 @@
+// The policies of the pack. Kept apart from index.ts, which constructs the PolicyPack (and so
+// starts serving the engine), so tests can run every policy directly.
+import { EnforcementLevel, Policies, PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import * as rules from "./rules";
+
+/** Policy pack configuration. */
+export interface PackConfig {
+    /** Minimum replicas behind every subset that receives traffic. */
+    minReplicas: number;
+}
+
+const view = (r: PolicyResource): rules.ResourceView => ({ type: r.type, name: r.name, props: r.props });
+
+function stackPolicy(name: string, description: string, check: (resources: rules.ResourceView[], config: PackConfig) => string[],
+    enforcementLevel: EnforcementLevel = "mandatory", configSchema?: StackValidationPolicy["configSchema"]): StackValidationPolicy {
+    return {
+        name,
+        description,
+        enforcementLevel,
+        configSchema,
+        validateStack: (args, reportViolation: ReportViolation) => {
+            const config = { minReplicas: 1, ...args.getConfig<Partial<PackConfig>>() };
+            for (const message of check(args.resources.map(view), config)) reportViolation(message);
+        },
+    };
+}
+
+function resourcePolicy(name: string, description: string, types: string[], check: (props: Record<string, any>) => string[],
+    enforcementLevel: EnforcementLevel = "mandatory"): ResourceValidationPolicy {
+    return {
+        name,
+        description,
+        enforcementLevel,
+        validateResource: (args, reportViolation) => {
+            if (!types.includes(args.type)) return;
+            for (const message of check(args.props)) reportViolation(message);
+        },
+    };
+}
+
+const WORKLOADS = [rules.TYPES.deployment, "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet"];
+
+/** Every policy of the pack. */
+export const policies: Policies = [
+    stackPolicy("virtualservice-subsets-exist",
+        "Every VirtualService route (header routes and the catch-all) names a subset that a DestinationRule for the same host defines.",
+        (resources) => rules.routesNameExistingSubsets(resources)),
+    stackPolicy("traffic-goes-to-running-pods",
+        "Every subset that receives traffic is backed by Deployments with at least minReplicas replicas: switching to a color scaled to zero is refused.",
+        (resources, config) => rules.trafficGoesToRunningPods(resources, config.minReplicas),
+        "mandatory",
+        { properties: { minReplicas: { type: "integer", minimum: 1, default: 1 } } }),
+    stackPolicy("workload-namespaces-injected",
+        "Namespaces that run workloads have Istio sidecar injection on.",
+        (resources) => rules.workloadNamespacesInjected(resources)),
+    stackPolicy("routed-service-ports-declare-http",
+        "Service ports that VirtualService HTTP routes target are named http/http-* or carry appProtocol, so Istio applies HTTP routing.",
+        (resources) => rules.routedServicePortsDeclareHttp(resources)),
+    resourcePolicy("images-pinned", "Container images are pinned to a tag other than latest, or to a digest.", WORKLOADS, rules.imagesPinned),
+    resourcePolicy("resource-requests-set", "Containers request CPU and memory.", WORKLOADS, rules.resourceRequestsSet),
+    resourcePolicy("resource-limits-set", "Containers set CPU and memory limits.", WORKLOADS, rules.resourceLimitsSet, "advisory"),
+    resourcePolicy("containers-not-privileged", "Containers are not privileged and do not allow privilege escalation.", WORKLOADS, rules.notPrivileged),
+    resourcePolicy("gke-cluster-hardened", "The GKE cluster keeps Workload Identity, shielded nodes and a release channel.", [rules.TYPES.cluster], rules.clusterHardened),
+    resourcePolicy("gke-node-pool-auto-repair", "GKE node pools repair their nodes automatically.", [rules.TYPES.nodePool], rules.nodePoolAutoRepairs),
+];

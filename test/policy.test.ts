@@ -1,0 +1,155 @@
+import * as assert from "node:assert/strict";
+import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { COLORS } from "../components/routing";
+import { evaluate, useMocks } from "../offline/engine";
+import { loadStackConfig } from "../offline/stack-files";
+import { policies } from "../policy/policies";
+import { TYPES } from "../policy/rules";
+import { PolicyInput, messages, runPolicy } from "./policy-harness";
+
+type AnyPolicy = ResourceValidationPolicy | StackValidationPolicy;
+const policy = (name: string) => policies.find((p) => p.name === name) as AnyPolicy;
+
+// Hand-built resources, as the engine would pass their properties.
+const host = "nginx.sample-ns.svc.cluster.local";
+const ns = (labels: Record<string, string> = { "istio-injection": "enabled" }, name = "sample-ns"): PolicyInput =>
+    ({ type: TYPES.namespace, props: { metadata: { name, labels } } });
+const deployment = (color: string, replicas: number, container: Record<string, any> = {}): PolicyInput => ({
+    type: TYPES.deployment,
+    name: `nginx-${color}`,
+    props: {
+        metadata: { name: `nginx-${color}`, namespace: "sample-ns" },
+        spec: {
+            replicas,
+            template: {
+                metadata: { labels: { app: "nginx", version: color } },
+                spec: {
+                    containers: [{
+                        name: "nginx", image: "nginx:1.27.5",
+                        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
+                        securityContext: { allowPrivilegeEscalation: false, privileged: false },
+                        ...container,
+                    }],
+                },
+            },
+        },
+    },
+});
+const service = (port: Record<string, any> = { name: "http", port: 40001, targetPort: 80 }): PolicyInput =>
+    ({ type: TYPES.service, props: { metadata: { name: "nginx", namespace: "sample-ns" }, spec: { selector: { app: "nginx" }, ports: [port] } } });
+const destinationRule = (subsets = ["blue", "green"]): PolicyInput => ({
+    type: TYPES.destinationRule,
+    props: { kind: "DestinationRule", metadata: { name: "nginx", namespace: "sample-ns" }, spec: { host, subsets: subsets.map((s) => ({ name: s, labels: { version: s } })) } },
+});
+const route = (name: string, subset: string, weight = 100) => ({ name, route: [{ destination: { host, subset, port: { number: 40001 } }, weight }] });
+const virtualService = (http = [route("x-version-blue", "blue"), route("x-version-green", "green"), route("default", "blue")]): PolicyInput => ({
+    type: TYPES.virtualService,
+    props: { kind: "VirtualService", metadata: { name: "nginx", namespace: "sample-ns" }, spec: { hosts: ["sample.hoge.com"], gateways: ["sample-ns/nginx-gateway"], http } },
+});
+const workload = (): PolicyInput[] => [ns(), deployment("blue", 2), deployment("green", 2), service(), destinationRule(), virtualService()];
+
+describe("policy pack", () => {
+    it("has every policy mandatory except the limits advisory, each described", () => {
+        for (const p of policies) {
+            assert.ok(p.description.length > 20, p.name);
+            assert.equal(p.enforcementLevel, p.name === "resource-limits-set" ? "advisory" : "mandatory", p.name);
+        }
+        assert.equal(policies.length, 10);
+    });
+
+    it("virtualservice-subsets-exist: passes defined subsets, flags a catch-all or header route to a missing one", async () => {
+        assert.deepEqual(await messages(policy("virtualservice-subsets-exist"), workload()), []);
+        assert.deepEqual(await messages(policy("virtualservice-subsets-exist"), [destinationRule(["blue"]), virtualService([route("x-version-green", "green"), route("default", "green")])]), [
+            `VirtualService sample-ns/nginx: route x-version-green names subset green, which no DestinationRule for ${host} defines`,
+            `VirtualService sample-ns/nginx: route default names subset green, which no DestinationRule for ${host} defines`,
+        ]);
+        assert.equal((await messages(policy("virtualservice-subsets-exist"), [virtualService()])).length, 3, "no DestinationRule at all");
+    });
+
+    it("traffic-goes-to-running-pods: refuses switching to a color scaled to zero, honours minReplicas", async () => {
+        const p = policy("traffic-goes-to-running-pods");
+        assert.deepEqual(await messages(p, workload()), []);
+        const greenAtZero = [ns(), deployment("blue", 2), deployment("green", 0), destinationRule(),
+            virtualService([route("x-version-blue", "blue"), route("x-version-green", "green"), route("default", "green")])];
+        const found = await messages(p, greenAtZero);
+        assert.equal(found.length, 2, "the header route and the catch-all both send to green");
+        assert.match(found[1], /route default sends traffic to subset green, whose Deployments \(nginx-green\) have 0 replica\(s\); at least 1 required/);
+        // A parked idle color is fine while nothing routes to it with weight.
+        const parked = [deployment("blue", 2), deployment("green", 0), destinationRule(), virtualService([route("default", "blue"), route("canary", "green", 0)])];
+        assert.deepEqual(await messages(p, parked), []);
+        assert.equal((await messages(p, workload(), { minReplicas: 3 })).length, 3);
+    });
+
+    it("workload-namespaces-injected: needs istio-injection=enabled or istio.io/rev alone", async () => {
+        const p = policy("workload-namespaces-injected");
+        assert.deepEqual(await messages(p, workload()), []);
+        assert.deepEqual(await messages(p, [ns({ "istio.io/rev": "canary" }), deployment("blue", 1)]), []);
+        assert.deepEqual(await messages(p, [ns({}), deployment("blue", 1)]),
+            ["Namespace sample-ns runs workloads but has no sidecar injection: label it istio-injection=enabled (or istio.io/rev alone)"]);
+        assert.equal((await messages(p, [ns({ "istio-injection": "disabled" }), deployment("blue", 1)])).length, 1);
+        assert.equal((await messages(p, [ns({ "istio-injection": "disabled", "istio.io/rev": "canary" }), deployment("blue", 1)])).length, 1, "istio-injection wins");
+    });
+
+    it("routed-service-ports-declare-http: flags an unnamed routed port unless appProtocol is set", async () => {
+        const p = policy("routed-service-ports-declare-http");
+        assert.deepEqual(await messages(p, workload()), []);
+        assert.deepEqual(await messages(p, [service({ name: "web", port: 40001, appProtocol: "http" }), virtualService()]), []);
+        const found = await messages(p, [service({ name: "web", port: 40001 }), virtualService()]);
+        assert.equal(found.length, 1);
+        assert.match(found[0], /Service sample-ns\/nginx port 40001 is routed by a VirtualService but named "web" without appProtocol/);
+        assert.deepEqual(await messages(p, [service({ name: "web", port: 40001 })]), [], "a Service no route targets is not checked");
+    });
+
+    it("container policies: pinned images, requests (mandatory), limits (advisory), no privilege", async () => {
+        assert.deepEqual(await messages(policy("images-pinned"), [deployment("blue", 1)]), []);
+        assert.match((await messages(policy("images-pinned"), [deployment("blue", 1, { image: "nginx:latest" })]))[0], /container nginx image got "nginx:latest"/);
+        assert.equal((await messages(policy("images-pinned"), [deployment("blue", 1, { image: "nginx" })])).length, 1);
+        assert.deepEqual(await messages(policy("resource-requests-set"), [deployment("blue", 1, { resources: { limits: { cpu: "1", memory: "1Gi" } } })]),
+            ["container nginx sets no CPU and memory requests"]);
+        const limits = await runPolicy(policy("resource-limits-set"), [deployment("blue", 1, { resources: { requests: { cpu: "1", memory: "1Gi" } } })]);
+        assert.deepEqual(limits.map((v) => [v.enforcementLevel, v.message]), [["advisory", "container nginx sets no CPU and memory limits"]]);
+        assert.deepEqual(await messages(policy("containers-not-privileged"), [deployment("blue", 1, { securityContext: { privileged: true } })]),
+            ["container nginx runs privileged", "container nginx does not set allowPrivilegeEscalation: false"]);
+        assert.deepEqual(await messages(policy("containers-not-privileged"), [deployment("blue", 1)]), []);
+        assert.deepEqual(await messages(policy("images-pinned"), [{ type: TYPES.service, props: { spec: {} } }]), [], "other types are ignored");
+    });
+
+    it("gke policies: Workload Identity, shielded nodes, release channel, node auto-repair", async () => {
+        const cluster = { workloadIdentityConfig: { workloadPool: "p.svc.id.goog" }, enableShieldedNodes: true, releaseChannel: { channel: "REGULAR" } };
+        assert.deepEqual(await messages(policy("gke-cluster-hardened"), [{ type: TYPES.cluster, props: cluster }]), []);
+        const weakened = await messages(policy("gke-cluster-hardened"), [{ type: TYPES.cluster, props: { releaseChannel: { channel: "UNSPECIFIED" } } }]);
+        assert.equal(weakened.length, 3);
+        assert.match(weakened.join("\n"), /Workload Identity is off/);
+        assert.match(weakened.join("\n"), /shielded nodes are off/);
+        assert.match(weakened.join("\n"), /no release channel/);
+        assert.deepEqual(await messages(policy("gke-node-pool-auto-repair"), [{ type: TYPES.nodePool, props: { management: { autoRepair: true } } }]), []);
+        assert.deepEqual(await messages(policy("gke-node-pool-auto-repair"), [{ type: TYPES.nodePool, props: { management: { autoRepair: false } } }]),
+            ["auto-repair is off: set management.autoRepair: true"]);
+    });
+});
+
+describe("policy pack over the real dev stack", () => {
+    before(async () => { await useMocks("dev"); });
+
+    for (const color of COLORS) {
+        it(`finds no violation, advisory or mandatory, with activeColor=${color}`, async () => {
+            const program = (await import("../index")).default;
+            const ev = await evaluate(program, loadStackConfig("dev", { activeColor: color }));
+            assert.equal(ev.error, undefined);
+            const inputs = ev.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
+            assert.ok(inputs.some((r) => r.type === TYPES.cluster) && inputs.some((r) => r.type === TYPES.virtualService));
+            const violations = (await Promise.all(policies.map((p) => runPolicy(p as AnyPolicy, inputs)))).flat();
+            assert.deepEqual(violations, []);
+        });
+    }
+
+    it("does catch a bad change to the real stack: the active color scaled to zero", async () => {
+        const program = (await import("../index")).default;
+        // The program itself refuses this; the policy is the second line for stacks edited by hand.
+        const ev = await evaluate(program, loadStackConfig("dev", { activeColor: "green" }));
+        const inputs = ev.resources.map((r) => ({ type: r.type, name: r.name, props: structuredClone(r.inputs) }));
+        inputs.find((r) => r.type === TYPES.deployment && r.props.metadata.name === "nginx-green")!.props.spec.replicas = 0;
+        const violations = await runPolicy(policy("traffic-goes-to-running-pods"), inputs);
+        assert.equal(violations.length, 2);
+    });
+});
