@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { BlueGreenService, BlueGreenServiceArgs, checkBlueGreenServiceArgs, resolveBlueGreenServiceArgs } from "./blue-green-service";
+import { CertManager, CertManagerArgs, DEFAULT_CERT_MANAGER_VERSION, checkCertManagerArgs } from "./cert-manager";
+import { TlsArgs } from "./delivery";
 import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, resolveGkeClusterArgs } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioMesh, IstioMeshArgs, checkIstioMeshArgs } from "./istio-mesh";
 import { Color } from "./routing";
@@ -16,8 +18,25 @@ export interface BlueGreenEnvironmentArgs {
     mesh: IstioMeshArgs | false;
     /** Pod labels of the existing ingress gateway; only with `mesh: false`. Default `{ istio: "ingressgateway" }`. */
     existingGatewaySelector?: Record<string, string>;
-    /** The blue-green workload; its gateway selector, mesh dependencies and ingress address are wired here. */
-    workload: Omit<BlueGreenServiceArgs, "gatewaySelector" | "istioDependencies" | "ingressAddress">;
+    /** Namespace of the existing ingress gateway's pods (for TLS secrets); only with `mesh: false`. Default `istio-system`. */
+    existingGatewayNamespace?: string;
+    /** Install cert-manager with these settings (for `workload.tls.certificate`), or `false` (default) to use one already there. */
+    certManager?: CertManagerArgs | false;
+    /** The blue-green workload; its gateway selector, mesh dependencies, TLS namespace and ingress address are wired here. */
+    workload: Omit<BlueGreenServiceArgs, "gatewaySelector" | "istioDependencies" | "certManagerDependencies" | "ingressAddress" | "tls"> & {
+        /** HTTPS at the gateway; the secret's namespace is the ingress gateway's. */
+        tls?: Omit<TlsArgs, "gatewayNamespace">;
+    };
+}
+
+/** The namespace of the ingress gateway pods: the installed mesh's, or the existing one's. */
+export function gatewayNamespaceOf(args: BlueGreenEnvironmentArgs): string {
+    return args.mesh !== false ? args.mesh.ingressNamespace ?? ISTIO_DEFAULTS.ingressNamespace : args.existingGatewayNamespace ?? "istio-system";
+}
+
+/** The workload's TLS arguments with the gateway namespace filled in. */
+function workloadTls(args: BlueGreenEnvironmentArgs): TlsArgs | undefined {
+    return args.workload.tls ? { ...args.workload.tls, gatewayNamespace: gatewayNamespaceOf(args) } : undefined;
 }
 
 /** Prefixes the setting of each problem with the part it belongs to (`cluster.`, `mesh.`, `workload.`). */
@@ -31,15 +50,19 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
     if (args.cluster && args.kubeconfig !== undefined) {
         problems.push({ setting: "kubeconfig", message: "is set together with cluster; allowed values: either build a cluster or target an existing one through kubeconfig" });
     }
-    if (args.mesh !== false && args.existingGatewaySelector !== undefined) {
-        problems.push({ setting: "existingGatewaySelector", message: "is set while Istio is installed here; allowed values: unset (the installed gateway's labels are used) or set mesh to false" });
+    for (const setting of ["existingGatewaySelector", "existingGatewayNamespace"] as const) {
+        if (args.mesh !== false && args[setting] !== undefined) {
+            problems.push({ setting, message: "is set while Istio is installed here; allowed values: unset (the installed gateway's are used) or set mesh to false" });
+        }
     }
+    if (args.certManager) problems.push(...under("certManager", checkCertManagerArgs({ version: DEFAULT_CERT_MANAGER_VERSION, namespace: "cert-manager", ...args.certManager })));
     if (args.cluster) problems.push(...under("cluster", checkGkeClusterArgs(resolveGkeClusterArgs(args.cluster))));
     if (args.mesh !== false) problems.push(...under("mesh", checkIstioMeshArgs({ ...ISTIO_DEFAULTS, ...args.mesh })));
     // Without an existing gateway the default selector stands in: the mesh supplies the real one.
     problems.push(...under("workload", checkBlueGreenServiceArgs(resolveBlueGreenServiceArgs({
         ...args.workload,
         gatewaySelector: args.existingGatewaySelector,
+        tls: workloadTls(args),
     }))));
     return problems;
 }
@@ -89,10 +112,13 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
         if (args.mesh !== false) {
             this.mesh = new IstioMesh(`${name}-istio`, args.mesh, providerOpts);
         }
+        const certManager = args.certManager ? new CertManager(`${name}-cert-manager`, args.certManager, providerOpts) : undefined;
         this.workload = new BlueGreenService(`${name}-app`, {
             ...args.workload,
+            tls: workloadTls(args),
             gatewaySelector: this.mesh?.gatewaySelector ?? args.existingGatewaySelector,
             istioDependencies: this.mesh?.ready,
+            certManagerDependencies: certManager?.ready,
             ingressAddress: this.mesh?.ingressAddress,
         }, providerOpts);
 

@@ -1,11 +1,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import {
+    DEFAULT_RESILIENCE,
+    Resilience,
+    TlsArgs,
+    checkMirror,
+    checkResilience,
+    checkTargetedRoutes,
+    checkTls,
+    checkTrafficHasPods,
+    checkTrafficWeights,
+    effectiveReplicas,
+} from "./delivery";
 import { ExternalService, buildServiceEntrySpec, checkExternalServices } from "./external-services";
 import {
     COLORS,
     Color,
     LOAD_BALANCER_POLICIES,
     LoadBalancerPolicy,
+    TargetedRoute,
     buildDestinationRuleSpec,
     buildGatewaySpec,
     buildVirtualServiceSpec,
@@ -28,6 +41,7 @@ import {
     ContainerResources,
     DEFAULT_RESOURCES,
     buildDeploymentSpec,
+    buildPodDisruptionBudgetSpec,
     buildServiceSpec,
     commonLabels,
     injectionLabels,
@@ -82,17 +96,50 @@ export interface BlueGreenServiceArgs {
     gatewaySelector?: Record<string, string>;
     /** External endpoints registered as ServiceEntries in the workload namespace. */
     externalServices?: ExternalService[];
+    /** Split of the catch-all route, e.g. `{ blue: 90, green: 10 }` (whole numbers summing to 100). Unset: 100% to activeColor. */
+    trafficWeights?: Partial<Record<Color, number>>;
+    /** Rules sending chosen requests (header, cookie, in-mesh caller labels) to a chosen color, before the catch-all. */
+    targetedRoutes?: TargetedRoute[];
+    /** Share (0-100) of catch-all traffic shadowed to the idle color, responses discarded. Default 0. */
+    mirrorToIdle?: number;
+    /** The VirtualService also governs in-mesh callers (gateway `mesh`, host = the Service FQDN). Default true. */
+    meshRouting?: boolean;
+    /** Replicas of the idle color. Default: its own replica count (the same as the active color's by default). */
+    idleReplicas?: number;
+    /** HTTPS at the gateway with a secret in the gateway's namespace, optionally issued by cert-manager. */
+    tls?: TlsArgs;
+    /** Route timeouts and retries; DestinationRule outlier detection and connection pool. */
+    resilience?: Partial<Resilience>;
     /** Address of the ingress gateway, used in the ready-to-paste curl commands. Default `$INGRESS_IP`. */
     ingressAddress?: pulumi.Input<string>;
     /** Resources the Deployments and Istio objects must wait for (the installed mesh: CRDs and a ready istiod). */
     istioDependencies?: pulumi.Resource[];
+    /** Resources a cert-manager Certificate must wait for (the cert-manager install with its CRDs). */
+    certManagerDependencies?: pulumi.Resource[];
 }
 
 /** Arguments with every default applied. */
-export type ResolvedBlueGreenServiceArgs = Required<Omit<BlueGreenServiceArgs, "istioRevision" | "ingressAddress" | "istioDependencies" | "colors">> & {
-    colors: Record<Color, ColorSpec>;
+export interface ResolvedBlueGreenServiceArgs {
+    activeColor: Color;
+    namespace: string;
     istioRevision?: string;
-};
+    appName: string;
+    colors: Record<Color, ColorSpec>;
+    resources: ContainerResources;
+    hosts: string[];
+    headerName: string;
+    loadBalancer: LoadBalancerPolicy;
+    servicePort: number;
+    gatewaySelector: Record<string, string>;
+    externalServices: ExternalService[];
+    trafficWeights?: Partial<Record<Color, number>>;
+    targetedRoutes: TargetedRoute[];
+    mirrorToIdle: number;
+    meshRouting: boolean;
+    idleReplicas?: number;
+    tls?: TlsArgs;
+    resilience: Resilience;
+}
 
 /** Applies defaults to the arguments. */
 export function resolveBlueGreenServiceArgs(args: BlueGreenServiceArgs): ResolvedBlueGreenServiceArgs {
@@ -113,7 +160,19 @@ export function resolveBlueGreenServiceArgs(args: BlueGreenServiceArgs): Resolve
         servicePort: args.servicePort ?? d.servicePort,
         gatewaySelector: args.gatewaySelector ?? d.gatewaySelector,
         externalServices: args.externalServices ?? [],
+        trafficWeights: args.trafficWeights,
+        targetedRoutes: args.targetedRoutes ?? [],
+        mirrorToIdle: args.mirrorToIdle ?? 0,
+        meshRouting: args.meshRouting ?? true,
+        idleReplicas: args.idleReplicas,
+        tls: args.tls,
+        resilience: { ...DEFAULT_RESILIENCE, ...args.resilience },
     };
+}
+
+/** Replica counts per color after idle sizing. */
+export function replicasOf(args: ResolvedBlueGreenServiceArgs): Record<Color, number> {
+    return effectiveReplicas(args.activeColor, { blue: args.colors.blue.replicas, green: args.colors.green.replicas }, args.idleReplicas);
 }
 
 /**
@@ -131,17 +190,23 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
         ...checkOneOf("loadBalancer", args.loadBalancer, LOAD_BALANCER_POLICIES),
         ...checkInteger("servicePort", args.servicePort, 1, 65535),
         ...checkExternalServices("externalServices", args.externalServices),
+        ...(args.trafficWeights ? checkTrafficWeights("trafficWeights", args.trafficWeights) : []),
+        ...checkTargetedRoutes("targetedRoutes", args.targetedRoutes),
+        ...checkResilience("resilience", args.resilience),
+        ...(args.tls ? checkTls("tls", args.tls) : []),
+        ...(args.idleReplicas !== undefined ? checkInteger("idleReplicas", args.idleReplicas, 0, 1000) : []),
     ];
     for (const color of COLORS) {
         problems.push(...checkPinnedImage(`colors.${color}.image`, args.colors[color].image));
         problems.push(...checkInteger(`colors.${color}.replicas`, args.colors[color].replicas, 0, 1000));
     }
-    const active = args.colors[args.activeColor];
-    if (active && active.replicas === 0) {
-        problems.push({
-            setting: `colors.${args.activeColor}.replicas`,
-            message: `is 0 but ${args.activeColor} is the active color; scale it up before switching traffic to it (allowed values: 1 to 1000)`,
-        });
+    if (COLORS.includes(args.activeColor)) {
+        problems.push(...checkMirror("mirrorToIdle", args.mirrorToIdle, args.activeColor, args.trafficWeights));
+        if (problems.length === 0) {
+            const idle = otherColor(args.activeColor);
+            problems.push(...checkTrafficHasPods({ ...args, replicas: replicasOf(args) },
+                (color) => (color === idle && args.idleReplicas !== undefined ? "idleReplicas" : `colors.${color}.replicas`)));
+        }
     }
     if (Object.keys(args.gatewaySelector).length === 0) {
         problems.push({ setting: "gatewaySelector", message: "is empty; allowed values: the ingress gateway pods' labels, e.g. { istio: ingressgateway }" });
@@ -150,10 +215,11 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
 }
 
 /**
- * A blue-green workload behind an Istio ingress gateway: two Deployments (one per color), one
- * Service, a Gateway, a DestinationRule with both color subsets and a VirtualService whose
- * catch-all route follows `activeColor`. Changing `activeColor` changes the VirtualService and
- * nothing else, so a switch restarts no pod and a rollback is the same one-field change.
+ * A blue-green workload behind an Istio ingress gateway: two Deployments (one per color) with a
+ * PodDisruptionBudget each, one Service, a Gateway, a DestinationRule with both color subsets and
+ * a VirtualService whose catch-all route follows `activeColor`. Changing `activeColor` changes the
+ * VirtualService and nothing else, so a switch restarts no pod and a rollback is the same
+ * one-field change.
  */
 export class BlueGreenService extends pulumi.ComponentResource {
     /** The color receiving ordinary traffic. */
@@ -173,6 +239,8 @@ export class BlueGreenService extends pulumi.ComponentResource {
     public readonly namespace: k8s.core.v1.Namespace;
     /** One Deployment per color. */
     public readonly deployments: Record<Color, k8s.apps.v1.Deployment>;
+    /** One PodDisruptionBudget per color. */
+    public readonly disruptionBudgets: Record<Color, k8s.policy.v1.PodDisruptionBudget>;
     /** The Service in front of both colors. */
     public readonly service: k8s.core.v1.Service;
     /** The Istio Gateway. */
@@ -183,6 +251,8 @@ export class BlueGreenService extends pulumi.ComponentResource {
     public readonly virtualService: k8s.apiextensions.CustomResource;
     /** The Istio ServiceEntries for external endpoints. */
     public readonly serviceEntries: k8s.apiextensions.CustomResource[];
+    /** The cert-manager Certificate for the gateway's TLS secret, when one is requested. */
+    public readonly certificate?: k8s.apiextensions.CustomResource;
 
     constructor(name: string, args: BlueGreenServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate before registering anything, so bad input never leaves a half-built stack.
@@ -193,12 +263,12 @@ export class BlueGreenService extends pulumi.ComponentResource {
         const ns = a.namespace;
         const app = a.appName;
         const labels = commonLabels(app);
-        const child: pulumi.CustomResourceOptions = { parent: this };
+        const replicas = replicasOf(a);
         const meta = (objectName: string) => ({ name: objectName, namespace: ns, labels });
 
         this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
             metadata: { name: ns, labels: { ...labels, ...injectionLabels(a.istioRevision) } },
-        }, child);
+        }, { parent: this });
         const inNamespace: pulumi.CustomResourceOptions = { parent: this, dependsOn: [this.namespace] };
 
         // Istio objects need the CRDs and istiod's validating webhook, and pods get their sidecar only
@@ -209,13 +279,19 @@ export class BlueGreenService extends pulumi.ComponentResource {
             dependsOn: [this.namespace, ...mesh, ...extra],
         });
         const deployments = {} as Record<Color, k8s.apps.v1.Deployment>;
+        const budgets = {} as Record<Color, k8s.policy.v1.PodDisruptionBudget>;
         for (const color of COLORS) {
             deployments[color] = new k8s.apps.v1.Deployment(`${name}-${color}`, {
                 metadata: { ...meta(`${app}-${color}`), labels: { ...labels, app, version: color } },
-                spec: buildDeploymentSpec({ app, color, spec: a.colors[color], resources: a.resources }),
+                spec: buildDeploymentSpec({ app, color, spec: { ...a.colors[color], replicas: replicas[color] }, resources: a.resources }),
             }, afterMesh());
+            budgets[color] = new k8s.policy.v1.PodDisruptionBudget(`${name}-${color}-pdb`, {
+                metadata: meta(`${app}-${color}`),
+                spec: buildPodDisruptionBudgetSpec(app, color),
+            }, inNamespace);
         }
         this.deployments = deployments;
+        this.disruptionBudgets = budgets;
 
         this.service = new k8s.core.v1.Service(`${name}-service`, {
             metadata: { ...meta(app), labels: { ...labels, app } },
@@ -230,21 +306,42 @@ export class BlueGreenService extends pulumi.ComponentResource {
                 spec,
             }, opts);
 
+        if (a.tls?.certificate) {
+            // The gateway reads credentialName from its own namespace, so the Certificate lives there.
+            this.certificate = new k8s.apiextensions.CustomResource(`${name}-certificate`, {
+                apiVersion: "cert-manager.io/v1",
+                kind: "Certificate",
+                metadata: { name: a.tls.credentialName, namespace: a.tls.gatewayNamespace, labels },
+                spec: {
+                    secretName: a.tls.credentialName,
+                    dnsNames: [...a.hosts],
+                    issuerRef: { name: a.tls.certificate.issuerName, kind: a.tls.certificate.issuerKind ?? "ClusterIssuer", group: "cert-manager.io" },
+                },
+            }, { parent: this, dependsOn: args.certManagerDependencies ?? [] });
+        }
+
         const gatewayName = `${app}-gateway`;
         const host = serviceFqdn(app, ns);
-        this.gateway = istioObject(`${name}-gateway`, "Gateway", gatewayName, buildGatewaySpec(a.gatewaySelector, a.hosts));
+        this.gateway = istioObject(`${name}-gateway`, "Gateway", gatewayName, buildGatewaySpec(a.gatewaySelector, a.hosts, a.tls),
+            afterMesh(...(this.certificate ? [this.certificate] : [])));
         this.destinationRule = istioObject(`${name}-destinationrule`, "DestinationRule", app,
-            buildDestinationRuleSpec(host, a.loadBalancer));
+            buildDestinationRuleSpec(host, a.loadBalancer, a.resilience));
         this.serviceEntries = a.externalServices.map((s) =>
             istioObject(`${name}-serviceentry-${s.name}`, "ServiceEntry", s.name, buildServiceEntrySpec(s)));
         // The VirtualService goes last: the subsets it names and the Gateway it binds to exist first.
         this.virtualService = istioObject(`${name}-virtualservice`, "VirtualService", app, buildVirtualServiceSpec({
-            hosts: a.hosts,
-            gateways: [`${ns}/${gatewayName}`],
+            // In-mesh callers address the Service by name: bind to the mesh as well, for that host.
+            hosts: a.meshRouting ? [...a.hosts, host] : a.hosts,
+            gateways: a.meshRouting ? [`${ns}/${gatewayName}`, "mesh"] : [`${ns}/${gatewayName}`],
             serviceHost: host,
             servicePort: a.servicePort,
             headerName: a.headerName,
             activeColor: a.activeColor,
+            trafficWeights: a.trafficWeights,
+            targetedRoutes: a.targetedRoutes,
+            mirrorToIdle: a.mirrorToIdle,
+            timeout: a.resilience.timeout,
+            retries: a.resilience.retries,
         }), afterMesh(this.destinationRule, this.gateway, this.service));
 
         this.activeColor = pulumi.output(a.activeColor);
@@ -253,7 +350,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
         this.hosts = pulumi.output(a.hosts);
         this.serviceAddress = pulumi.interpolate`${host}:${a.servicePort}`;
         this.curlCommands = pulumi.output(args.ingressAddress ?? "$INGRESS_IP").apply((address) =>
-            curlCommands(address, a.hosts[0], a.headerName));
+            curlCommands(address, a.hosts[0], a.headerName, a.tls !== undefined));
 
         this.registerOutputs({
             activeColor: this.activeColor,
@@ -266,12 +363,16 @@ export class BlueGreenService extends pulumi.ComponentResource {
     }
 }
 
-/** curl commands that reach each color through the ingress gateway, and the default route. */
-export function curlCommands(address: string, host: string, headerName: string): Record<Color | "default", string> {
-    const base = `curl -sS -H 'Host: ${host}'`;
+/**
+ * curl commands that reach each color through the ingress gateway, and the default route. With
+ * TLS they use HTTPS and pin the host name to the gateway address, so SNI and the certificate match.
+ */
+export function curlCommands(address: string, host: string, headerName: string, https = false): Record<Color | "default", string> {
+    const base = https ? `curl -sS --resolve '${host}:443:${address}'` : `curl -sS -H 'Host: ${host}'`;
+    const url = https ? `https://${host}/` : `http://${address}/`;
     return {
-        blue: `${base} -H '${headerName}: blue' http://${address}/`,
-        green: `${base} -H '${headerName}: green' http://${address}/`,
-        default: `${base} http://${address}/`,
+        blue: `${base} -H '${headerName}: blue' ${url}`,
+        green: `${base} -H '${headerName}: green' ${url}`,
+        default: `${base} ${url}`,
     };
 }

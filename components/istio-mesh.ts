@@ -110,6 +110,8 @@ export class IstioMesh extends pulumi.ComponentResource {
     public readonly gatewaySelector: Record<string, string>;
     /** What Istio resources must wait for: the CRDs and a ready istiod. */
     public readonly ready: pulumi.Resource[];
+    /** Namespace of the ingress gateway pods (where its TLS secrets must live). */
+    public readonly ingressNamespace: string;
 
     constructor(name: string, args: IstioMeshArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         const a: Required<IstioMeshArgs> = { ...ISTIO_DEFAULTS, ...args };
@@ -165,6 +167,7 @@ export class IstioMesh extends pulumi.ComponentResource {
         this.version = pulumi.output(a.version);
         this.gatewaySelector = { istio: gatewayPodLabels(a.ingressReleaseName).istio };
         this.ready = [base, istiod];
+        this.ingressNamespace = a.ingressNamespace;
 
         this.registerOutputs({
             version: this.version,

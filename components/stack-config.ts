@@ -2,10 +2,12 @@
 // takes a getter, so tests and the offline renderer can feed it without the Pulumi engine.
 import { BlueGreenEnvironmentArgs, checkBlueGreenEnvironmentArgs } from "./blue-green-environment";
 import { BLUE_GREEN_DEFAULTS, ResolvedBlueGreenServiceArgs, resolveBlueGreenServiceArgs } from "./blue-green-service";
+import { DEFAULT_CERT_MANAGER_VERSION } from "./cert-manager";
+import { DEFAULT_RESILIENCE, parseTargetedRoute, parseTrafficWeights } from "./delivery";
 import { ExternalService, parseExternalEndpoint } from "./external-services";
 import { GKE_DEFAULTS, GkeClusterArgs, ReleaseChannel } from "./gke-cluster";
 import { ISTIO_DEFAULTS, MtlsMode } from "./istio-mesh";
-import { COLORS, Color, LoadBalancerPolicy } from "./routing";
+import { COLORS, Color, LoadBalancerPolicy, TargetedRoute } from "./routing";
 import { ConfigProblem, describe, throwIfProblems } from "./validation";
 
 /**
@@ -26,7 +28,15 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
         [`workload.colors.${color}.image`, `${color}Image`],
         [`workload.colors.${color}.replicas`, `${color}Replicas`],
     ]),
+    ["workload.resilience.timeout", "routeTimeout"],
+    ["workload.resilience.retries.attempts", "retryAttempts"],
+    ["workload.resilience.retries.perTryTimeout", "retryPerTryTimeout"],
+    ["workload.tls.credentialName", "tlsCredentialName"],
+    ["workload.tls.certificate.issuerName", "certIssuer"],
+    ["workload.tls.gatewayNamespace", "ingressGatewayNamespace"],
     ["workload", ""],
+    ["certManager.version", "certManagerVersion"],
+    ["existingGatewayNamespace", "ingressGatewayNamespace"],
     ["cluster.project", "gcp:project"],
     ["cluster.location", "clusterLocation"],
     ["cluster.nodePool.machineType", "machineType"],
@@ -137,7 +147,18 @@ function readExternalServices(reader: SettingsReader): ExternalService[] | undef
     return [...byName.values()];
 }
 
-function readWorkload(reader: SettingsReader): ResolvedBlueGreenServiceArgs {
+/** Parses `targetedRoutes` entries. */
+function readTargetedRoutes(reader: SettingsReader): TargetedRoute[] | undefined {
+    const entries = reader.stringList("targetedRoutes", "green:header:x-internal-user=true");
+    if (entries === undefined) return undefined;
+    return entries.flatMap((entry, i) => {
+        const { route, problems } = parseTargetedRoute(`targetedRoutes[${i}]`, entry, i);
+        reader.problems.push(...problems);
+        return route ? [route] : [];
+    });
+}
+
+function readWorkload(reader: SettingsReader, gatewayNamespace: string): ResolvedBlueGreenServiceArgs {
     const colors = {} as Record<Color, { image: string; replicas: number }>;
     for (const color of COLORS) {
         const defaults = BLUE_GREEN_DEFAULTS.colors[color];
@@ -146,6 +167,16 @@ function readWorkload(reader: SettingsReader): ResolvedBlueGreenServiceArgs {
             replicas: reader.integer(`${color}Replicas`, 0, 1000) ?? defaults.replicas,
         };
     }
+    const weights = reader.string("trafficWeights");
+    const parsedWeights = weights === undefined ? undefined : parseTrafficWeights("trafficWeights", weights);
+    reader.problems.push(...parsedWeights?.problems ?? []);
+    const credentialName = reader.string("tlsCredentialName");
+    const issuer = reader.string("certIssuer");
+    if (issuer !== undefined && credentialName === undefined) {
+        reader.problems.push({ setting: "certIssuer", message: "is set without tlsCredentialName; allowed values: set tlsCredentialName (the secret the Certificate fills) too" });
+    }
+    const httpsRedirect = reader.boolean("httpsRedirect") ?? false;
+    const retries = DEFAULT_RESILIENCE.retries;
     return resolveBlueGreenServiceArgs({
         activeColor: (reader.string("activeColor") ?? BLUE_GREEN_DEFAULTS.activeColor) as Color,
         namespace: reader.string("namespace"),
@@ -156,6 +187,25 @@ function readWorkload(reader: SettingsReader): ResolvedBlueGreenServiceArgs {
         headerName: reader.string("headerName"),
         loadBalancer: reader.string("loadBalancer") as LoadBalancerPolicy | undefined,
         externalServices: readExternalServices(reader),
+        trafficWeights: parsedWeights?.weights,
+        targetedRoutes: readTargetedRoutes(reader),
+        mirrorToIdle: reader.integer("mirrorToIdle", 0, 100),
+        meshRouting: reader.boolean("meshRouting"),
+        idleReplicas: reader.integer("idleReplicas", 0, 1000),
+        tls: credentialName === undefined ? undefined : {
+            credentialName,
+            httpsRedirect,
+            gatewayNamespace,
+            certificate: issuer === undefined ? undefined : { issuerName: issuer, issuerKind: "ClusterIssuer" },
+        },
+        resilience: {
+            timeout: reader.string("routeTimeout") ?? DEFAULT_RESILIENCE.timeout,
+            retries: {
+                ...retries,
+                attempts: reader.integer("retryAttempts", 0, 10) ?? retries.attempts,
+                perTryTimeout: reader.string("retryPerTryTimeout") ?? retries.perTryTimeout,
+            },
+        },
     });
 }
 
@@ -202,20 +252,25 @@ function readCluster(reader: SettingsReader, stack: string): GkeClusterArgs | un
  */
 export function readStackConfig(get: ConfigGetter, stack: string): StackSettings {
     const reader = new SettingsReader(get);
-    const workload = readWorkload(reader);
+    const installIstio = reader.boolean("installIstio") ?? true;
+    const existingGatewayNamespace = reader.string("ingressGatewayNamespace");
+    const workload = readWorkload(reader, installIstio ? ISTIO_DEFAULTS.ingressNamespace : existingGatewayNamespace ?? "istio-system");
     const kubeconfig = reader.string("kubeconfig");
     const cluster = kubeconfig === undefined ? readCluster(reader, stack) : undefined;
-    const installIstio = reader.boolean("installIstio") ?? true;
     const mesh = {
         version: reader.string("istioVersion") ?? ISTIO_DEFAULTS.version,
         mtlsMode: (reader.string("mtlsMode") ?? ISTIO_DEFAULTS.mtlsMode) as MtlsMode,
         ingressReplicas: reader.integer("ingressReplicas", 2, 100) ?? ISTIO_DEFAULTS.ingressReplicas,
     };
+    const installCertManager = reader.boolean("installCertManager") ?? false;
+    const certManagerVersion = reader.string("certManagerVersion") ?? DEFAULT_CERT_MANAGER_VERSION;
     const environment = {
         cluster,
         kubeconfig,
         mesh: installIstio ? mesh : (false as const),
         existingGatewaySelector: reader.labels("ingressGatewaySelector"),
+        existingGatewayNamespace,
+        certManager: installCertManager ? { version: certManagerVersion } : (false as const),
         workload,
     };
     const argumentProblems = checkBlueGreenEnvironmentArgs(environment)

@@ -137,3 +137,12 @@ export function buildServiceSpec(app: string, port: number): k8s.types.input.cor
         ports: [{ name: "http", port, targetPort: CONTAINER_PORT, protocol: "TCP", appProtocol: "http" }],
     };
 }
+
+/**
+ * A PodDisruptionBudget for one color: voluntary disruptions (node drains, upgrades) take at most
+ * one pod at a time. maxUnavailable rather than minAvailable, so a color of one pod, or a parked
+ * color of zero, never blocks a node drain.
+ */
+export function buildPodDisruptionBudgetSpec(app: string, color: Color): k8s.types.input.policy.v1.PodDisruptionBudgetSpec {
+    return { maxUnavailable: 1, selector: { matchLabels: colorSelector(app, color) } };
+}

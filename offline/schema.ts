@@ -1,5 +1,6 @@
 // Validates rendered objects against published schemas: Kubernetes built-in kinds with the
-// kubernetes-models validators (generated from the Kubernetes OpenAPI spec), Istio kinds with the
+// kubernetes-models validators (generated from the Kubernetes OpenAPI spec; cert-manager kinds
+// with @kubernetes-models/cert-manager, generated from its CRDs), Istio kinds with the
 // openAPIV3Schema of the CustomResourceDefinitions Istio publishes for the pinned version, read
 // from the istio.io/api Go module (the same CRDs the e2e test applies to a real API server).
 import { execFileSync } from "node:child_process";
@@ -129,11 +130,18 @@ export class SchemaValidator {
     }
 }
 
-/** Validates a built-in kind with kubernetes-models; an unknown apiVersion/kind is itself a problem. */
+/**
+ * Model packages for API groups that are neither built in nor Istio's: generated from the
+ * projects' published CRDs by the kubernetes-models project.
+ */
+const MODEL_PACKAGES: Record<string, string> = { "cert-manager.io": "@kubernetes-models/cert-manager" };
+
+/** Validates a built-in kind (or a mapped CRD kind) with kubernetes-models; an unknown apiVersion/kind is itself a problem. */
 async function validateBuiltIn(object: KubernetesObject): Promise<string[]> {
     let models: any;
+    const group = object.apiVersion?.includes("/") ? object.apiVersion.split("/")[0] : "";
     try {
-        models = await importEsm(`kubernetes-models/${object.apiVersion}`);
+        models = await importEsm(`${MODEL_PACKAGES[group] ?? "kubernetes-models"}/${object.apiVersion}`);
     } catch {
         return [`apiVersion ${object.apiVersion} is neither a Kubernetes API nor a known CRD`];
     }

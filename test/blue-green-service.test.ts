@@ -126,8 +126,9 @@ describe("BlueGreenService", () => {
     for (const activeColor of COLORS) {
         it(`routes the declared VirtualService by header, and everything else to ${activeColor}`, async () => {
             const vs = (await declare({ activeColor })).r.only("VirtualService").inputs;
-            assert.deepEqual(vs.spec.hosts, ["sample.hoge.com"]);
-            assert.deepEqual(vs.spec.gateways, ["sample-ns/nginx-gateway"]);
+            // Bound to the ingress gateway and to the mesh, so in-mesh callers follow the switch too.
+            assert.deepEqual(vs.spec.hosts, ["sample.hoge.com", "nginx.sample-ns.svc.cluster.local"]);
+            assert.deepEqual(vs.spec.gateways, ["sample-ns/nginx-gateway", "mesh"]);
             const to = (headers?: Record<string, string>) => routeRequest(vs.spec, { headers })?.destinations;
             assert.deepEqual(to({ "x-version": "blue" }), [{ subset: "blue", weight: 100 }]);
             assert.deepEqual(to({ "x-version": "green" }), [{ subset: "green", weight: 100 }]);
@@ -153,7 +154,7 @@ describe("BlueGreenService", () => {
     it("names every object explicitly and every reference resolves to a declared object", async () => {
         const { r } = await declare({ externalServices: [{ name: "db", hosts: ["db.example.com"], ports: [{ number: 5432, protocol: "TCP" }] }] });
         const objects = r.all.filter((x) => x.custom && x.inputs.kind).map((x) => x.inputs as KubernetesObject);
-        assert.equal(objects.length, 8);
+        assert.equal(objects.length, 10);
         for (const o of objects) {
             assert.ok(o.metadata.name, `${o.kind} has a name`);
             if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, "sample-ns", `${o.kind} has a namespace`);
@@ -169,7 +170,7 @@ describe("BlueGreenService", () => {
         const component = r.get(T.component, "bg");
         const provider = r.get(T.provider, "cluster");
         const children = r.all.filter((x) => x.parent === component.urn);
-        assert.equal(children.length, 7);
+        assert.equal(children.length, 9);
         for (const child of children) {
             assert.ok(child.provider?.startsWith(`${provider.urn}::`), `${child.name} uses the cluster provider`);
         }
@@ -216,6 +217,61 @@ describe("BlueGreenService", () => {
             green: "curl -sS -H 'Host: sample.hoge.com' -H 'x-version: green' http://203.0.113.10/",
             default: "curl -sS -H 'Host: sample.hoge.com' http://203.0.113.10/",
         });
+    });
+
+    it("declares a PodDisruptionBudget per color that never blocks a drain", async () => {
+        const { r } = await declare();
+        for (const color of COLORS) {
+            const pdb = r.get("kubernetes:policy/v1:PodDisruptionBudget", `bg-${color}-pdb`).inputs;
+            assert.equal(pdb.metadata.name, `nginx-${color}`);
+            assert.deepEqual(pdb.spec, { maxUnavailable: 1, selector: { matchLabels: { app: "nginx", version: color } } });
+        }
+    });
+
+    it("sizes only the idle color with idleReplicas, and refuses idle traffic to zero pods", async () => {
+        const { r } = await declare({ activeColor: "green", idleReplicas: 1, colors: { blue: { image: "nginx:1.27.5", replicas: 4 }, green: { image: "nginx:1.28.0", replicas: 4 } } });
+        assert.equal(r.get(T.deployment, "bg-blue").inputs.spec.replicas, 1);
+        assert.equal(r.get(T.deployment, "bg-green").inputs.spec.replicas, 4);
+        const ev = await declare({ activeColor: "blue", idleReplicas: 0, trafficWeights: { blue: 80, green: 20 } });
+        assert.match(ev.error?.message ?? "", /idleReplicas: is 0 but trafficWeights sends 20% to green/);
+    });
+
+    it("serves HTTPS with a cert-manager Certificate in the gateway's namespace, and redirects HTTP", async () => {
+        const { r, component } = await declare({
+            hosts: ["shop.example.com"],
+            tls: { credentialName: "shop-tls", httpsRedirect: true, gatewayNamespace: "istio-ingress", certificate: { issuerName: "letsencrypt" } },
+        });
+        const gw = r.only("Gateway").inputs.spec;
+        assert.deepEqual(gw.servers, [
+            { port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["shop.example.com"], tls: { httpsRedirect: true } },
+            { port: { number: 443, name: "https", protocol: "HTTPS" }, hosts: ["shop.example.com"], tls: { mode: "SIMPLE", credentialName: "shop-tls" } },
+        ]);
+        const cert = r.only("Certificate");
+        assert.equal(cert.inputs.apiVersion, "cert-manager.io/v1");
+        assert.deepEqual(cert.inputs.metadata.namespace, "istio-ingress");
+        assert.deepEqual(cert.inputs.spec, { secretName: "shop-tls", dnsNames: ["shop.example.com"], issuerRef: { name: "letsencrypt", kind: "ClusterIssuer", group: "cert-manager.io" } });
+        assert.ok(r.only("Gateway").dependsOn.includes(cert.urn), "the Gateway waits for its certificate");
+        assert.match((await valueOf(component!.curlCommands)).green, /^curl -sS --resolve 'shop.example.com:443:\$INGRESS_IP' -H 'x-version: green' https:\/\/shop.example.com\/$/);
+        const plain = (await declare({ tls: { credentialName: "t", httpsRedirect: false, gatewayNamespace: "istio-ingress" } })).r;
+        assert.equal(plain.ofKind("Certificate").length, 0);
+        assert.equal(plain.only("Gateway").inputs.spec.servers[0].tls, undefined);
+    });
+
+    it("puts timeouts, retries, outlier detection and connection limits in place by default", async () => {
+        const { r } = await declare({ resilience: { timeout: "30s" } });
+        for (const route of r.only("VirtualService").inputs.spec.http) {
+            assert.equal(route.timeout, "30s");
+            assert.deepEqual(route.retries, { attempts: 2, perTryTimeout: "5s", retryOn: "connect-failure,refused-stream,gateway-error" });
+        }
+        const policy = r.only("DestinationRule").inputs.spec.trafficPolicy;
+        assert.deepEqual(policy.outlierDetection, { consecutive5xxErrors: 5, interval: "10s", baseEjectionTime: "30s", maxEjectionPercent: 50 });
+        assert.equal(policy.connectionPool.tcp.maxConnections, 1024);
+    });
+
+    it("leaves in-mesh callers alone when meshRouting is off", async () => {
+        const vs = (await declare({ meshRouting: false })).r.only("VirtualService").inputs.spec;
+        assert.deepEqual(vs.gateways, ["sample-ns/nginx-gateway"]);
+        assert.deepEqual(vs.hosts, ["sample.hoge.com"]);
     });
 
     it("refuses bad arguments before declaring any child", async () => {

@@ -6,6 +6,7 @@ import { loadStackConfig } from "../offline/stack-files";
 import { policies } from "../policy/policies";
 import { TYPES } from "../policy/rules";
 import { PolicyInput, messages, runPolicy } from "./policy-harness";
+import { PROGRESSIVE_CONFIGS } from "./progressive-configs";
 
 type AnyPolicy = ResourceValidationPolicy | StackValidationPolicy;
 const policy = (name: string) => policies.find((p) => p.name === name) as AnyPolicy;
@@ -140,6 +141,16 @@ describe("policy pack over the real dev stack", () => {
             assert.ok(inputs.some((r) => r.type === TYPES.cluster) && inputs.some((r) => r.type === TYPES.virtualService));
             const violations = (await Promise.all(policies.map((p) => runPolicy(p as AnyPolicy, inputs)))).flat();
             assert.deepEqual(violations, []);
+        });
+    }
+
+    for (const [label, overrides] of Object.entries(PROGRESSIVE_CONFIGS)) {
+        it(`finds no violation with ${label}`, async () => {
+            const program = (await import("../index")).default;
+            const ev = await evaluate(program, loadStackConfig("dev", overrides));
+            assert.equal(ev.error, undefined, ev.error?.message);
+            const inputs = ev.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
+            assert.deepEqual((await Promise.all(policies.map((p) => runPolicy(p as AnyPolicy, inputs)))).flat(), []);
         });
     }
 

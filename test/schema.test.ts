@@ -6,6 +6,7 @@ import { evaluate, useMocks } from "../offline/engine";
 import { applyOrder, toKubernetesObject } from "../offline/manifests";
 import { SchemaValidator, structuralToJsonSchema } from "../offline/schema";
 import { loadStackConfig } from "../offline/stack-files";
+import { PROGRESSIVE_CONFIGS } from "./progressive-configs";
 
 describe("schema validation of rendered objects", function () {
     // The first run may download istio.io/api through the Go module proxy.
@@ -36,7 +37,18 @@ describe("schema validation of rendered objects", function () {
         it(`finds every object of the dev stack valid with activeColor=${color}`, async () => {
             const objects = rendered[color];
             assert.deepEqual(objects.map((o) => o.kind).sort(), ["Deployment", "Deployment", "DestinationRule", "Gateway", "Namespace",
-                "Namespace", "Namespace", "PeerAuthentication", "Service", "ServiceEntry", "VirtualService"]);
+                "Namespace", "Namespace", "PeerAuthentication", "PodDisruptionBudget", "PodDisruptionBudget", "Service", "ServiceEntry", "VirtualService"]);
+            for (const o of objects) assert.deepEqual(await validator.validate(o), [], `${o.kind} ${o.metadata.name}`);
+            assert.deepEqual(findDanglingReferences(objects), []);
+        });
+    }
+
+    for (const [label, overrides] of Object.entries(PROGRESSIVE_CONFIGS)) {
+        it(`finds every object valid with ${label}`, async () => {
+            const program = (await import("../index")).default;
+            const ev = await evaluate(program, loadStackConfig("dev", overrides));
+            assert.equal(ev.error, undefined, ev.error?.message);
+            const objects = applyOrder(ev.resources).map(toKubernetesObject);
             for (const o of objects) assert.deepEqual(await validator.validate(o), [], `${o.kind} ${o.metadata.name}`);
             assert.deepEqual(findDanglingReferences(objects), []);
         });
@@ -65,6 +77,8 @@ describe("schema validation of rendered objects", function () {
         assert.match((await validator.validate(service)).join("\n"), /metadata.name "Nginx_Service" is not a DNS subdomain/);
         assert.match((await validator.validate({ apiVersion: "networking.istio.io/v9", kind: "VirtualService", metadata: { name: "x" } })).join(), /neither a Kubernetes API nor a known CRD/);
         assert.match((await validator.validate({ apiVersion: "apps/v1", kind: "Deploymnt", metadata: { name: "x" } })).join(), /kind Deploymnt does not exist/);
+        const certificate = { apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { name: "c", namespace: "istio-ingress" }, spec: { dnsNames: ["a.example.com"], issuerRef: { name: "x" } } };
+        assert.match((await validator.validate(certificate)).join(), /spec must have required property '?secretName/);
     });
 
     it("converts CRD structural schemas: closed objects, int-or-string, nullable, preserved fields", () => {

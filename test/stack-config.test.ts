@@ -187,6 +187,51 @@ describe("stack config", () => {
         assert.match(problemsFor({ ingressGatewaySelector: "istio=ingress" }).message, /ingressGatewaySelector: is set while Istio is installed here/);
         assert.match(problemsFor({ installIstio: "false", ingressGatewaySelector: "istio" }).message, /ingressGatewaySelector: got "istio"; allowed values: pod labels/);
     });
+
+    it("reads the progressive-delivery settings", () => {
+        const env = read({
+            trafficWeights: "blue=90,green=10", targetedRoutes: ["green:header:x-internal-user=true", "green:source:app=checkout"],
+            mirrorToIdle: "0", idleReplicas: "1", meshRouting: "false", tlsCredentialName: "sample-tls", httpsRedirect: "true",
+            certIssuer: "letsencrypt", installCertManager: "true", routeTimeout: "30s", retryAttempts: "3", retryPerTryTimeout: "10s",
+        });
+        const w = env.workload;
+        assert.deepEqual(w.trafficWeights, { blue: 90, green: 10 });
+        assert.deepEqual(w.targetedRoutes.map((r) => [r.name, r.color]), [["target-0-green", "green"], ["target-1-green", "green"]]);
+        assert.equal(w.idleReplicas, 1);
+        assert.equal(w.meshRouting, false);
+        assert.deepEqual(w.tls, { credentialName: "sample-tls", httpsRedirect: true, gatewayNamespace: "istio-ingress", certificate: { issuerName: "letsencrypt", issuerKind: "ClusterIssuer" } });
+        assert.deepEqual(env.certManager, { version: "v1.21.2" });
+        assert.equal(w.resilience.timeout, "30s");
+        assert.deepEqual(w.resilience.retries, { attempts: 3, perTryTimeout: "10s", retryOn: "connect-failure,refused-stream,gateway-error" });
+        const existing = read({ installIstio: "false", ingressGatewayNamespace: "edge", tlsCredentialName: "t" });
+        assert.equal(existing.workload.tls?.gatewayNamespace, "edge");
+    });
+
+    it("refuses bad progressive-delivery settings, naming each", () => {
+        const cases: [Record<string, unknown>, string, RegExp][] = [
+            [{ trafficWeights: "blue=90,green=20" }, "trafficWeights", /weights sum to 110; allowed values: whole numbers that sum to 100/],
+            [{ trafficWeights: "blue=50,green=50", greenReplicas: "0" }, "greenReplicas", /is 0 but trafficWeights sends 50% to green/],
+            [{ targetedRoutes: ["purple:header:a=b"] }, "targetedRoutes[0]", /got "purple"; allowed values: blue, green/],
+            [{ targetedRoutes: ["green:header:a=b"], greenReplicas: "0" }, "greenReplicas", /targeted route target-0-green sends to green/],
+            [{ mirrorToIdle: "150" }, "mirrorToIdle", /a whole number from 0 to 100/],
+            [{ mirrorToIdle: "10", trafficWeights: "blue=90,green=10" }, "mirrorToIdle", /already sends 10% of live traffic to green/],
+            [{ idleReplicas: "0", mirrorToIdle: "10" }, "idleReplicas", /is 0 but mirrorToIdle shadows traffic to green/],
+            [{ activeColor: "green", idleReplicas: "-1" }, "idleReplicas", /a whole number from 0 to 1000/],
+            [{ tlsCredentialName: "Bad_Name" }, "tlsCredentialName", /a Secret name/],
+            [{ certIssuer: "letsencrypt" }, "certIssuer", /without tlsCredentialName/],
+            [{ routeTimeout: "15" }, "routeTimeout", /a positive duration/],
+            [{ retryAttempts: "11" }, "retryAttempts", /0 to 10/],
+            [{ httpsRedirect: "yes" }, "httpsRedirect", /true, false/],
+            [{ ingressGatewayNamespace: "edge" }, "ingressGatewayNamespace", /is set while Istio is installed here/],
+            [{ installCertManager: "true", certManagerVersion: "1.21" }, "certManagerVersion", /an exact cert-manager release/],
+        ];
+        for (const [values, setting, pattern] of cases) {
+            const error = problemsFor(values);
+            const problem = error.problems.find((p) => p.setting === setting);
+            assert.ok(problem, `${JSON.stringify(values)} is reported under ${setting}: ${error.message}`);
+            assert.match(problem.message, pattern, JSON.stringify(values));
+        }
+    });
 });
 
 describe("validators", () => {

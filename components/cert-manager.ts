@@ -1,0 +1,55 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { ConfigProblem, checkDnsLabel, describe, throwIfProblems } from "./validation";
+
+/** cert-manager's official Helm chart repository. */
+export const CERT_MANAGER_CHART_REPOSITORY = "https://charts.jetstack.io";
+/** The cert-manager chart version installed by default. */
+export const DEFAULT_CERT_MANAGER_VERSION = "v1.21.2";
+
+/** Arguments of {@link CertManager}. */
+export interface CertManagerArgs {
+    /** Chart version (cert-manager release), e.g. `v1.21.2`. Default {@link DEFAULT_CERT_MANAGER_VERSION}. */
+    version?: string;
+    /** Namespace to install into. Default `cert-manager`. */
+    namespace?: string;
+}
+
+/** Checks arguments with defaults applied. */
+export function checkCertManagerArgs(a: Required<CertManagerArgs>): ConfigProblem[] {
+    return [
+        ...checkDnsLabel("namespace", a.namespace),
+        ...(typeof a.version === "string" && /^v\d+\.\d+\.\d+$/.test(a.version) ? []
+            : [{ setting: "version", message: `got ${describe(a.version)}; allowed values: an exact cert-manager release such as ${DEFAULT_CERT_MANAGER_VERSION}` }]),
+    ];
+}
+
+/**
+ * cert-manager from its official Helm chart, pinned, with its CRDs, awaited until ready so that
+ * Certificates can be created right after it.
+ */
+export class CertManager extends pulumi.ComponentResource {
+    /** What Certificate resources must wait for: the release with its CRDs and webhook. */
+    public readonly ready: pulumi.Resource[];
+
+    constructor(name: string, args: CertManagerArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+        const a: Required<CertManagerArgs> = { version: DEFAULT_CERT_MANAGER_VERSION, namespace: "cert-manager", ...args };
+        throwIfProblems(checkCertManagerArgs(a));
+        super("bluegreen:tls:CertManager", name, {}, opts);
+        const ns = new k8s.core.v1.Namespace(`${name}-namespace`, {
+            metadata: { name: a.namespace, labels: { "app.kubernetes.io/managed-by": "pulumi" } },
+        }, { parent: this });
+        const release = new k8s.helm.v3.Release(`${name}-release`, {
+            name: "cert-manager",
+            chart: "cert-manager",
+            version: a.version,
+            namespace: a.namespace,
+            repositoryOpts: { repo: CERT_MANAGER_CHART_REPOSITORY },
+            values: { crds: { enabled: true } },
+            skipAwait: false,
+            timeout: 600,
+        }, { parent: this, dependsOn: [ns] });
+        this.ready = [release];
+        this.registerOutputs({ version: a.version });
+    }
+}
