@@ -1,6 +1,8 @@
 // The package's public API: components and the pure builders they are made of.
 export * from "./blue-green-environment";
 export * from "./blue-green-service";
+export * from "./cert-manager";
+export * from "./delivery";
 export * from "./external-services";
 export * from "./gke-cluster";
 export * from "./istio-mesh";
