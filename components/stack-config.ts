@@ -61,6 +61,10 @@ export function configKeyFor(argumentPath: string): string {
     return argumentPath;
 }
 
+/** Settings declared with `default: ""` in Pulumi.yaml, where the empty string means unset. */
+export const OPTIONAL_KEYS = new Set(["kubeconfig", "istioRevision", "clusterLocation", "ingressGatewaySelector", "ingressGatewayNamespace",
+    "trafficWeights", "idleReplicas", "tlsCredentialName", "certIssuer"]);
+
 /** Reads settings one by one, remembering parse problems under the config key. */
 class SettingsReader {
     readonly problems: ConfigProblem[] = [];
@@ -70,9 +74,18 @@ class SettingsReader {
         return this.get(key);
     }
 
+    /**
+     * An optional setting: Pulumi treats a declared key without a default as required, so optional
+     * ones are declared with `default: ""`, and the empty string means unset.
+     */
+    optional(key: string): string | undefined {
+        const raw = this.get(key);
+        return raw === "" ? undefined : raw;
+    }
+
     integer(key: string, min: number, max: number): number | undefined {
         const raw = this.get(key);
-        if (raw === undefined) return undefined;
+        if (raw === undefined || (raw === "" && OPTIONAL_KEYS.has(key))) return undefined;
         const value = /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
         if (!Number.isSafeInteger(value) || value < min || value > max) {
             this.problems.push({ setting: key, message: `got ${describe(raw)}; allowed values: a whole number from ${min} to ${max}` });
@@ -108,9 +121,18 @@ class SettingsReader {
         return value;
     }
 
+    /** `auto` (on for every stack but dev), `true` or `false`. */
+    deletionProtection(stack: string): boolean {
+        const raw = this.get("deletionProtection") ?? "auto";
+        if (raw === "auto") return stack !== "dev";
+        if (raw === "true" || raw === "false") return raw === "true";
+        this.problems.push({ setting: "deletionProtection", message: `got ${describe(raw)}; allowed values: auto (on for every stack but dev), true, false` });
+        return true;
+    }
+
     /** A Kubernetes label selector in `key=value,key=value` form. */
     labels(key: string): Record<string, string> | undefined {
-        const raw = this.get(key);
+        const raw = this.optional(key);
         if (raw === undefined) return undefined;
         const pairs = raw.split(",").map((p) => p.trim().split("="));
         const valid = pairs.length > 0 && pairs.every((p) => p.length === 2 &&
@@ -167,11 +189,11 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
             replicas: reader.integer(`${color}Replicas`, 0, 1000) ?? defaults.replicas,
         };
     }
-    const weights = reader.string("trafficWeights");
+    const weights = reader.optional("trafficWeights");
     const parsedWeights = weights === undefined ? undefined : parseTrafficWeights("trafficWeights", weights);
     reader.problems.push(...parsedWeights?.problems ?? []);
-    const credentialName = reader.string("tlsCredentialName");
-    const issuer = reader.string("certIssuer");
+    const credentialName = reader.optional("tlsCredentialName");
+    const issuer = reader.optional("certIssuer");
     if (issuer !== undefined && credentialName === undefined) {
         reader.problems.push({ setting: "certIssuer", message: "is set without tlsCredentialName; allowed values: set tlsCredentialName (the secret the Certificate fills) too" });
     }
@@ -180,7 +202,7 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
     return resolveBlueGreenServiceArgs({
         activeColor: (reader.string("activeColor") ?? BLUE_GREEN_DEFAULTS.activeColor) as Color,
         namespace: reader.string("namespace"),
-        istioRevision: reader.string("istioRevision"),
+        istioRevision: reader.optional("istioRevision"),
         appName: reader.string("appName"),
         hosts: reader.stringList("hosts", "sample.hoge.com"),
         colors,
@@ -211,7 +233,7 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
 
 function readCluster(reader: SettingsReader, stack: string): GkeClusterArgs | undefined {
     const project = reader.string("gcp:project");
-    const location = reader.string("clusterLocation") ?? reader.string("gcp:region");
+    const location = reader.optional("clusterLocation") ?? reader.string("gcp:region");
     if (project === undefined) {
         reader.problems.push({ setting: "gcp:project", message: "is not set; allowed values: your GCP project ID (pulumi config set gcp:project <id>), or set kubeconfig to use an existing cluster" });
     }
@@ -226,8 +248,8 @@ function readCluster(reader: SettingsReader, stack: string): GkeClusterArgs | un
         location,
         clusterName: reader.string("clusterName") ?? "bluegreen",
         releaseChannel: (reader.string("releaseChannel") ?? GKE_DEFAULTS.releaseChannel) as ReleaseChannel,
-        // On for every stack but dev, so a shared environment is not destroyed by accident.
-        deletionProtection: reader.boolean("deletionProtection") ?? stack !== "dev",
+        // "auto": on for every stack but dev, so a shared environment is not destroyed by accident.
+        deletionProtection: reader.deletionProtection(stack),
         nodePool: {
             machineType: reader.string("machineType") ?? nodes.machineType,
             minNodes: reader.integer("minNodes", 0, 1000) ?? nodes.minNodes,
@@ -253,9 +275,9 @@ function readCluster(reader: SettingsReader, stack: string): GkeClusterArgs | un
 export function readStackConfig(get: ConfigGetter, stack: string): StackSettings {
     const reader = new SettingsReader(get);
     const installIstio = reader.boolean("installIstio") ?? true;
-    const existingGatewayNamespace = reader.string("ingressGatewayNamespace");
+    const existingGatewayNamespace = reader.optional("ingressGatewayNamespace");
     const workload = readWorkload(reader, installIstio ? ISTIO_DEFAULTS.ingressNamespace : existingGatewayNamespace ?? "istio-system");
-    const kubeconfig = reader.string("kubeconfig");
+    const kubeconfig = reader.optional("kubeconfig");
     const cluster = kubeconfig === undefined ? readCluster(reader, stack) : undefined;
     const mesh = {
         version: reader.string("istioVersion") ?? ISTIO_DEFAULTS.version,

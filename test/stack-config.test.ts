@@ -160,7 +160,9 @@ describe("stack config", () => {
         assert.equal(read({}, "dev").cluster?.deletionProtection, false);
         assert.equal(read({}, "prod").cluster?.deletionProtection, true);
         assert.equal(read({ deletionProtection: "false" }, "prod").cluster?.deletionProtection, false);
-        assert.match(problemsFor({ deletionProtection: "yes" }).message, /deletionProtection: got "yes"; allowed values: true, false/);
+        assert.match(problemsFor({ deletionProtection: "yes" }).message, /deletionProtection: got "yes"; allowed values: auto \(on for every stack but dev\), true, false/);
+        assert.equal(read({ deletionProtection: "auto" }, "prod").cluster?.deletionProtection, true);
+        assert.equal(read({ kubeconfig: "", istioRevision: "", trafficWeights: "", idleReplicas: "" }).cluster?.project, "my-project-id", "empty optional settings mean unset");
     });
 
     it("refuses an unknown release channel, min > max nodes and malformed CIDRs", () => {
