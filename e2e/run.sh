@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# npm run e2e: the users' workflow on the real Pulumi engine against a real API server.
+#   default:          build the toolchain from Go modules (cached), start a control plane on
+#                     127.0.0.1 with kwok nodes and Istio's CRDs, run the scenario, tear down.
+#   E2E_EXISTING=1:   use the `pulumi` on PATH and the cluster in $KUBECONFIG (kind on a laptop,
+#                     say; it needs Istio's CRDs), and run only the scenario.
+set -euo pipefail
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$E2E_DIR/.."
+
+run_scenario() { node -r ts-node/register/transpile-only "$E2E_DIR/scenario.ts"; }
+
+if [[ "${E2E_EXISTING:-0}" == 1 ]]; then
+  command -v pulumi >/dev/null || { echo "E2E_EXISTING=1 needs pulumi on PATH" >&2; exit 2; }
+  [[ -n "${KUBECONFIG:-}" ]] || { echo "E2E_EXISTING=1 needs KUBECONFIG" >&2; exit 2; }
+  run_scenario
+  exit
+fi
+
+start=$(date +%s)
+bash "$E2E_DIR/build-tools.sh"
+echo "[e2e] toolchain ready in $(( $(date +%s) - start ))s"
+
+# A cluster of our own, whatever the caller's environment says.
+export E2E_CLUSTER_NAME="${E2E_CLUSTER_NAME:-bluegreen-e2e-$$}"
+source "$E2E_DIR/env.sh"
+teardown() {
+  local rc=$?
+  bash "$E2E_DIR/cluster.sh" down || true
+  exit "$rc"
+}
+trap teardown EXIT
+bash "$E2E_DIR/cluster.sh" up
+eval "$(bash "$E2E_DIR/cluster.sh" env)"
+run_scenario
