@@ -47,12 +47,11 @@ function serviceArgs(i: number): BlueGreenServiceArgs {
 async function main(): Promise<void> {
     await useMocks("dev");
     const k8s: typeof k8sModule = await import("@pulumi/kubernetes");
-    const { BlueGreenService, resolveBlueGreenServiceArgs } = await import("../components/blue-green-service");
-    const { buildDeploymentSpec, buildServiceSpec, injectionLabels } = await import("../components/workload");
-    const { buildDestinationRuleSpec, buildGatewaySpec, buildVirtualServiceSpec, COLORS, serviceFqdn } = await import("../components/routing");
+    const { BlueGreenService } = await import("../components/blue-green-service");
     const program = (await import("../index")).default;
 
-    const runs = (size: number) => (size >= 300 ? 3 : size >= 100 ? 5 : 9);
+    // Small programs take milliseconds, so they get more runs for a stable median.
+    const runs = (size: number) => (size >= 300 ? 3 : size >= 100 ? 5 : size >= 10 ? 15 : 31);
     const [dev] = await timeInterleaved([program], 9, loadStackConfig("dev"));
 
     // Ours: N BlueGreenService components, with their validation and builders.
@@ -61,35 +60,27 @@ async function main(): Promise<void> {
         for (let i = 0; i < n; i++) new BlueGreenService(`svc-${i}`, serviceArgs(i), { providers: [provider] });
     };
 
-    // The floor: the same Kubernetes objects registered directly with @pulumi/kubernetes, from
-    // inputs built before the clock starts: no components, no validation, no builders.
-    const floorInputs = (n: number) => [...Array(n).keys()].map((i) => {
-        const a = resolveBlueGreenServiceArgs(serviceArgs(i));
-        const host = serviceFqdn(a.appName, a.namespace);
-        const meta = (name: string) => ({ name, namespace: a.namespace });
-        return {
-            namespace: { metadata: { name: a.namespace, labels: injectionLabels() } },
-            deployments: COLORS.map((color) => ({ metadata: meta(`${a.appName}-${color}`), spec: buildDeploymentSpec({ app: a.appName, color, spec: a.colors[color], resources: a.resources }) })),
-            service: { metadata: meta(a.appName), spec: buildServiceSpec(a.appName, a.servicePort) },
-            istio: [
-                ["Gateway", `${a.appName}-gateway`, buildGatewaySpec(a.gatewaySelector, a.hosts)],
-                ["DestinationRule", a.appName, buildDestinationRuleSpec(host, a.loadBalancer)],
-                ["VirtualService", a.appName, buildVirtualServiceSpec({ hosts: a.hosts, gateways: [`${a.namespace}/${a.appName}-gateway`], serviceHost: host, servicePort: a.servicePort, headerName: a.headerName, activeColor: a.activeColor })],
-            ] as const,
-        };
-    });
-    const floor = (n: number) => {
-        const inputs = floorInputs(n);
+    // The floor: the very Kubernetes objects ours declares (recorded from one evaluation, before the
+    // clock starts), registered directly with @pulumi/kubernetes: no components, no validation,
+    // no builders.
+    const floor = async (n: number) => {
+        const recorded = (await evaluate(ours(n))).resources.filter((r) => r.custom && r.type.startsWith("kubernetes:") && r.inputs.kind);
         return () => {
             const provider = new k8s.Provider("k8s", {});
-            inputs.forEach((x, i) => {
-                const ns = new k8s.core.v1.Namespace(`ns-${i}`, x.namespace, { provider });
-                x.deployments.forEach((d, j) => new k8s.apps.v1.Deployment(`d-${i}-${j}`, d, { provider, dependsOn: [ns] }));
-                new k8s.core.v1.Service(`s-${i}`, x.service, { provider, dependsOn: [ns] });
-                for (const [kind, name, spec] of x.istio) {
-                    new k8s.apiextensions.CustomResource(`${kind}-${i}`, { apiVersion: "networking.istio.io/v1", kind, metadata: { name, namespace: x.namespace.metadata.name }, spec }, { provider, dependsOn: [ns] });
+            const namespaces = new Map<string, k8sModule.core.v1.Namespace>();
+            for (const r of recorded) {
+                if (r.inputs.kind === "Namespace") namespaces.set(r.inputs.metadata.name, new k8s.core.v1.Namespace(r.name, r.inputs, { provider }));
+            }
+            for (const r of recorded) {
+                const opts = { provider, dependsOn: [namespaces.get(r.inputs.metadata.namespace)!] };
+                switch (r.inputs.kind) {
+                    case "Namespace": break;
+                    case "Deployment": new k8s.apps.v1.Deployment(r.name, r.inputs as k8sModule.apps.v1.DeploymentArgs, opts); break;
+                    case "PodDisruptionBudget": new k8s.policy.v1.PodDisruptionBudget(r.name, r.inputs, opts); break;
+                    case "Service": new k8s.core.v1.Service(r.name, r.inputs, opts); break;
+                    default: new k8s.apiextensions.CustomResource(r.name, r.inputs as any, opts);
                 }
-            });
+            }
         };
     };
 
@@ -99,7 +90,7 @@ async function main(): Promise<void> {
     console.log("services | ours ms | ours ms/service | floor ms | floor ms/service | ours/floor | runs");
     console.log("-------- | ------- | --------------- | -------- | ---------------- | ---------- | ----");
     for (const n of SIZES) {
-        const [oursMs, floorMs] = await timeInterleaved([ours(n), floor(n)], runs(n));
+        const [oursMs, floorMs] = await timeInterleaved([ours(n), await floor(n)], runs(n));
         console.log([
             String(n).padStart(8),
             oursMs.toFixed(1).padStart(7),
