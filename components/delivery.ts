@@ -14,7 +14,7 @@ import {
     cookieMatch,
     otherColor,
 } from "./routing";
-import { ConfigProblem, checkDnsLabel, checkHeaderName, checkInteger, checkOneOf, describe } from "./validation";
+import { ConfigProblem, DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, checkDnsLabel, checkHeaderName, checkInteger, checkOneOf, describe } from "./validation";
 
 /** Per-route timeouts and retries, and the DestinationRule's outlier detection and connection pool. */
 export interface Resilience {
@@ -134,10 +134,6 @@ export function checkTargetedRoutes(setting: string, routes: TargetedRoute[]): C
     return problems;
 }
 
-/** Kubernetes label key (optional prefix) and value syntax. */
-export const LABEL_KEY = /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-export const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-
 const TARGET_FORMAT = "allowed values: \"<color>:header:<name>=<value>\", \"<color>:header-regex:<name>=<regex>\", " +
     "\"<color>:cookie:<name>=<value>\" or \"<color>:source:<label>=<value>[,<label>=<value>]\", e.g. green:header:x-internal-user=true";
 
@@ -190,7 +186,7 @@ export function checkTls(setting: string, tls: TlsArgs): ConfigProblem[] {
     const problems: ConfigProblem[] = [
         ...checkDnsLabel(`${setting}.gatewayNamespace`, tls.gatewayNamespace),
     ];
-    if (typeof tls.credentialName !== "string" || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(tls.credentialName)) {
+    if (typeof tls.credentialName !== "string" || !DNS_SUBDOMAIN.test(tls.credentialName)) {
         problems.push({ setting: `${setting}.credentialName`, message: `got ${describe(tls.credentialName)}; allowed values: a Secret name (DNS subdomain)` });
     }
     if (tls.certificate) {

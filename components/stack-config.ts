@@ -8,7 +8,7 @@ import { ExternalService, parseExternalEndpoint } from "./external-services";
 import { GKE_DEFAULTS, GkeClusterArgs, ReleaseChannel } from "./gke-cluster";
 import { ISTIO_DEFAULTS, MtlsMode } from "./istio-mesh";
 import { COLORS, Color, LoadBalancerPolicy, TargetedRoute } from "./routing";
-import { ConfigProblem, describe, throwIfProblems } from "./validation";
+import { ConfigProblem, LABEL_KEY, LABEL_VALUE, describe, throwIfProblems } from "./validation";
 
 /**
  * Returns the raw string of a stack setting (as `pulumi.Config.get` does), or undefined when unset.
@@ -135,9 +135,7 @@ class SettingsReader {
         const raw = this.optional(key);
         if (raw === undefined) return undefined;
         const pairs = raw.split(",").map((p) => p.trim().split("="));
-        const valid = pairs.length > 0 && pairs.every((p) => p.length === 2 &&
-            /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(p[0]) &&
-            /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(p[1]));
+        const valid = pairs.length > 0 && pairs.every((p) => p.length === 2 && LABEL_KEY.test(p[0]) && LABEL_VALUE.test(p[1]));
         if (!valid) {
             this.problems.push({ setting: key, message: `got ${describe(raw)}; allowed values: pod labels as key=value[,key=value], e.g. istio=ingressgateway` });
             return undefined;

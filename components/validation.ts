@@ -53,8 +53,15 @@ export function checkInteger(setting: string, value: unknown, min: number, max: 
     return [{ setting, message: `got ${describe(value)}; allowed values: a whole number from ${min} to ${max}` }];
 }
 
-// RFC 1123 label, as Kubernetes requires for namespaces and label-like names.
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+// Name syntaxes Kubernetes enforces; every check in the package uses these.
+/** RFC 1123 label (length checked separately): namespaces and most names. */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** RFC 1123 subdomain of at most 253 characters: object names such as Secrets. */
+export const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A label key, with an optional DNS prefix. */
+export const LABEL_KEY = /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** A label value (may be empty). */
+export const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 // RFC 1035 label: Service names must also start with a letter.
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import Ajv, { ValidateFunction } from "ajv";
 import { parseAllDocuments } from "yaml";
 import type { KubernetesObject } from "../components/references";
+import { DNS_LABEL, DNS_SUBDOMAIN } from "../components/validation";
 
 // kubernetes-models is ESM-only; a Function-built import() survives compilation to CommonJS.
 const importEsm = new Function("specifier", "return import(specifier)") as (specifier: string) => Promise<any>;
@@ -72,8 +73,6 @@ export function structuralToJsonSchema(schema: any): any {
     return out;
 }
 
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Validates Kubernetes and Istio objects; `validate` returns problems (empty when valid). */
 export class SchemaValidator {
@@ -115,7 +114,7 @@ export class SchemaValidator {
         if (typeof object.metadata?.name !== "string" || !DNS_SUBDOMAIN.test(object.metadata.name)) {
             problems.push(`metadata.name ${JSON.stringify(object.metadata?.name)} is not a DNS subdomain`);
         }
-        if (object.metadata?.namespace !== undefined && !DNS_LABEL.test(object.metadata.namespace)) {
+        if (object.metadata?.namespace !== undefined && (!DNS_LABEL.test(object.metadata.namespace) || object.metadata.namespace.length > 63)) {
             problems.push(`metadata.namespace ${JSON.stringify(object.metadata.namespace)} is not a DNS label`);
         }
         const crd = this.crdSchemas.get(`${object.apiVersion}/${object.kind}`);
