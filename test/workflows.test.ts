@@ -63,7 +63,10 @@ describe("GitHub workflows", () => {
     it("points at a policy pack that exists", () => {
         for (const wf of [preview, deploy]) {
             const dir = path.join(root, uses(wf, Object.keys(wf.jobs)[0], "pulumi/actions")[0].with.policyPacks);
-            assert.ok(fs.existsSync(path.join(dir, "PulumiPolicy.yaml")));
+            // The CLI parses this file before anything else; an unquoted ": " in it breaks every preview.
+            const manifest = parse(fs.readFileSync(path.join(dir, "PulumiPolicy.yaml"), "utf8"));
+            assert.equal(manifest.runtime, "nodejs");
+            assert.ok(manifest.description.length > 10);
             assert.ok(fs.existsSync(path.join(dir, "index.ts")));
         }
     });
