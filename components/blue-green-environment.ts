@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { BlueGreenService, BlueGreenServiceArgs, checkBlueGreenServiceArgs, resolveBlueGreenServiceArgs } from "./blue-green-service";
-import { CertManager, CertManagerArgs, DEFAULT_CERT_MANAGER_VERSION, checkCertManagerArgs } from "./cert-manager";
+import { CERT_MANAGER_DEFAULTS, CertManager, CertManagerArgs, checkCertManagerArgs } from "./cert-manager";
 import { TlsArgs } from "./delivery";
 import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, resolveGkeClusterArgs } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioMesh, IstioMeshArgs, checkIstioMeshArgs } from "./istio-mesh";
@@ -30,7 +30,7 @@ export interface BlueGreenEnvironmentArgs {
 }
 
 /** The namespace of the ingress gateway pods: the installed mesh's, or the existing one's. */
-export function gatewayNamespaceOf(args: BlueGreenEnvironmentArgs): string {
+export function gatewayNamespaceOf(args: Pick<BlueGreenEnvironmentArgs, "mesh" | "existingGatewayNamespace">): string {
     return args.mesh !== false ? args.mesh.ingressNamespace ?? ISTIO_DEFAULTS.ingressNamespace : args.existingGatewayNamespace ?? "istio-system";
 }
 
@@ -55,7 +55,7 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
             problems.push({ setting, message: "is set while Istio is installed here; allowed values: unset (the installed gateway's are used) or set mesh to false" });
         }
     }
-    if (args.certManager) problems.push(...under("certManager", checkCertManagerArgs({ version: DEFAULT_CERT_MANAGER_VERSION, namespace: "cert-manager", ...args.certManager })));
+    if (args.certManager) problems.push(...under("certManager", checkCertManagerArgs({ ...CERT_MANAGER_DEFAULTS, ...args.certManager })));
     if (args.cluster) problems.push(...under("cluster", checkGkeClusterArgs(resolveGkeClusterArgs(args.cluster))));
     if (args.mesh !== false) problems.push(...under("mesh", checkIstioMeshArgs({ ...ISTIO_DEFAULTS, ...args.mesh })));
     // Without an existing gateway the default selector stands in: the mesh supplies the real one.

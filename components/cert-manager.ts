@@ -15,6 +15,9 @@ export interface CertManagerArgs {
     namespace?: string;
 }
 
+/** Defaults of {@link CertManagerArgs}. */
+export const CERT_MANAGER_DEFAULTS: Required<CertManagerArgs> = { version: DEFAULT_CERT_MANAGER_VERSION, namespace: "cert-manager" };
+
 /** Checks arguments with defaults applied. */
 export function checkCertManagerArgs(a: Required<CertManagerArgs>): ConfigProblem[] {
     return [
@@ -33,7 +36,7 @@ export class CertManager extends pulumi.ComponentResource {
     public readonly ready: pulumi.Resource[];
 
     constructor(name: string, args: CertManagerArgs = {}, opts?: pulumi.ComponentResourceOptions) {
-        const a: Required<CertManagerArgs> = { version: DEFAULT_CERT_MANAGER_VERSION, namespace: "cert-manager", ...args };
+        const a: Required<CertManagerArgs> = { ...CERT_MANAGER_DEFAULTS, ...args };
         throwIfProblems(checkCertManagerArgs(a));
         super("bluegreen:tls:CertManager", name, {}, opts);
         const ns = new k8s.core.v1.Namespace(`${name}-namespace`, {

@@ -1,6 +1,6 @@
 // Reads and validates the stack configuration (the settings declared in Pulumi.yaml). Pure: it
 // takes a getter, so tests and the offline renderer can feed it without the Pulumi engine.
-import { BlueGreenEnvironmentArgs, checkBlueGreenEnvironmentArgs } from "./blue-green-environment";
+import { BlueGreenEnvironmentArgs, checkBlueGreenEnvironmentArgs, gatewayNamespaceOf } from "./blue-green-environment";
 import { BLUE_GREEN_DEFAULTS, ResolvedBlueGreenServiceArgs, resolveBlueGreenServiceArgs } from "./blue-green-service";
 import { DEFAULT_CERT_MANAGER_VERSION } from "./cert-manager";
 import { DEFAULT_RESILIENCE, parseTargetedRoute, parseTrafficWeights } from "./delivery";
@@ -274,7 +274,7 @@ export function readStackConfig(get: ConfigGetter, stack: string): StackSettings
     const reader = new SettingsReader(get);
     const installIstio = reader.boolean("installIstio") ?? true;
     const existingGatewayNamespace = reader.optional("ingressGatewayNamespace");
-    const workload = readWorkload(reader, installIstio ? ISTIO_DEFAULTS.ingressNamespace : existingGatewayNamespace ?? "istio-system");
+    const workload = readWorkload(reader, gatewayNamespaceOf({ mesh: installIstio ? {} : false, existingGatewayNamespace }));
     const kubeconfig = reader.optional("kubeconfig");
     const cluster = kubeconfig === undefined ? readCluster(reader, stack) : undefined;
     const mesh = {
