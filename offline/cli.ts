@@ -44,7 +44,7 @@ export function parseCommandLine<E extends string>(argv: string[], extra: readon
     } catch (e) {
         throw new CliError((e as Error).message, 2);
     }
-    return { ...values, stack: values.stack, overrides, help: values.help } as CommonOptions & Record<E, string | undefined>;
+    return { ...values, overrides } as CommonOptions & Record<E, string | undefined>;
 }
 
 /** A stack evaluated offline. */

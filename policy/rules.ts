@@ -2,6 +2,7 @@
 // they can be tested without the policy engine. Each returns violation messages; empty is compliant.
 import { checkPinnedImage } from "../components/validation";
 import { findMissingSubsets } from "../components/references";
+import { serviceFqdn } from "../components/routing";
 
 /** A resource as policies see it: its type token and its properties. */
 export interface ResourceView {
@@ -93,7 +94,7 @@ export function routedServicePortsDeclareHttp(resources: ResourceView[]): string
         (vs.props.spec?.http ?? []).flatMap((r: any) => (r.route ?? []).map((d: any) => d.destination?.host))));
     const problems: string[] = [];
     for (const svc of ofType(resources, TYPES.service)) {
-        const fqdn = `${svc.props.metadata?.name}.${svc.props.metadata?.namespace ?? "default"}.svc.cluster.local`;
+        const fqdn = serviceFqdn(svc.props.metadata?.name, svc.props.metadata?.namespace ?? "default");
         if (!routedHosts.has(fqdn)) continue;
         for (const port of svc.props.spec?.ports ?? []) {
             const named = typeof port.name === "string" && /^(http|http2|grpc)(-.*)?$/.test(port.name);

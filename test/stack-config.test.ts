@@ -6,6 +6,7 @@ import { BLUE_GREEN_DEFAULTS } from "../components/blue-green-service";
 import { parseExternalEndpoint } from "../components/external-services";
 import { ConfigError } from "../components/validation";
 import { readStackConfig } from "../components/stack-config";
+import { loadStackConfig } from "../offline/stack-files";
 import { checkHostList, checkPinnedImage } from "../components/validation";
 
 const root = path.join(__dirname, "..");
@@ -65,9 +66,9 @@ describe("stack config", () => {
     });
 
     it("reads the example dev stack", () => {
-        const stack = parse(fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8")).config;
-        const values = Object.fromEntries(Object.entries(stack).map(([k, v]) => [k.replace(/^gke-istio-bluegreen:/, ""), v]));
-        const env = readStackConfig(getter(values), "dev").environment;
+        // Read the way the CLI assembles it: Pulumi.yaml defaults, then Pulumi.dev.yaml.
+        const config = loadStackConfig("dev");
+        const env = readStackConfig((key) => config[key.includes(":") ? key : `gke-istio-bluegreen:${key}`], "dev").environment;
         assert.equal(env.workload.activeColor, "blue");
         assert.equal(env.cluster?.project, "my-gcp-project-id");
         assert.deepEqual(env.workload.externalServices, [
