@@ -40,7 +40,11 @@ KWOK_VERSION="$(e2e_modver kwok sigs.k8s.io/kwok)"                     # v0.8.0
 PULUMI_VERSION="$(e2e_modver pulumi github.com/pulumi/pulumi/pkg/v3)"  # v3.248.0
 PULUMI_K8S_MODVERSION="$(e2e_modver pulumi-kubernetes github.com/pulumi/pulumi-kubernetes/provider/v4)"
 PULUMI_K8S_PLUGIN_VERSION="${PULUMI_K8S_MODVERSION#v}"  # semver the plugin is installed under
-PULUMI_LANG_NODEJS_SDK="$(e2e_modver pulumi-language-nodejs github.com/pulumi/pulumi/sdk/v3)"
+# Upstream sources the Go proxy does not serve at the CLI's version (the Node.js language host),
+# kept in the shared folder beside the repository with a go.mod that builds from the proxy.
+E2E_SHARED_UPSTREAM="${E2E_SHARED_UPSTREAM:-$(cd "$E2E_REPO_ROOT/.." && pwd)/shared/upstream}"
+E2E_LANG_NODEJS_SRC="$E2E_SHARED_UPSTREAM/pulumi-language-nodejs-$PULUMI_VERSION"
+E2E_NODEJS_DIST_SRC="$E2E_SHARED_UPSTREAM/pulumi-nodejs-dist-$PULUMI_VERSION"
 
 # Final binary locations (name-version, rebuilt only when missing).
 E2E_KUBE_APISERVER="$E2E_BIN/kube-apiserver-$K8S_VERSION"
@@ -54,7 +58,7 @@ E2E_KWOKCTL="$E2E_BIN/kwokctl-$KWOK_VERSION"
 # executable, so both live in one versioned directory.
 E2E_PULUMI_DIR="$E2E_BIN/pulumi-$PULUMI_VERSION"
 E2E_PULUMI="$E2E_PULUMI_DIR/pulumi"
-E2E_PULUMI_LANG_NODEJS="$E2E_BIN/pulumi-language-nodejs-sdk-$PULUMI_LANG_NODEJS_SDK"
+E2E_PULUMI_LANG_NODEJS="$E2E_BIN/pulumi-language-nodejs-$PULUMI_VERSION"
 E2E_PULUMI_K8S="$E2E_BIN/pulumi-resource-kubernetes-$PULUMI_K8S_MODVERSION"
 
 # Go build settings (exported by build-tools.sh only): at most 2 parallel compile jobs.

@@ -28,11 +28,15 @@ function check(description: string, ok: boolean, detail = ""): void {
     }
 }
 
-/** A throwaway project directory: the program and its config, with the repo's node_modules. */
+/**
+ * A throwaway project directory: a copy of the repository as a user has it (everything but
+ * dependencies, build output and VCS data), with the repo's node_modules. Copying the whole
+ * tree, not a hand-picked list, means the e2e runs what a user's `pulumi up` runs.
+ */
 function makeProject(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-e2e-"));
-    for (const f of ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json"]) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
-    fs.cpSync(path.join(ROOT, "components"), path.join(dir, "components"), { recursive: true });
+    const skip = new Set(["node_modules", ".git", "bin", "out"]);
+    fs.cpSync(ROOT, dir, { recursive: true, filter: (src) => !skip.has(path.relative(ROOT, src).split(path.sep)[0]) });
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
     fs.mkdirSync(path.join(dir, ".state"));
     return dir;
@@ -139,6 +143,16 @@ async function main(): Promise<void> {
     let vs = kubectl("-n", NS, "get", "virtualservice.networking.istio.io", "nginx");
     check("VirtualService default route -> blue", catchAll(vs) === "blue:100", JSON.stringify(vs?.spec?.http));
     const before = deploymentState();
+
+    // 1b. Building the library must not change which program Pulumi runs (package.json's `main`
+    // points at the compiled library; without Pulumi.yaml `main` that would plan to delete all).
+    const build = timed("1b. npm run build", () => spawnSync("npm", ["run", "build"], { cwd: project, env, encoding: "utf8" }));
+    check("npm run build compiles the library into package.json's main", build.status === 0 &&
+        fs.existsSync(path.join(project, JSON.parse(fs.readFileSync(path.join(project, "package.json"), "utf8")).main)), build.stdout + build.stderr);
+    const afterBuild = timed("1c. pulumi preview after the build", () => pulumi(["preview", "--json"]));
+    const afterBuildSummary = JSON.parse(afterBuild.stdout).changeSummary ?? {};
+    check("after a build, pulumi preview plans no deletes and no changes",
+        !afterBuildSummary.delete && !afterBuildSummary.create && !afterBuildSummary.update && !afterBuildSummary.replace, JSON.stringify(afterBuildSummary));
 
     // 2. The switch, previewed: exactly one update, the VirtualService.
     pulumi(["config", "set", "activeColor", "green"]);

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { describeRouting, VirtualServiceSpec } from "../components/routing";
 import { ConfigError } from "../components/validation";
 import { DeclaredResource, evaluate, useMocks } from "./engine";
+import { loadProgram } from "./program";
 import { StackConfig, StackFileError, loadStackConfig, parseOverrides, projectName } from "./stack-files";
 
 /** A usage or input error: printed without a stack trace, exit code `exitCode`. */
@@ -72,7 +73,7 @@ export function stackConfig(stack: string, overrides: Record<string, string>): S
 export async function evaluateStack(stack: string, config: StackConfig): Promise<StackEvaluation> {
     await useMocks(stack);
     // Imported only after the mocks are installed.
-    const program = (await import("../index")).default;
+    const program = await loadProgram();
     const ev = await evaluate(program, config);
     if (ev.error) {
         throw ev.error instanceof ConfigError ? new CliError(ev.error.message) : ev.error;

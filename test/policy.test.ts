@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { COLORS } from "../components/routing";
 import { evaluate, useMocks } from "../offline/engine";
+import { loadProgram } from "../offline/program";
 import { loadStackConfig } from "../offline/stack-files";
 import { policies } from "../policy/policies";
 import { TYPES } from "../policy/rules";
@@ -134,7 +135,7 @@ describe("policy pack over the real dev stack", () => {
 
     for (const color of COLORS) {
         it(`finds no violation, advisory or mandatory, with activeColor=${color}`, async () => {
-            const program = (await import("../index")).default;
+            const program = await loadProgram();
             const ev = await evaluate(program, loadStackConfig("dev", { activeColor: color }));
             assert.equal(ev.error, undefined);
             const inputs = ev.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
@@ -146,7 +147,7 @@ describe("policy pack over the real dev stack", () => {
 
     for (const [label, overrides] of Object.entries(PROGRESSIVE_CONFIGS)) {
         it(`finds no violation with ${label}`, async () => {
-            const program = (await import("../index")).default;
+            const program = await loadProgram();
             const ev = await evaluate(program, loadStackConfig("dev", overrides));
             assert.equal(ev.error, undefined, ev.error?.message);
             const inputs = ev.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
@@ -155,7 +156,7 @@ describe("policy pack over the real dev stack", () => {
     }
 
     it("does catch a bad change to the real stack: the active color scaled to zero", async () => {
-        const program = (await import("../index")).default;
+        const program = await loadProgram();
         // The program itself refuses this; the policy is the second line for stacks edited by hand.
         const ev = await evaluate(program, loadStackConfig("dev", { activeColor: "green" }));
         const inputs = ev.resources.map((r) => ({ type: r.type, name: r.name, props: structuredClone(r.inputs) }));

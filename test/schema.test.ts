@@ -5,6 +5,7 @@ import { COLORS } from "../components/routing";
 import { evaluate, useMocks } from "../offline/engine";
 import { applyOrder, toKubernetesObject } from "../offline/manifests";
 import { SchemaValidator, structuralToJsonSchema } from "../offline/schema";
+import { loadProgram } from "../offline/program";
 import { loadStackConfig } from "../offline/stack-files";
 import { PROGRESSIVE_CONFIGS } from "./progressive-configs";
 
@@ -17,7 +18,7 @@ describe("schema validation of rendered objects", function () {
     before(async () => {
         validator = await SchemaValidator.forIstio(DEFAULT_ISTIO_VERSION);
         await useMocks("dev");
-        const program = (await import("../index")).default;
+        const program = await loadProgram();
         for (const color of COLORS) {
             const ev = await evaluate(program, loadStackConfig("dev", { activeColor: color }));
             assert.equal(ev.error, undefined);
@@ -45,7 +46,7 @@ describe("schema validation of rendered objects", function () {
 
     for (const [label, overrides] of Object.entries(PROGRESSIVE_CONFIGS)) {
         it(`finds every object valid with ${label}`, async () => {
-            const program = (await import("../index")).default;
+            const program = await loadProgram();
             const ev = await evaluate(program, loadStackConfig("dev", overrides));
             assert.equal(ev.error, undefined, ev.error?.message);
             const objects = applyOrder(ev.resources).map(toKubernetesObject);

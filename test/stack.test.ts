@@ -1,14 +1,15 @@
 import * as assert from "node:assert/strict";
 import { routeRequest } from "../components/routing";
+import { loadProgram } from "../offline/program";
 import { loadStackConfig } from "../offline/stack-files";
 import { DeclaredResource, Evaluation, MOCK_INGRESS_IP, Resources, evaluate, useMocks } from "./harness";
 
 describe("stack (index.ts)", () => {
-    let program: () => Promise<unknown>;
+    let program: () => unknown;
 
     before(async () => {
         await useMocks();
-        program = (await import("../index")).default;
+        program = await loadProgram();
     });
 
     const run = (overrides: Record<string, string> = {}): Promise<Evaluation> => evaluate(program, loadStackConfig("dev", overrides));
