@@ -14,6 +14,17 @@ import {
 } from "./delivery";
 import { ExternalService, buildServiceEntrySpec, checkExternalServices } from "./external-services";
 import {
+    DEFAULT_DRAIN_DELAY_SECONDS,
+    DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
+    DrainAction,
+    DrainActions,
+    DrainSettings,
+    checkRolloutSettings,
+    rolloutFailureMessage,
+    rolloutOrder,
+    rolloutTimeouts,
+} from "./rollout";
+import {
     COLORS,
     Color,
     LOAD_BALANCER_POLICIES,
@@ -110,6 +121,12 @@ export interface BlueGreenServiceArgs {
     tls?: TlsArgs;
     /** Route timeouts and retries; DestinationRule outlier detection and connection pool. */
     resilience?: Partial<Resilience>;
+    /** Seconds a terminating pod keeps serving (preStop) so proxies stop sending to it first; 0 turns it off. Default 30. */
+    drainDelaySeconds?: number;
+    /** How the drain waits: `sleep` (the kubelet's sleep action, Kubernetes 1.30+) or `exec` (`/bin/sleep` in the container). Default `sleep`. */
+    drainAction?: DrainAction;
+    /** Seconds a Deployment's rollout may take before `pulumi up` fails (and the route is left as it was). Default 600. */
+    rolloutTimeoutSeconds?: number;
     /** Address of the ingress gateway, used in the ready-to-paste curl commands. Default `$INGRESS_IP`. */
     ingressAddress?: pulumi.Input<string>;
     /** Resources the Deployments and Istio objects must wait for (the installed mesh: CRDs and a ready istiod). */
@@ -139,6 +156,8 @@ export interface ResolvedBlueGreenServiceArgs {
     idleReplicas?: number;
     tls?: TlsArgs;
     resilience: Resilience;
+    drain: DrainSettings;
+    rolloutTimeoutSeconds: number;
 }
 
 /** Applies defaults to the arguments. */
@@ -167,6 +186,8 @@ export function resolveBlueGreenServiceArgs(args: BlueGreenServiceArgs): Resolve
         idleReplicas: args.idleReplicas,
         tls: args.tls,
         resilience: { ...DEFAULT_RESILIENCE, ...args.resilience },
+        drain: { delaySeconds: args.drainDelaySeconds ?? DEFAULT_DRAIN_DELAY_SECONDS, action: args.drainAction ?? DrainActions.Sleep },
+        rolloutTimeoutSeconds: args.rolloutTimeoutSeconds ?? DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
     };
 }
 
@@ -195,6 +216,7 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
         ...checkResilience("resilience", args.resilience),
         ...(args.tls ? checkTls("tls", args.tls) : []),
         ...(args.idleReplicas !== undefined ? checkInteger("idleReplicas", args.idleReplicas, 0, 1000) : []),
+        ...checkRolloutSettings(args.drain, args.rolloutTimeoutSeconds, { delay: "drainDelaySeconds", action: "drainAction", timeout: "rolloutTimeoutSeconds" }),
     ];
     for (const color of COLORS) {
         problems.push(...checkPinnedImage(`colors.${color}.image`, args.colors[color].image));
@@ -280,17 +302,33 @@ export class BlueGreenService extends pulumi.ComponentResource {
         });
         const deployments = {} as Record<Color, k8s.apps.v1.Deployment>;
         const budgets = {} as Record<Color, k8s.policy.v1.PodDisruptionBudget>;
+        const order = rolloutOrder(a);
+        const virtualServiceRef = `${ns}/${app}`;
+        // One hook for both colors (its name is stable across switches); what it says depends on
+        // where the failed color stands in this update's order.
+        const rolloutFailed = new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
+            const color = COLORS.find((c) => failure.name === `${name}-${c}`);
+            pulumi.log.error(rolloutFailureMessage(`${ns}/${app}-${color ?? failure.name}`, virtualServiceRef,
+                color !== undefined && order.beforeRoute.includes(color)));
+            return false; // never retry: a rollout that timed out needs a person
+        });
+        const deployment = (color: Color, ...after: pulumi.Resource[]) => new k8s.apps.v1.Deployment(`${name}-${color}`, {
+            metadata: { ...meta(`${app}-${color}`), labels: { ...labels, app, version: color } },
+            spec: buildDeploymentSpec({ app, color, spec: { ...a.colors[color], replicas: replicas[color] }, resources: a.resources, drain: a.drain }),
+        }, {
+            ...afterMesh(...after),
+            // The provider awaits the rollout (new ReplicaSet ready) within this time, or fails the update.
+            customTimeouts: rolloutTimeouts(a.rolloutTimeoutSeconds),
+            hooks: { onError: [rolloutFailed] },
+        });
+        // Colors that will receive traffic roll out (and become ready) before the route changes.
+        for (const color of order.beforeRoute) deployments[color] = deployment(color);
         for (const color of COLORS) {
-            deployments[color] = new k8s.apps.v1.Deployment(`${name}-${color}`, {
-                metadata: { ...meta(`${app}-${color}`), labels: { ...labels, app, version: color } },
-                spec: buildDeploymentSpec({ app, color, spec: { ...a.colors[color], replicas: replicas[color] }, resources: a.resources }),
-            }, afterMesh());
             budgets[color] = new k8s.policy.v1.PodDisruptionBudget(`${name}-${color}-pdb`, {
                 metadata: meta(`${app}-${color}`),
                 spec: buildPodDisruptionBudgetSpec(app, color),
             }, inNamespace);
         }
-        this.deployments = deployments;
         this.disruptionBudgets = budgets;
 
         this.service = new k8s.core.v1.Service(`${name}-service`, {
@@ -342,7 +380,10 @@ export class BlueGreenService extends pulumi.ComponentResource {
             mirrorToIdle: a.mirrorToIdle,
             timeout: a.resilience.timeout,
             retries: a.resilience.retries,
-        }), afterMesh(this.destinationRule, this.gateway, this.service));
+        }), afterMesh(this.destinationRule, this.gateway, this.service, ...order.beforeRoute.map((color) => deployments[color])));
+        // Colors that receive no traffic change (scale down, new image) only once the route has moved away.
+        for (const color of order.afterRoute) deployments[color] = deployment(color, this.virtualService);
+        this.deployments = deployments;
 
         this.activeColor = pulumi.output(a.activeColor);
         this.idleColor = pulumi.output(otherColor(a.activeColor));

@@ -7,6 +7,7 @@ import { DEFAULT_RESILIENCE, parseTargetedRoute, parseTrafficWeights } from "./d
 import { ExternalService, parseExternalEndpoint } from "./external-services";
 import { GKE_DEFAULTS, GkeClusterArgs, ReleaseChannel } from "./gke-cluster";
 import { ISTIO_DEFAULTS, MtlsMode } from "./istio-mesh";
+import type { DrainAction } from "./rollout";
 import { COLORS, Color, LoadBalancerPolicy, TargetedRoute } from "./routing";
 import { ConfigProblem, LABEL_KEY, LABEL_VALUE, describe, throwIfProblems } from "./validation";
 
@@ -212,6 +213,9 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
         mirrorToIdle: reader.integer("mirrorToIdle", 0, 100),
         meshRouting: reader.boolean("meshRouting"),
         idleReplicas: reader.integer("idleReplicas", 0, 1000),
+        drainDelaySeconds: reader.integer("drainDelaySeconds", 0, 600),
+        drainAction: reader.string("drainAction") as DrainAction | undefined,
+        rolloutTimeoutSeconds: reader.integer("rolloutTimeoutSeconds", 10, 7200),
         tls: credentialName === undefined ? undefined : {
             credentialName,
             httpsRedirect,

@@ -1,6 +1,7 @@
 // Pure builders for the Kubernetes side of the blue-green workload: namespace labels, one
 // Deployment per color and the color-agnostic Service.
 import type * as k8s from "@pulumi/kubernetes";
+import { DrainSettings, preStopHook, terminationGracePeriod } from "./rollout";
 import { Color, VERSION_LABEL } from "./routing";
 
 /** The port the stock nginx image listens on. */
@@ -79,7 +80,16 @@ export interface DeploymentInputs {
     spec: ColorSpec;
     /** Container requests and limits. */
     resources: ContainerResources;
+    /** How long a terminating pod keeps serving, and how. */
+    drain: DrainSettings;
 }
+
+/**
+ * Pod annotations. A native sidecar (an init container that restarts always) is stopped by the
+ * kubelet only after the app container has exited, so the proxy keeps carrying requests through
+ * the app's preStop drain; a classic sidecar would get SIGTERM at once and drain for 5 s only.
+ */
+export const POD_ANNOTATIONS: Record<string, string> = { "sidecar.istio.io/nativeSidecar": "true" };
 
 /** Builds one color's Deployment spec. Nothing in it depends on which color is active. */
 export function buildDeploymentSpec(inputs: DeploymentInputs): k8s.types.input.apps.v1.DeploymentSpec {
@@ -91,11 +101,13 @@ export function buildDeploymentSpec(inputs: DeploymentInputs): k8s.types.input.a
         timeoutSeconds: 2,
         failureThreshold: 3,
     });
+    const preStop = preStopHook(inputs.drain);
     return {
         replicas: inputs.spec.replicas,
         selector: { matchLabels: selector },
         template: {
             metadata: {
+                annotations: { ...POD_ANNOTATIONS },
                 labels: {
                     ...commonLabels(inputs.app),
                     "app.kubernetes.io/instance": `${inputs.app}-${inputs.color}`,
@@ -105,6 +117,8 @@ export function buildDeploymentSpec(inputs: DeploymentInputs): k8s.types.input.a
             spec: {
                 // nginx never talks to the Kubernetes API; the Istio sidecar brings its own token.
                 automountServiceAccountToken: false,
+                // Longer than the preStop drain, so the kubelet never cuts the drain short.
+                terminationGracePeriodSeconds: terminationGracePeriod(inputs.drain),
                 securityContext: { seccompProfile: { type: "RuntimeDefault" } },
                 containers: [{
                     name: inputs.app,
@@ -112,6 +126,8 @@ export function buildDeploymentSpec(inputs: DeploymentInputs): k8s.types.input.a
                     ports: [{ name: "http", containerPort: CONTAINER_PORT, protocol: "TCP" }],
                     readinessProbe: probe(2, 5),
                     livenessProbe: probe(10, 10),
+                    // Keeps serving while proxies learn that this pod is going away.
+                    ...(preStop ? { lifecycle: { preStop } } : {}),
                     resources: {
                         requests: { ...inputs.resources.requests },
                         limits: { ...inputs.resources.limits },

@@ -23,6 +23,10 @@ export interface DeclaredResource {
     inputs: Record<string, any>;
     /** Dotted paths of inputs that were secrets. */
     secretPaths: string[];
+    /** The provider's await timeouts (customTimeouts), when set. */
+    customTimeouts?: { create?: string; update?: string; delete?: string };
+    /** Names of the error hooks bound to the resource (hooks.onError). */
+    errorHooks: string[];
 }
 
 /** What a program declared and returned. */
@@ -76,6 +80,13 @@ function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
     }
 }
 
+function customTimeoutsOf(req: any): DeclaredResource["customTimeouts"] {
+    const t = req.getCustomtimeouts();
+    if (!t) return undefined;
+    const timeouts = Object.entries({ create: t.getCreate(), update: t.getUpdate(), delete: t.getDelete() }).filter(([, v]) => v);
+    return timeouts.length > 0 ? Object.fromEntries(timeouts) : undefined;
+}
+
 /**
  * Installs the mock engine once per process. Call it before importing the program or any
  * component (pulumi/pulumi#12141).
@@ -87,6 +98,10 @@ export function useMocks(stack = "dev"): Promise<void> {
             call: (args) => args.inputs,
         }, PROJECT, stack, false);
         const monitor = settings.getMonitor() as any;
+        // The SDK's mock monitor declares hook support but lacks the RPCs that register hooks;
+        // accept them as the engine does (the callbacks themselves run only on a real engine).
+        monitor.registerErrorHook ??= (_req: unknown, callback: (err: any, resp: any) => void) => callback(null, {});
+        monitor.registerResourceHook ??= (_req: unknown, callback: (err: any, resp: any) => void) => callback(null, {});
         const register = monitor.registerResource.bind(monitor);
         monitor.registerResource = (req: any, callback: (err: any, resp: any) => void) =>
             register(req, (err: any, resp: any) => {
@@ -102,6 +117,8 @@ export function useMocks(stack = "dev"): Promise<void> {
                         dependsOn: req.getDependenciesList(),
                         inputs: unwrapSecrets(rpc.deserializeProperties(req.getObject()), "", secretPaths),
                         secretPaths,
+                        customTimeouts: customTimeoutsOf(req),
+                        errorHooks: req.getHooks()?.getOnErrorList() ?? [],
                     });
                 }
                 callback(err, resp);

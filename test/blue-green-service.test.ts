@@ -274,6 +274,124 @@ describe("BlueGreenService", () => {
         assert.deepEqual(vs.hosts, ["sample.hoge.com"]);
     });
 
+    /**
+     * Colors the declared VirtualService sends traffic to, read from the spec itself: a share of
+     * the catch-all, a targeted rule or a mirror. The `<header>: <color>` test routes do not count.
+     */
+    const receiversIn = (vs: any, headerName = "x-version"): string[] => {
+        const colors = new Set<string>();
+        for (const route of vs.spec.http) {
+            const testRoute = route.match?.length === 1 && Object.keys(route.match[0]).length === 1 &&
+                route.match[0].headers?.[headerName]?.exact === route.route[0].destination.subset;
+            if (testRoute) continue;
+            for (const d of route.route) if ((d.weight ?? 100) > 0) colors.add(d.destination.subset);
+            for (const m of route.mirrors ?? []) colors.add(m.destination.subset);
+        }
+        return [...colors].sort();
+    };
+
+    /** Fails on a dependsOn cycle among the recorded resources. */
+    const assertAcyclic = (resources: Resources) => {
+        const state = new Map<string, "visiting" | "done">();
+        const visit = (urn: string, path: string[]) => {
+            if (state.get(urn) === "done") return;
+            assert.notEqual(state.get(urn), "visiting", `dependency cycle: ${[...path, urn].join(" -> ")}`);
+            state.set(urn, "visiting");
+            for (const dep of resources.byUrn(urn)?.dependsOn ?? []) visit(dep, [...path, urn]);
+            state.set(urn, "done");
+        };
+        for (const r of resources.all) visit(r.urn, []);
+    };
+
+    describe("make-before-break order for every traffic configuration", () => {
+        const full = { blue: { image: "nginx:1.27.5", replicas: 2 }, green: { image: "nginx:1.28.0", replicas: 2 } };
+        const greenUsers = { name: "beta-users", color: "green" as const, headers: { "x-beta": { exact: "on" } } };
+        const blueUsers = { name: "legacy-users", color: "blue" as const, headers: { "x-legacy": { exact: "on" } } };
+        const cases: [string, Partial<bgs.BlueGreenServiceArgs>][] = [];
+        for (const activeColor of COLORS) {
+            for (const [w, trafficWeights] of [["no split", undefined], ["100/0", { blue: 100, green: 0 }], ["90/10", { blue: 90, green: 10 }],
+                ["0/100", { blue: 0, green: 100 }]] as const) {
+                for (const [t, targetedRoutes] of [["no rules", []], ["rule to green", [greenUsers]], ["rules to both", [greenUsers, blueUsers]]] as const) {
+                    for (const mirrorToIdle of [0, 10]) {
+                        for (const idleReplicas of [undefined, 0]) {
+                            cases.push([`active ${activeColor}, ${w}, ${t}, mirror ${mirrorToIdle}, idle ${idleReplicas ?? "full"}`,
+                                { activeColor, trafficWeights, targetedRoutes: [...targetedRoutes], mirrorToIdle, idleReplicas, colors: full }]);
+                        }
+                    }
+                }
+            }
+        }
+
+        it(`orders route and Deployments by who receives traffic, with no cycle, in all ${cases.length} combinations`, async () => {
+            const covered = new Set<string>();
+            for (const [label, args] of cases) {
+                const { r, error } = await declare(args);
+                if (error) {
+                    // Refused combinations (traffic to a parked color, a mirror with a split) declare nothing.
+                    assert.equal(r.ofType(T.deployment).length, 0, label);
+                    continue;
+                }
+                if (args.idleReplicas === 0) covered.add("a parked color");
+                if (args.mirrorToIdle) covered.add("a mirror");
+                if (args.trafficWeights?.green === 10) covered.add("a canary split");
+                if (args.targetedRoutes?.length === 2) covered.add("rules to both colors");
+                const vs = r.only("VirtualService");
+                const receivers = receiversIn(vs.inputs);
+                assert.ok(receivers.length > 0, label);
+                for (const color of COLORS) {
+                    const d = r.get(T.deployment, `bg-${color}`);
+                    if (receivers.includes(color)) {
+                        assert.ok(vs.dependsOn.includes(d.urn), `${label}: the route waits for ${color}, which receives traffic`);
+                        assert.ok(!d.dependsOn.includes(vs.urn), `${label}: ${color} does not wait for the route`);
+                    } else {
+                        assert.ok(d.dependsOn.includes(vs.urn), `${label}: ${color}, receiving nothing, changes only after the route`);
+                        assert.ok(!vs.dependsOn.includes(d.urn), `${label}: the route does not wait for ${color}`);
+                    }
+                }
+                assertAcyclic(r);
+            }
+            assert.deepEqual([...covered].sort(), ["a canary split", "a mirror", "a parked color", "rules to both colors"], "each kind of configuration was accepted at least once");
+        });
+
+        it("a plain switch changes only which edges point where, not any Deployment's inputs", async () => {
+            const blue = (await declare({ activeColor: "blue" })).r;
+            const green = (await declare({ activeColor: "green" })).r;
+            for (const color of COLORS) {
+                assert.deepEqual(blue.get(T.deployment, `bg-${color}`).inputs, green.get(T.deployment, `bg-${color}`).inputs, color);
+            }
+            assert.ok(blue.get(T.deployment, "bg-green").dependsOn.includes(blue.only("VirtualService").urn));
+            assert.ok(green.only("VirtualService").dependsOn.includes(green.get(T.deployment, "bg-green").urn));
+        });
+    });
+
+    it("lets each pod drain before it stops: preStop sleep, a longer grace period, a native sidecar", async () => {
+        const { r } = await declare();
+        for (const color of COLORS) {
+            const pod = r.get(T.deployment, `bg-${color}`).inputs.spec.template;
+            assert.deepEqual(pod.spec.containers[0].lifecycle, { preStop: { sleep: { seconds: 30 } } });
+            assert.equal(pod.spec.terminationGracePeriodSeconds, 45);
+            assert.equal(pod.metadata.annotations["sidecar.istio.io/nativeSidecar"], "true");
+        }
+        const exec = (await declare({ drainDelaySeconds: 10, drainAction: "exec" })).r.get(T.deployment, "bg-blue").inputs.spec.template.spec;
+        assert.deepEqual(exec.containers[0].lifecycle, { preStop: { exec: { command: ["/bin/sleep", "10"] } } });
+        assert.equal(exec.terminationGracePeriodSeconds, 25);
+        const off = (await declare({ drainDelaySeconds: 0 })).r.get(T.deployment, "bg-blue").inputs.spec.template.spec;
+        assert.equal(off.containers[0].lifecycle, undefined);
+    });
+
+    it("bounds each rollout with the rollout timeout and reports a failed one", async () => {
+        const { r } = await declare({ rolloutTimeoutSeconds: 45 });
+        for (const color of COLORS) {
+            const d = r.get(T.deployment, `bg-${color}`);
+            assert.deepEqual(d.customTimeouts, { create: "45s", update: "45s" });
+            assert.deepEqual(d.errorHooks, ["bg-rollout-failed"]);
+        }
+        assert.deepEqual((await declare()).r.get(T.deployment, "bg-blue").customTimeouts, { create: "600s", update: "600s" });
+        const bad = await declare({ rolloutTimeoutSeconds: 0, drainDelaySeconds: 1.5 });
+        assert.match(bad.error?.message ?? "", /rolloutTimeoutSeconds: got 0; allowed values: a whole number from 10 to 7200/);
+        assert.match(bad.error?.message ?? "", /drainDelaySeconds: got 1.5/);
+    });
+
     it("refuses bad arguments before declaring any child", async () => {
         const ev = await declare({ activeColor: "purple" as any, colors: { blue: { image: "nginx:latest", replicas: -1 } } });
         assert.ok(ev.error);

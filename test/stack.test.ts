@@ -82,8 +82,14 @@ describe("stack (index.ts)", () => {
         const before = new Map(blue.resources.map((x) => [key(x), x]));
         const after = new Map(green.resources.map((x) => [key(x), x]));
         assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort(), "the same resources exist");
-        const changed = [...after.keys()].filter((k) => JSON.stringify(before.get(k)) !== JSON.stringify(after.get(k)));
+        // What the engine diffs (inputs, provider, parent, timeouts, hooks): only the VirtualService.
+        // Dependencies are not diffed; they only decide the order of this update's steps.
+        const diffed = (x: DeclaredResource) => JSON.stringify({ ...x, dependsOn: undefined });
+        const changed = [...after.keys()].filter((k) => diffed(before.get(k)!) !== diffed(after.get(k)!));
         assert.deepEqual(changed, ["kubernetes:networking.istio.io/v1:VirtualService::bluegreen-app-virtualservice"]);
+        const reordered = [...after.keys()].filter((k) => JSON.stringify(before.get(k)!.dependsOn) !== JSON.stringify(after.get(k)!.dependsOn)).sort();
+        assert.deepEqual(reordered, ["kubernetes:apps/v1:Deployment::bluegreen-app-blue", "kubernetes:apps/v1:Deployment::bluegreen-app-green",
+            "kubernetes:networking.istio.io/v1:VirtualService::bluegreen-app-virtualservice"], "only the make-before-break edges move");
         const vsBefore = before.get(changed[0])!.inputs;
         const vsAfter = after.get(changed[0])!.inputs;
         assert.equal(routeRequest(vsBefore.spec, {})?.destinations[0].subset, "blue");

@@ -1,0 +1,103 @@
+// Make-before-break within one `pulumi up`: which colors receive traffic decides the dependency
+// graph (the route waits for them; the colors that lose traffic wait for the route), and each pod
+// keeps serving for a drain delay after it is told to stop. Pure logic; the component wires it.
+import { COLORS, Color, TargetedRoute, catchAllSplit, otherColor } from "./routing";
+import { ConfigProblem, checkInteger, checkOneOf } from "./validation";
+
+/** How a pod waits before it stops: the Kubernetes `sleep` lifecycle action, or `sleep` run in the app container. */
+export const DrainActions = {
+    /** The kubelet's own `preStop.sleep` (Kubernetes 1.30+, on by default; GA in 1.34). Needs nothing in the image. */
+    Sleep: "sleep",
+    /** `preStop.exec` running `/bin/sleep` in the app container: older clusters; the image must ship `sleep` (nginx does). */
+    Exec: "exec",
+} as const;
+/** A value of {@link DrainActions}. */
+export type DrainAction = (typeof DrainActions)[keyof typeof DrainActions];
+/** Every drain action, for validation messages. */
+export const DRAIN_ACTIONS: readonly DrainAction[] = Object.values(DrainActions);
+
+/** Seconds a terminating pod keeps serving: Istio needs seconds to push an endpoint change to every proxy (Argo Rollouts waits 30 s). */
+export const DEFAULT_DRAIN_DELAY_SECONDS = 30;
+/** The Kubernetes provider's own default await for a Deployment rollout (10 minutes). */
+export const DEFAULT_ROLLOUT_TIMEOUT_SECONDS = 600;
+/** Time after the drain for nginx to finish in-flight requests and for the sidecar to drain (its default is 5 s). */
+export const SHUTDOWN_GRACE_SECONDS = 15;
+
+/** What decides who receives traffic: all plain values, known before anything is declared. */
+export interface TrafficSettings {
+    /** The color the catch-all sends ordinary traffic to (without weights). */
+    activeColor: Color;
+    /** The catch-all's weighted split, when set. */
+    trafficWeights?: Partial<Record<Color, number>>;
+    /** Rules sending chosen requests to a color. */
+    targetedRoutes: TargetedRoute[];
+    /** Share of catch-all traffic shadowed to the idle color. */
+    mirrorToIdle: number;
+}
+
+/**
+ * The colors that receive traffic: any share of the catch-all, a targeted rule, or the mirror.
+ * The `x-version` header routes do not count: they exist to test the idle color.
+ */
+export function trafficReceivers(settings: TrafficSettings): Color[] {
+    const receiving = new Set<Color>(catchAllSplit(settings.activeColor, settings.trafficWeights).map((d) => d.color));
+    for (const route of settings.targetedRoutes) receiving.add(route.color);
+    if (settings.mirrorToIdle > 0) receiving.add(otherColor(settings.activeColor));
+    return COLORS.filter((color) => receiving.has(color));
+}
+
+/**
+ * The order of one `pulumi up`: the VirtualService waits for every color that receives traffic
+ * (rolled out and ready first); every other color waits for the VirtualService (it stops or changes
+ * only after the route has moved away from it).
+ */
+export function rolloutOrder(settings: TrafficSettings): { beforeRoute: Color[]; afterRoute: Color[] } {
+    const beforeRoute = trafficReceivers(settings);
+    return { beforeRoute, afterRoute: COLORS.filter((color) => !beforeRoute.includes(color)) };
+}
+
+/** How pods drain and how long a rollout may take. */
+export interface DrainSettings {
+    /** Seconds a terminating pod keeps serving before it is signalled to stop; 0 turns the delay off. */
+    delaySeconds: number;
+    /** How the delay is implemented. */
+    action: DrainAction;
+}
+
+/** Checks the drain and rollout settings. */
+export function checkRolloutSettings(drain: DrainSettings, rolloutTimeoutSeconds: number, names: {
+    delay: string; action: string; timeout: string;
+}): ConfigProblem[] {
+    return [
+        ...checkInteger(names.delay, drain.delaySeconds, 0, 600),
+        ...checkOneOf(names.action, drain.action, DRAIN_ACTIONS),
+        ...checkInteger(names.timeout, rolloutTimeoutSeconds, 10, 7200),
+    ];
+}
+
+/** The pod's grace period: the drain delay plus time for nginx and its sidecar to shut down. */
+export function terminationGracePeriod(drain: DrainSettings): number {
+    return drain.delaySeconds + SHUTDOWN_GRACE_SECONDS;
+}
+
+/** The app container's preStop hook, or undefined when the delay is off. */
+export function preStopHook(drain: DrainSettings): { sleep: { seconds: number } } | { exec: { command: string[] } } | undefined {
+    if (drain.delaySeconds === 0) return undefined;
+    return drain.action === DrainActions.Sleep
+        ? { sleep: { seconds: drain.delaySeconds } }
+        : { exec: { command: ["/bin/sleep", String(drain.delaySeconds)] } };
+}
+
+/** The provider's await timeouts for a Deployment: a rollout not ready by then fails the update. */
+export function rolloutTimeouts(seconds: number): { create: string; update: string } {
+    return { create: `${seconds}s`, update: `${seconds}s` };
+}
+
+/** What the program says when a Deployment's rollout fails, depending on where it stood in the order. */
+export function rolloutFailureMessage(deployment: string, virtualService: string, beforeRoute: boolean): string {
+    return beforeRoute
+        ? `Deployment ${deployment} did not become ready, so the VirtualService ${virtualService} was left as it was: ` +
+            "traffic stays where it was. Fix the color (image, config) and run pulumi up again, or revert the change."
+        : `Deployment ${deployment} failed after the VirtualService ${virtualService} had already moved traffic away from it; ` +
+            "routing is as configured. Fix the color and run pulumi up again.";
+}
