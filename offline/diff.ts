@@ -17,6 +17,21 @@ export interface Plan {
     deletes: DeclaredResource[];
     updates: { resource: DeclaredResource; changes: FieldChange[] }[];
     unchanged: number;
+    /**
+     * Creates and updates grouped by the order the engine reaches them: a step starts only when
+     * every resource it depends on (directly, or through unchanged ones) has finished, so level
+     * N+1 waits for level N and the steps of one level run in parallel. Deletes come after all.
+     */
+    levels: PlannedStep[][];
+}
+
+/** One create or update, with what it waits for on the cluster. */
+export interface PlannedStep {
+    op: "create" | "update";
+    resource: DeclaredResource;
+    changes: FieldChange[];
+    /** What the step's await means for traffic, e.g. `waits until ready`. */
+    note?: string;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -41,7 +56,7 @@ export function diffValues(before: unknown, after: unknown, path = ""): FieldCha
 export function planChanges(before: DeclaredResource[], after: DeclaredResource[]): Plan {
     const old = new Map(before.map((r) => [r.urn, r]));
     const now = new Map(after.map((r) => [r.urn, r]));
-    const plan: Plan = { creates: [], deletes: [], updates: [], unchanged: 0 };
+    const plan: Plan = { creates: [], deletes: [], updates: [], unchanged: 0, levels: [] };
     for (const r of after) {
         const previous = old.get(r.urn);
         if (!previous) {
@@ -53,7 +68,59 @@ export function planChanges(before: DeclaredResource[], after: DeclaredResource[
         else plan.unchanged++;
     }
     plan.deletes = before.filter((r) => !now.has(r.urn));
+    plan.levels = orderSteps(after, [
+        ...plan.creates.map((resource): PlannedStep => ({ op: "create", resource, changes: [], note: deploymentNote(undefined, resource) })),
+        ...plan.updates.map(({ resource, changes }): PlannedStep => ({ op: "update", resource, changes, note: deploymentNote(old.get(resource.urn), resource) })),
+    ]);
     return plan;
+}
+
+/** URNs a resource waits for: its dependsOn and its provider. */
+function waitsFor(r: DeclaredResource): string[] {
+    return [...r.dependsOn, ...(r.provider ? [r.provider.split("::").slice(0, -1).join("::")] : [])];
+}
+
+/** Groups steps by dependency level over the whole graph (unchanged resources finish at once). */
+export function orderSteps(resources: DeclaredResource[], steps: PlannedStep[]): PlannedStep[][] {
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    const changed = new Set(steps.map((s) => s.resource.urn));
+    const level = new Map<string, number>();
+    const levelOf = (urn: string): number => {
+        const known = level.get(urn);
+        if (known !== undefined) return known;
+        level.set(urn, 0); // a cycle (which the engine would refuse) cannot recurse forever
+        const r = byUrn.get(urn);
+        const deps = r ? waitsFor(r).map(levelOf) : [];
+        const own = Math.max(0, ...deps) + (changed.has(urn) ? 1 : 0);
+        level.set(urn, own);
+        return own;
+    };
+    const levels: PlannedStep[][] = [];
+    for (const step of steps) (levels[levelOf(step.resource.urn) - 1] ??= []).push(step);
+    return levels.filter((l) => l !== undefined);
+}
+
+/** Seconds a Deployment's pods keep serving after they are told to stop (their preStop sleep). */
+function drainSeconds(deployment: DeclaredResource): number | undefined {
+    const preStop = deployment.inputs.spec?.template?.spec?.containers?.[0]?.lifecycle?.preStop;
+    const seconds = preStop?.sleep?.seconds ?? (preStop?.exec?.command?.[0] === "/bin/sleep" ? Number(preStop.exec.command[1]) : undefined);
+    return typeof seconds === "number" && Number.isFinite(seconds) ? seconds : undefined;
+}
+
+/**
+ * What a Deployment step means on the cluster: the provider awaits a rollout or scale-up until the
+ * new pods are ready; pods that go away drain for their preStop sleep first.
+ */
+function deploymentNote(before: DeclaredResource | undefined, after: DeclaredResource): string | undefined {
+    if (after.type !== "kubernetes:apps/v1:Deployment") return undefined;
+    const was = before?.inputs.spec?.replicas ?? 0;
+    const now = after.inputs.spec?.replicas ?? 0;
+    const templateChanged = before !== undefined && JSON.stringify(before.inputs.spec?.template) !== JSON.stringify(after.inputs.spec?.template);
+    const drain = drainSeconds(before ?? after);
+    const notes: string[] = [];
+    if (now > 0 && (now > was || templateChanged)) notes.push("waits until ready");
+    if (before !== undefined && (now < was || (templateChanged && was > 0))) notes.push(drain ? `old pods drain ${drain} s` : "old pods stop at once");
+    return notes.length > 0 ? notes.join("; ") : undefined;
 }
 
 /** The kind of a resource for --expect-only: the last segment of its type token (`VirtualService`). */
@@ -69,18 +136,25 @@ export function unexpectedChanges(plan: Plan, allowedType: string): DeclaredReso
 
 const show = (v: unknown) => (v === undefined ? "(unset)" : JSON.stringify(v));
 
-/** The plan as text, in the style of `pulumi preview --diff`. */
+/** The plan as text, in the style of `pulumi preview --diff`, grouped by the order of the update. */
 export function formatPlan(plan: Plan): string {
     const lines: string[] = [];
-    for (const r of plan.creates) lines.push(`  + ${r.type} ${r.name} (create)`);
-    for (const { resource, changes } of plan.updates) {
-        lines.push(`  ~ ${resource.type} ${resource.name} (update)`);
-        for (const c of changes) {
-            const sign = c.before === undefined ? "+" : c.after === undefined ? "-" : "~";
-            lines.push(`      ${sign} ${c.path}: ${show(c.before)} => ${show(c.after)}`);
+    const multiLevel = plan.levels.length > 1;
+    if (multiLevel) lines.push("  (each level starts when the one before has finished; the steps of one level run in parallel)");
+    plan.levels.forEach((steps, i) => {
+        if (multiLevel) lines.push(`  level ${i + 1}:`);
+        const indent = multiLevel ? "    " : "  ";
+        for (const step of steps) {
+            const sign = step.op === "create" ? "+" : "~";
+            lines.push(`${indent}${sign} ${step.resource.type} ${step.resource.name} (${step.op}${step.note ? `; ${step.note}` : ""})`);
+            for (const c of step.changes) {
+                const change = c.before === undefined ? "+" : c.after === undefined ? "-" : "~";
+                lines.push(`${indent}    ${change} ${c.path}: ${show(c.before)} => ${show(c.after)}`);
+            }
         }
-    }
-    for (const r of plan.deletes) lines.push(`  - ${r.type} ${r.name} (delete)`);
+    });
+    if (plan.deletes.length > 0 && multiLevel) lines.push(`  then:`);
+    for (const r of plan.deletes) lines.push(`${multiLevel ? "    " : "  "}- ${r.type} ${r.name} (delete)`);
     const counts = [
         plan.creates.length && `${plan.creates.length} to create`,
         plan.updates.length && `${plan.updates.length} to update`,

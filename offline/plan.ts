@@ -5,7 +5,9 @@ import { formatPlan, planChanges, unexpectedChanges } from "./diff";
 const HELP = `Usage: npm run plan -- --config key=value [options]
 
 Evaluates the stack twice under Pulumi's mock engine, as configured and with the overrides, and
-prints what would change, in the style of 'pulumi preview --diff'. For a color switch:
+prints what would change, in the style of 'pulumi preview --diff', grouped into levels in the
+order the engine reaches them (a Deployment that will receive traffic is ready before the route
+moves; a color that loses traffic changes after it). For a color switch:
   npm run plan -- --config activeColor=green --expect-only VirtualService
 
 Options:

@@ -62,7 +62,7 @@ describe("offline CLI (spawned)", function () {
     it("plans a switch as exactly one update: the VirtualService's default route", () => {
         const { code, stdout, stderr } = run("plan", "--config", "activeColor=green", "--expect-only", "VirtualService");
         assert.equal(code, 0, stderr);
-        const changed = stdout.split("\n").filter((l) => /^\s+[~+-] \S+ \S+ \((update|create|delete)\)$/.test(l));
+        const changed = stdout.split("\n").filter((l) => /^\s+[~+-] \S+ \S+ \((update|create|delete)[;)]/.test(l));
         assert.deepEqual(changed, ["  ~ kubernetes:networking.istio.io/v1:VirtualService bluegreen-app-virtualservice (update)"]);
         assert.match(stdout, /~ spec\.http\[2\]\.route\[0\]\.destination\.subset: "blue" => "green"/);
         assert.match(stdout, /Resources: 1 to update, \d+ unchanged/);
@@ -72,7 +72,7 @@ describe("offline CLI (spawned)", function () {
     it("fails --expect-only when another resource would change, and still exits 0 without it", () => {
         const strict = run("plan", "--config", "activeColor=green", "--config", "blueReplicas=3", "--expect-only", "VirtualService");
         assert.equal(strict.code, 1);
-        assert.match(strict.stdout, /~ kubernetes:apps\/v1:Deployment bluegreen-app-blue \(update\)/);
+        assert.match(strict.stdout, /~ kubernetes:apps\/v1:Deployment bluegreen-app-blue \(update; waits until ready\)/);
         assert.match(strict.stdout, /~ spec\.replicas: 2 => 3/);
         assert.match(strict.stderr, /--expect-only VirtualService: 1 other resource\(s\) would change: kubernetes:apps\/v1:Deployment bluegreen-app-blue/);
         const lenient = run("plan", "--config", "blueReplicas=3");
