@@ -13,6 +13,7 @@
 #   e2e/cluster.sh status  exit 0 if the cluster answers /readyz
 #
 # Knobs: E2E_CLUSTER_NAME (bluegreen-e2e), E2E_NODES (1), ISTIO_VERSION (1.31.4),
+#        E2E_POD_READY_DELAY_MS (3000; 0 for benchmarks), E2E_NEVER_READY_IMAGE (see lib.sh),
 #        E2E_RUN_DIR ($E2E_CACHE/run), E2E_LOG_DIR ($E2E_CACHE/logs/<name>),
 #        E2E_UP_TIMEOUT (180s), E2E_KEEP_ON_FAILURE (0: a failed `up` tears down).
 set -Eeuo pipefail
@@ -110,6 +111,27 @@ status:
 EOF
 }
 
+# kwok_stages: kwok's own default stages (a kwokctl config that names any Stage replaces all of
+# them), with pod-ready changed: pods turn Ready E2E_POD_READY_DELAY_MS after they are scheduled,
+# and never when their first container runs E2E_NEVER_READY_IMAGE.
+kwok_stages() {
+  local f
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+    pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    echo "---"; cat "$(e2e_kwok_stage "$f")"
+  done
+  echo "---"
+  sed -e "/^    matchExpressions:\$/a\\
+    - key: '.spec.containers.[0].image'\\
+      operator: 'NotIn'\\
+      values:\\
+      - '$E2E_NEVER_READY_IMAGE'" \
+    -e "/^  next:\$/i\\
+  delay:\\
+    durationMilliseconds: $E2E_POD_READY_DELAY_MS" \
+    "$(e2e_kwok_stage pod/fast/pod-ready.yaml)"
+}
+
 cmd_up() {
   local b
   for b in "$E2E_ETCD" "$E2E_KUBE_APISERVER" "$E2E_KUBE_CONTROLLER_MANAGER" "$E2E_KUBE_SCHEDULER" \
@@ -146,6 +168,7 @@ options:
   kubeBinaryPrefix: file:///nonexistent-no-download
   kwokBinaryPrefix: file:///nonexistent-no-download
 EOF
+  kwok_stages >>"$cfg"
   local start; start=$(date +%s)
   log "creating cluster $NAME (kubernetes $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)"
   kwokctl --config "$cfg" create cluster --kubeconfig "$KUBECONFIG_PATH" \
@@ -178,6 +201,7 @@ EOF
 
 cmd_env() {
   echo "export KUBECONFIG=$KUBECONFIG_PATH"
+  echo "export E2E_NEVER_READY_IMAGE=$E2E_NEVER_READY_IMAGE"
   echo "export E2E_CLUSTER_NAME=$NAME"
   echo "export E2E_LOG_DIR=$LOG_DIR"
 }

@@ -16,6 +16,12 @@ PULUMI_E2E_HOME="$E2E_CACHE/pulumi-home" # PULUMI_HOME used by the e2e tests
 
 ISTIO_VERSION="${ISTIO_VERSION:-1.31.4}"
 
+# kwok pod stages (see cluster.sh): a pod turns Ready this long after it is scheduled, so the order
+# of a rollout is observable (server timestamps have 1 s resolution); pods whose first container
+# runs this image never turn Ready (a rollout that fails).
+E2E_POD_READY_DELAY_MS="${E2E_POD_READY_DELAY_MS:-3000}"
+E2E_NEVER_READY_IMAGE="${E2E_NEVER_READY_IMAGE:-nginx:0.0.0-never-ready}"
+
 # e2e_modver DIR MODULE -> version that e2e/tools/DIR/go.mod requires for MODULE.
 e2e_modver() {
   local f="$E2E_DIR/tools/$1/go.mod" v
@@ -63,6 +69,15 @@ E2E_PULUMI_K8S="$E2E_BIN/pulumi-resource-kubernetes-$PULUMI_K8S_MODVERSION"
 
 # Go build settings (exported by build-tools.sh only): at most 2 parallel compile jobs.
 E2E_GO_P="${E2E_GO_P:-2}"
+
+# e2e_kwok_stage FILE -> path of a stage definition shipped in the kwok module (kustomize/stage/FILE).
+e2e_kwok_stage() {
+  local dir
+  dir="$(cd "$E2E_DIR/tools/kwok" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [[ -n "$dir" && -f "$dir/kustomize/stage/$1" ]] || { echo "e2e: kwok $KWOK_VERSION has no kustomize/stage/$1" >&2; return 1; }
+  printf '%s\n' "$dir/kustomize/stage/$1"
+}
 
 # Where the Istio CRDs come from: the published Go module istio.io/api.
 e2e_istio_crds() {

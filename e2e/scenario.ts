@@ -109,6 +109,87 @@ async function upAndWatchSwitch(color: string): Promise<{ upMs: number; switched
     return { upMs: Date.now() - start, switchedMs };
 }
 
+/** One object as a watch delivered it, with the client's receive time. */
+interface WatchEvent {
+    at: number;
+    object: any;
+}
+
+/**
+ * `kubectl get <kind> --watch -o json` in the background: every version of every object of that
+ * kind in the namespace, as the API server hands them out, in order. Objects are split out of the
+ * stream of concatenated JSON documents.
+ */
+class Watch {
+    readonly events: WatchEvent[] = [];
+    private readonly child;
+    private buffer = "";
+
+    constructor(kind: string) {
+        this.child = spawn("kubectl", ["-n", NS, "get", kind, "--watch", "-o", "json"], { env, stdio: ["ignore", "pipe", "ignore"] });
+        this.child.stdout.setEncoding("utf8");
+        this.child.stdout.on("data", (chunk: string) => this.take(chunk));
+    }
+
+    private take(chunk: string): void {
+        this.buffer += chunk;
+        let depth = 0;
+        let inString = false;
+        let start = 0;
+        for (let i = 0; i < this.buffer.length; i++) {
+            const c = this.buffer[i];
+            if (inString) {
+                if (c === "\\") i++;
+                else if (c === '"') inString = false;
+            } else if (c === '"') inString = true;
+            else if (c === "{") depth++;
+            else if (c === "}" && --depth === 0) {
+                this.events.push({ at: Date.now(), object: JSON.parse(this.buffer.slice(start, i + 1)) });
+                start = i + 1;
+            }
+        }
+        this.buffer = this.buffer.slice(start);
+    }
+
+    /** Stops watching, after a moment for the last events to arrive. */
+    async stop(): Promise<WatchEvent[]> {
+        await new Promise((r) => setTimeout(r, 1500));
+        this.child.kill();
+        return this.events;
+    }
+}
+
+/** etcd's revision of an object version: one counter for every write, so it orders writes across kinds. */
+const revision = (e: WatchEvent) => Number(e.object.metadata.resourceVersion);
+
+/** The first version of Deployment `name` whose new ReplicaSet is fully rolled out and ready at `replicas`. */
+function readyAt(events: WatchEvent[], name: string, replicas: number, minGeneration = 0): WatchEvent | undefined {
+    return events.find(({ object: d }) => d.metadata.name === name && d.metadata.generation > minGeneration &&
+        d.spec.replicas === replicas && d.status?.observedGeneration === d.metadata.generation &&
+        d.status?.updatedReplicas === replicas && d.status?.readyReplicas === replicas && (d.status?.replicas ?? 0) === replicas);
+}
+
+/** Runs `pulumi up` with watches on Deployments and the VirtualService, and returns what they saw. */
+async function watchedUp(step: string, expectFailure = false) {
+    const deployments = new Watch("deployments");
+    const routes = new Watch("virtualservices.networking.istio.io");
+    await new Promise((r) => setTimeout(r, 1500)); // both watches have listed the current state
+    const since = Date.now();
+    const result = timed(step, () => pulumi(["up", "--yes", "--skip-preview"], expectFailure));
+    const [d, v] = await Promise.all([deployments.stop(), routes.stop()]);
+    const after = (events: WatchEvent[]) => events.filter((e) => e.at >= since);
+    return { result, since, deployments: after(d), routes: after(v), initialDeployments: d.filter((e) => e.at < since) };
+}
+
+/** The first VirtualService version whose catch-all sends everything to `color`. */
+const routedTo = (events: WatchEvent[], color: string) => events.find((e) => catchAll(e.object) === `${color}:100`);
+
+/** The first version of Deployment `name` asking for fewer than `from` replicas. */
+const scaleDownFrom = (events: WatchEvent[], name: string, from: number) =>
+    events.find(({ object: d }) => d.metadata.name === name && d.spec.replicas < from);
+
+const seconds = (e: WatchEvent | undefined, since: number) => (e ? `${((e.at - since) / 1000).toFixed(1)} s` : "never");
+
 async function main(): Promise<void> {
     const kubeconfig = process.env.KUBECONFIG;
     if (!kubeconfig) throw new Error("KUBECONFIG is not set: run through `npm run e2e`, or export the kubeconfig of a cluster with Istio's CRDs");
@@ -182,10 +263,74 @@ async function main(): Promise<void> {
     check("after the rollback the VirtualService routes the catch-all to blue", catchAll(vs) === "blue:100");
     check("after the rollback still no restart", JSON.stringify(deploymentState()) === JSON.stringify(before));
 
-    // 5. A bad value is refused with the clear message, and nothing on the cluster moves.
+    // 5. Make before break. Park the idle color, then roll back to it in one pulumi up: it must be
+    // scaled up and ready before the route moves, and the color losing traffic scales down after.
+    pulumi(["config", "set", "activeColor", "green"]);
+    timed("5a. pulumi up (switch to green)", () => pulumi(["up", "--yes", "--skip-preview"]));
+    pulumi(["config", "set", "idleReplicas", "0"]);
+    timed("5b. pulumi up (park the idle color: idleReplicas=0)", () => pulumi(["up", "--yes", "--skip-preview"]));
+    check("idleReplicas=0 parks blue at 0 replicas", kubectl("-n", NS, "get", "deployment", "nginx-blue")?.spec?.replicas === 0);
+    pulumi(["config", "set", "activeColor", "blue"]);
+    const rollback = await watchedUp("5c. pulumi up (roll back to the parked blue: scale up, route, scale down)");
+    const blueReady = readyAt(rollback.deployments, "nginx-blue", 2);
+    const routedBlue = routedTo(rollback.routes, "blue");
+    const greenDown = scaleDownFrom(rollback.deployments, "nginx-green", 2);
+    console.log(`       blue ready at ${seconds(blueReady, rollback.since)} (rev ${blueReady && revision(blueReady)}), ` +
+        `route -> blue at ${seconds(routedBlue, rollback.since)} (rev ${routedBlue && revision(routedBlue)}), ` +
+        `green scale-down at ${seconds(greenDown, rollback.since)} (rev ${greenDown && revision(greenDown)})`);
+    check("rollback from parked: blue's new ReplicaSet was fully ready strictly before the route changed",
+        !!blueReady && !!routedBlue && revision(blueReady) < revision(routedBlue));
+    check("rollback from parked: green began scaling down only after the route changed",
+        !!routedBlue && !!greenDown && revision(routedBlue) < revision(greenDown));
+
+    // 6. A new image and a switch in one pulumi up: the route waits for the new ReplicaSet.
+    pulumi(["config", "rm", "idleReplicas"]);
+    timed("6a. pulumi up (unpark green)", () => pulumi(["up", "--yes", "--skip-preview"]));
+    const greenBefore = kubectl("-n", NS, "get", "deployment", "nginx-green");
+    pulumi(["config", "set", "greenImage", "nginx:1.29.0"]);
+    pulumi(["config", "set", "activeColor", "green"]);
+    const imageSwitch = await watchedUp("6b. pulumi up (greenImage=nginx:1.29.0 and switch to green)");
+    const greenRolledOut = readyAt(imageSwitch.deployments, "nginx-green", 2, greenBefore?.metadata?.generation ?? 0);
+    const routedGreen = routedTo(imageSwitch.routes, "green");
+    console.log(`       green's new ReplicaSet ready at ${seconds(greenRolledOut, imageSwitch.since)}, route -> green at ${seconds(routedGreen, imageSwitch.since)}`);
+    check("image change + switch: the route changed only after green's new ReplicaSet was fully ready",
+        !!greenRolledOut && !!routedGreen && revision(greenRolledOut) < revision(routedGreen) &&
+        greenRolledOut.object.spec.template.spec.containers[0].image === "nginx:1.29.0");
+
+    // 7. A rollout that never becomes ready fails the update and leaves the route alone.
+    const routeBefore = kubectl("-n", NS, "get", "virtualservice.networking.istio.io", "nginx");
+    const neverReady = process.env.E2E_NEVER_READY_IMAGE ?? "nginx:0.0.0-never-ready";
+    pulumi(["config", "set", "blueImage", neverReady]);
+    pulumi(["config", "set", "activeColor", "blue"]);
+    pulumi(["config", "set", "rolloutTimeoutSeconds", "20"]);
+    const failedRollout = await watchedUp(`7a. pulumi up (blueImage=${neverReady}, switch to blue, 20 s rollout timeout)`, true);
+    const failedText = failedRollout.result.stdout + failedRollout.result.stderr;
+    check("a rollout that never becomes ready makes pulumi up fail", failedRollout.result.code !== 0);
+    check("...with the provider's error naming the Deployment", /nginx-blue/.test(failedText) && /(timed out|not ready|Ready)/i.test(failedText), failedText.slice(-1500));
+    check("...and the program's message that the route was left as it was",
+        /Deployment sample-ns\/nginx-blue did not become ready, so the VirtualService sample-ns\/nginx was left as it was/.test(failedText), failedText.slice(-1500));
+    const routeAfter = kubectl("-n", NS, "get", "virtualservice.networking.istio.io", "nginx");
+    check("...and the VirtualService's resourceVersion is unchanged (traffic stays on green)",
+        routeAfter?.metadata?.resourceVersion === routeBefore?.metadata?.resourceVersion && catchAll(routeAfter) === "green:100",
+        `${routeBefore?.metadata?.resourceVersion} -> ${routeAfter?.metadata?.resourceVersion}, ${catchAll(routeAfter)}`);
+    pulumi(["config", "set", "blueImage", "nginx:1.27.5"]);
+    pulumi(["config", "rm", "rolloutTimeoutSeconds"]);
+    timed("7b. pulumi up (recover: blue back to nginx:1.27.5, route to blue)", () => pulumi(["up", "--yes", "--skip-preview"]));
+    check("after fixing the image one pulumi up recovers: blue ready and routed", catchAll(kubectl("-n", NS, "get", "virtualservice.networking.istio.io", "nginx")) === "blue:100" &&
+        kubectl("-n", NS, "get", "deployment", "nginx-blue")?.status?.readyReplicas === 2);
+
+    // 8. Every pod on the server carries the drain settings (kwok runs no containers, so the drain
+    // itself is proven by spec here).
+    const pods = kubectl("-n", NS, "get", "pods", "-l", "app=nginx")?.items ?? [];
+    check(`every pod (${pods.length}) drains: preStop sleep 30 s, grace period 45 s, native sidecar annotation`, pods.length >= 4 && pods.every((p: any) =>
+        p.spec.containers[0].lifecycle?.preStop?.sleep?.seconds === 30 && p.spec.terminationGracePeriodSeconds === 45 &&
+        p.metadata.annotations?.["sidecar.istio.io/nativeSidecar"] === "true"), JSON.stringify(pods.map((p: any) => p.spec.containers[0].lifecycle)));
+
+    // 9. A bad value is refused with the clear message, and nothing on the cluster moves.
+    vs = kubectl("-n", NS, "get", "virtualservice.networking.istio.io", "nginx");
     const resourceVersion = vs?.metadata?.resourceVersion;
     pulumi(["config", "set", "activeColor", "purple"]);
-    const refused = timed("5. pulumi preview with activeColor=purple", () => pulumi(["preview"], true));
+    const refused = timed("9. pulumi preview with activeColor=purple", () => pulumi(["preview"], true));
     const text = refused.stdout + refused.stderr;
     check("preview with activeColor=purple fails", refused.code !== 0);
     check("...with the message naming the setting and the allowed values", /activeColor: got "purple"; allowed values: blue, green/.test(text), text.slice(-2000));
@@ -193,8 +338,8 @@ async function main(): Promise<void> {
     check("...and leaves the cluster untouched", vs?.metadata?.resourceVersion === resourceVersion && catchAll(vs) === "blue:100");
     pulumi(["config", "set", "activeColor", "blue"]);
 
-    // 6. Destroy removes everything.
-    timed("6. pulumi destroy", () => pulumi(["destroy", "--yes", "--skip-preview"]));
+    // 10. Destroy removes everything.
+    timed("10. pulumi destroy", () => pulumi(["destroy", "--yes", "--skip-preview"]));
     check("destroy removed the namespace and everything in it", kubectl("get", "namespace", NS) === undefined);
     pulumi(["stack", "rm", STACK, "--yes"]);
 }
