@@ -168,7 +168,7 @@ export function checkConfigKeys(keys: Iterable<string>, project: string): Config
     const problems: ConfigProblem[] = [];
     for (const key of keys) {
         const at = key.indexOf(":");
-        const namespace = key.slice(0, at);
+        const namespace = at < 0 ? project : key.slice(0, at);
         const name = key.slice(at + 1);
         if (namespace === project) {
             if (declared.includes(name)) continue;

@@ -86,9 +86,12 @@ export function stackConfig(stack: string, overrides: Record<string, string>): S
         const project = projectName();
         const overridden = new Set(Object.keys(overrides).map((k) => qualify(k, project)));
         for (const [key, value] of Object.entries(config)) {
-            const secret = encrypted.includes(key) ? overridden.has(key) : SECRET_SETTINGS.has(key.slice(project.length + 1)) && key.startsWith(`${project}:`);
-            if (secret) secretValues.add(value);
-            if (encrypted.includes(key) && !overridden.has(key)) standIns.add(key);
+            if (encrypted.includes(key) && !overridden.has(key)) {
+                standIns.add(key);
+            } else if (encrypted.includes(key) || (key.startsWith(`${project}:`) && SECRET_SETTINGS.has(key.slice(project.length + 1)))) {
+                // A value given for an encrypted key is the decrypted secret; a credential setting is secret however given.
+                secretValues.add(value);
+            }
         }
         return config;
     } catch (e) {
