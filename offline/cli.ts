@@ -105,7 +105,7 @@ function refusal(error: ConfigError): string {
     const project = projectName();
     const encrypted = error.problems.map((p) => p.setting).filter((s) => standIns.has(qualify(s, project)));
     return encrypted.length === 0 ? error.message : `${error.message}\n` + encrypted.map((s) =>
-        `${s} is encrypted in the stack file and cannot be decrypted offline; give its value with --config ${s}=<value> (it is masked in every output)`).join("\n");
+        `${s} is encrypted in the stack file and cannot be decrypted offline; give its value with --config ${s}=<value>`).join("\n");
 }
 
 /**
