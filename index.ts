@@ -1,16 +1,11 @@
 // The Pulumi program: reads the stack configuration and composes the components.
 import * as pulumi from "@pulumi/pulumi";
-import { BlueGreenEnvironment, readStackConfig } from "./components";
+import { BlueGreenEnvironment, readStackConfigFromAll } from "./components";
 
 export = async () => {
-    const projectConfig = new pulumi.Config();
-    // Bare keys are this project's settings; qualified ones (gcp:project) belong to providers.
-    const get = (key: string) => {
-        const [namespace, name] = key.includes(":") ? key.split(":", 2) : [undefined, key];
-        return namespace ? new pulumi.Config(namespace).get(name) : projectConfig.get(name);
-    };
-    // Validates every setting before any resource is declared.
-    const { environment } = readStackConfig(get, pulumi.getStack());
+    // Validates every setting before any resource is declared. Every key set for the stack is
+    // read, so a misspelt one (activeColour) is refused instead of silently ignored.
+    const { environment } = readStackConfigFromAll(pulumi.runtime.allConfig(), pulumi.getProject(), pulumi.getStack());
     const env = new BlueGreenEnvironment("bluegreen", environment);
 
     return {

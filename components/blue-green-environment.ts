@@ -1,12 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { BlueGreenService, BlueGreenServiceArgs, checkBlueGreenServiceArgs, resolveBlueGreenServiceArgs } from "./blue-green-service";
+import {
+    BLUE_GREEN_DEFAULTS, BlueGreenService, BlueGreenServiceArgs, checkBlueGreenServiceArgs, reservedNamespaces, resolveBlueGreenServiceArgs,
+} from "./blue-green-service";
 import { CERT_MANAGER_DEFAULTS, CertManager, CertManagerArgs, checkCertManagerArgs } from "./cert-manager";
 import { TlsArgs } from "./delivery";
 import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, resolveGkeClusterArgs } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioMesh, IstioMeshArgs, checkIstioMeshArgs } from "./istio-mesh";
 import { Color } from "./routing";
-import { ConfigProblem, throwIfProblems } from "./validation";
+import { ConfigProblem, checkOwnNamespace, throwIfProblems } from "./validation";
 
 /** Arguments of {@link BlueGreenEnvironment}. */
 export interface BlueGreenEnvironmentArgs {
@@ -56,6 +58,13 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
         }
     }
     if (args.certManager) problems.push(...under("certManager", checkCertManagerArgs({ ...CERT_MANAGER_DEFAULTS, ...args.certManager })));
+    // Namespaces this environment installs into besides the workload's (the workload itself refuses Kubernetes' and Istio's).
+    const taken = [
+        ...(args.mesh !== false ? [{ name: args.mesh.systemNamespace ?? ISTIO_DEFAULTS.systemNamespace, owner: "the Istio control plane" }] : []),
+        { name: gatewayNamespaceOf(args), owner: "the ingress gateway" },
+        ...(args.certManager ? [{ name: args.certManager.namespace ?? CERT_MANAGER_DEFAULTS.namespace, owner: "cert-manager" }] : []),
+    ].filter((r) => !reservedNamespaces(workloadTls(args)?.gatewayNamespace).some((s) => s.name === r.name));
+    problems.push(...under("workload", checkOwnNamespace("namespace", args.workload.namespace ?? BLUE_GREEN_DEFAULTS.namespace, taken)));
     if (args.cluster) problems.push(...under("cluster", checkGkeClusterArgs(resolveGkeClusterArgs(args.cluster))));
     if (args.mesh !== false) problems.push(...under("mesh", checkIstioMeshArgs({ ...ISTIO_DEFAULTS, ...args.mesh })));
     // Without an existing gateway the default selector stands in: the mesh supplies the real one.
@@ -105,7 +114,10 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
             this.cluster = new GkeCluster(`${name}-gke`, args.cluster, { parent: this });
             this.provider = this.cluster.provider;
         } else {
-            this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: args.kubeconfig }, { parent: this });
+            // A kubeconfig may carry credentials (tokens, client keys): a secret in the state and in previews.
+            this.provider = new k8s.Provider(`${name}-k8s`, {
+                kubeconfig: args.kubeconfig === undefined ? undefined : pulumi.secret(args.kubeconfig),
+            }, { parent: this });
         }
         const providerOpts = { parent: this, providers: [this.provider] };
 

@@ -38,9 +38,12 @@ import {
 } from "./routing";
 import {
     ConfigProblem,
+    SYSTEM_NAMESPACES,
     checkDnsLabel,
     checkHeaderName,
     checkHostList,
+    checkOwnNamespace,
+    hostsOverlap,
     checkInteger,
     checkOneOf,
     checkPinnedImage,
@@ -76,6 +79,18 @@ export const BLUE_GREEN_DEFAULTS = {
         green: { image: "nginx:1.28.0", replicas: 2 },
     } as Record<Color, ColorSpec>,
 };
+
+/**
+ * Namespaces the workload must not take over: Kubernetes' own, Istio's control plane's, and the
+ * ingress gateway's when known.
+ */
+export function reservedNamespaces(gatewayNamespace?: string): { name: string; owner: string }[] {
+    return [
+        ...SYSTEM_NAMESPACES.map((name) => ({ name, owner: "Kubernetes itself" })),
+        { name: "istio-system", owner: "the Istio control plane" },
+        ...(gatewayNamespace ? [{ name: gatewayNamespace, owner: "the ingress gateway" }] : []),
+    ];
+}
 
 // Service names are DNS-1035 labels of at most 63 characters and "-gateway" is the longest suffix
 // this component appends.
@@ -204,9 +219,13 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
     const problems: ConfigProblem[] = [
         ...checkOneOf("activeColor", args.activeColor, COLORS),
         ...checkDnsLabel("namespace", args.namespace),
+        ...checkOwnNamespace("namespace", args.namespace, reservedNamespaces(args.tls?.gatewayNamespace)),
         ...(args.istioRevision !== undefined ? checkDnsLabel("istioRevision", args.istioRevision) : []),
         ...checkServiceName("appName", args.appName, MAX_APP_NAME),
         ...checkHostList("hosts", args.hosts),
+        ...(args.meshRouting && Array.isArray(args.hosts) && args.hosts.some((h) => hostsOverlap(h, serviceFqdn(args.appName, args.namespace)))
+            ? [{ setting: "hosts", message: `overlaps ${serviceFqdn(args.appName, args.namespace)}, the Service's own name, which the VirtualService also serves with meshRouting on; allowed values: public host names only (or set meshRouting to false)` }]
+            : []),
         ...checkHeaderName("headerName", args.headerName),
         ...checkOneOf("loadBalancer", args.loadBalancer, LOAD_BALANCER_POLICIES),
         ...checkInteger("servicePort", args.servicePort, 1, 65535),
@@ -224,11 +243,10 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
     }
     if (COLORS.includes(args.activeColor)) {
         problems.push(...checkMirror("mirrorToIdle", args.mirrorToIdle, args.activeColor, args.trafficWeights));
-        if (problems.length === 0) {
-            const idle = otherColor(args.activeColor);
-            problems.push(...checkTrafficHasPods({ ...args, replicas: replicasOf(args) },
-                (color) => (color === idle && args.idleReplicas !== undefined ? "idleReplicas" : `colors.${color}.replicas`)));
-        }
+        // Checked whatever else is wrong, so every problem is reported at once.
+        const idle = otherColor(args.activeColor);
+        problems.push(...checkTrafficHasPods({ ...args, replicas: replicasOf(args) },
+            (color) => (color === idle && args.idleReplicas !== undefined ? "idleReplicas" : `colors.${color}.replicas`)));
     }
     if (Object.keys(args.gatewaySelector).length === 0) {
         problems.push({ setting: "gatewaySelector", message: "is empty; allowed values: the ingress gateway pods' labels, e.g. { istio: ingressgateway }" });

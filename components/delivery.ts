@@ -14,6 +14,7 @@ import {
     cookieMatch,
     otherColor,
 } from "./routing";
+import { RE2JS } from "re2js";
 import { ConfigProblem, DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, checkDnsLabel, checkHeaderName, checkInteger, checkOneOf, describe } from "./validation";
 
 /** Per-route timeouts and retries, and the DestinationRule's outlier detection and connection pool. */
@@ -58,12 +59,45 @@ export function effectiveReplicas(activeColor: Color, replicas: Record<Color, nu
     return { ...replicas, [idle]: idleReplicas ?? replicas[idle] } as Record<Color, number>;
 }
 
-const DURATION = /^(\d+(\.\d+)?(h|m|s|ms))+$/;
+const DURATION_PART = /(\d+(?:\.\d+)?)(h|ms|m|s)/g;
+const DURATION = /^(\d+(\.\d+)?(h|ms|m|s))+$/;
+const MILLISECONDS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
 
-/** Checks a duration as Istio accepts it (`15s`, `1m30s`, `500ms`). */
+/** Milliseconds of a duration such as `1m30s` or `500ms`, or undefined when malformed. */
+export function durationMs(value: string): number | undefined {
+    if (!DURATION.test(value)) return undefined;
+    return [...value.matchAll(DURATION_PART)].reduce((sum, [, n, unit]) => sum + Number(n) * MILLISECONDS[unit], 0);
+}
+
+/**
+ * Checks a duration as Istio accepts it (`15s`, `1m30s`, `500ms`): Istio's CRDs refuse route
+ * timeouts, per-try timeouts and every other duration below 1ms
+ * (`duration(self) >= duration('1ms')`).
+ */
 export function checkDuration(setting: string, value: unknown): ConfigProblem[] {
-    return typeof value === "string" && DURATION.test(value) && !/^0+(\.0+)?(h|m|s|ms)$/.test(value)
-        ? [] : [{ setting, message: `got ${describe(value)}; allowed values: a positive duration such as 500ms, 15s or 1m` }];
+    const ms = typeof value === "string" ? durationMs(value) : undefined;
+    if (ms === undefined) return [{ setting, message: `got ${describe(value)}; allowed values: a positive duration such as 500ms, 15s or 1m` }];
+    return ms >= 1 ? [] : [{ setting, message: `got ${describe(value)}, below Istio's minimum of 1ms; allowed values: a duration of at least 1ms, such as 500ms, 15s or 1m` }];
+}
+
+/** Checks a regular expression as Istio and Envoy compile it: RE2, which has no lookaround or backreferences. */
+export function checkRe2(setting: string, regex: string): ConfigProblem[] {
+    try {
+        RE2JS.compile(regex);
+        return [];
+    } catch (e) {
+        return [{ setting, message: `has the regex ${describe(regex)}, which RE2 (the engine Istio and Envoy use) refuses: ${(e as Error).message}` }];
+    }
+}
+
+/** Splits `k=v,k=v` into pairs, reporting a key given twice instead of silently keeping one. */
+export function parsePairs(setting: string, value: string): { pairs?: [string, string][]; problems: ConfigProblem[] } {
+    const pairs = value.split(",").map((p) => p.trim().split("=").map((x) => x.trim()));
+    if (pairs.some((p) => p.length !== 2)) return { problems: [] };
+    const keys = pairs.map(([k]) => k);
+    const twice = keys.find((k, i) => keys.indexOf(k) !== i);
+    if (twice !== undefined) return { problems: [{ setting, message: `names ${describe(twice)} twice in ${describe(value)}; allowed values: each key once` }] };
+    return { pairs: pairs as [string, string][], problems: [] };
 }
 
 /** Checks a weighted split: known colors, whole numbers from 0 to 100, summing to 100. */
@@ -117,13 +151,7 @@ export function checkTargetedRoutes(setting: string, routes: TargetedRoute[]): C
         }
         for (const [name, match] of Object.entries(route.headers ?? {})) {
             problems.push(...checkHeaderName(`${at}.headers`, name));
-            if (match.regex !== undefined) {
-                try {
-                    new RegExp(match.regex);
-                } catch {
-                    problems.push({ setting: `${at}.headers.${name}`, message: `has an invalid regex ${describe(match.regex)}` });
-                }
-            }
+            if (match.regex !== undefined) problems.push(...checkRe2(`${at}.headers.${name}`, match.regex));
         }
         for (const [key, value] of Object.entries(route.sourceLabels ?? {})) {
             if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) {
@@ -151,8 +179,8 @@ export function parseTargetedRoute(setting: string, value: unknown, index: numbe
     if (kind === "header-regex") route.headers = { [key]: { regex: rest } };
     if (kind === "cookie") route.headers = { cookie: cookieMatch(key, rest) };
     if (kind === "source") {
-        const pairs = `${key}=${rest}`.split(",").map((p) => p.split("="));
-        if (pairs.some((p) => p.length !== 2)) return { problems: [{ setting, message: `got ${describe(value)}; ${TARGET_FORMAT}` }] };
+        const { pairs, problems } = parsePairs(setting, `${key}=${rest}`);
+        if (!pairs) return { problems: problems.length ? problems : [{ setting, message: `got ${describe(value)}; ${TARGET_FORMAT}` }] };
         route.sourceLabels = Object.fromEntries(pairs);
     }
     return { route, problems: checkTargetedRoutes(setting, [route]).map((p) => ({ ...p, setting })) };
@@ -160,11 +188,12 @@ export function parseTargetedRoute(setting: string, value: unknown, index: numbe
 
 /** Parses `blue=90,green=10`. */
 export function parseTrafficWeights(setting: string, value: string): { weights?: Partial<Record<Color, number>>; problems: ConfigProblem[] } {
-    const pairs = value.split(",").map((p) => p.trim().split("="));
-    if (pairs.some((p) => p.length !== 2 || !/^\d+$/.test(p[1].trim()))) {
+    const { pairs, problems: duplicates } = parsePairs(setting, value);
+    if (duplicates.length > 0) return { problems: duplicates };
+    if (!pairs || pairs.some(([, w]) => !/^\d+$/.test(w))) {
         return { problems: [{ setting, message: `got ${describe(value)}; allowed values: <color>=<whole number> pairs summing to 100, e.g. blue=90,green=10` }] };
     }
-    const weights = Object.fromEntries(pairs.map(([c, w]) => [c.trim(), Number(w)]));
+    const weights = Object.fromEntries(pairs.map(([c, w]) => [c, Number(w)]));
     const problems = checkTrafficWeights(setting, weights).map((p) => ({ ...p, setting }));
     return problems.length ? { problems } : { weights: weights as Partial<Record<Color, number>>, problems };
 }

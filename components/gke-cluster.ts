@@ -179,11 +179,10 @@ export function checkGkeClusterArgs(a: ResolvedGkeClusterArgs): ConfigProblem[] 
             ...checkCidr("networkRanges.services", ranges.services, 8, 27),
         ];
         problems.push(...rangeProblems);
-        if (rangeProblems.length === 0) {
-            for (const [x, y] of [["nodes", "pods"], ["nodes", "services"], ["pods", "services"]] as const) {
-                if (overlaps(ranges[x], ranges[y])) {
-                    problems.push({ setting: `networkRanges.${y}`, message: `${ranges[y]} overlaps networkRanges.${x} (${ranges[x]}); allowed values: disjoint ranges` });
-                }
+        // Malformed ranges never overlap, so the well-formed ones are compared whatever else is wrong.
+        for (const [x, y] of [["nodes", "pods"], ["nodes", "services"], ["pods", "services"]] as const) {
+            if (overlaps(ranges[x], ranges[y])) {
+                problems.push({ setting: `networkRanges.${y}`, message: `${ranges[y]} overlaps networkRanges.${x} (${ranges[x]}); allowed values: disjoint ranges` });
             }
         }
     }

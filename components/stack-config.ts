@@ -1,15 +1,19 @@
 // Reads and validates the stack configuration (the settings declared in Pulumi.yaml). Pure: it
-// takes a getter, so tests and the offline renderer can feed it without the Pulumi engine.
+// takes a getter, so tests and the offline renderer can feed it without the Pulumi engine. The
+// program and the offline tools both go through readStackConfigFromAll, so they cannot disagree.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { BlueGreenEnvironmentArgs, checkBlueGreenEnvironmentArgs, gatewayNamespaceOf } from "./blue-green-environment";
 import { BLUE_GREEN_DEFAULTS, ResolvedBlueGreenServiceArgs, resolveBlueGreenServiceArgs } from "./blue-green-service";
 import { DEFAULT_CERT_MANAGER_VERSION } from "./cert-manager";
-import { DEFAULT_RESILIENCE, parseTargetedRoute, parseTrafficWeights } from "./delivery";
+import { DEFAULT_RESILIENCE, parsePairs, parseTargetedRoute, parseTrafficWeights } from "./delivery";
 import { ExternalService, parseExternalEndpoint } from "./external-services";
 import { GKE_DEFAULTS, GkeClusterArgs, ReleaseChannel } from "./gke-cluster";
 import { ISTIO_DEFAULTS, MtlsMode } from "./istio-mesh";
 import type { DrainAction } from "./rollout";
 import { COLORS, Color, LoadBalancerPolicy, TargetedRoute } from "./routing";
-import { ConfigProblem, LABEL_KEY, LABEL_VALUE, describe, throwIfProblems } from "./validation";
+import { ConfigProblem, LABEL_KEY, LABEL_VALUE, closestName, describe, throwIfProblems } from "./validation";
 
 /**
  * Returns the raw string of a stack setting (as `pulumi.Config.get` does), or undefined when unset.
@@ -60,6 +64,132 @@ export function configKeyFor(argumentPath: string): string {
         if (argumentPath.startsWith(`${path}.`) && key === "") return argumentPath.slice(path.length + 1);
     }
     return argumentPath;
+}
+
+/** Every setting of this project, as declared in Pulumi.yaml (a test keeps the two equal). */
+export const STACK_SETTINGS = [
+    "activeColor", "namespace", "istioRevision", "appName", "hosts", "blueImage", "greenImage", "blueReplicas", "greenReplicas",
+    "headerName", "loadBalancer", "externalServices", "kubeconfig", "clusterName", "clusterLocation", "releaseChannel",
+    "deletionProtection", "machineType", "minNodes", "maxNodes", "diskSizeGb", "nodesCidr", "podsCidr", "servicesCidr",
+    "privateNodes", "masterCidr", "masterAuthorizedNetworks", "installIstio", "istioVersion", "mtlsMode", "ingressReplicas",
+    "ingressGatewaySelector", "ingressGatewayNamespace", "trafficWeights", "targetedRoutes", "mirrorToIdle", "meshRouting",
+    "idleReplicas", "tlsCredentialName", "httpsRedirect", "certIssuer", "installCertManager", "certManagerVersion",
+    "routeTimeout", "retryAttempts", "retryPerTryTimeout", "drainDelaySeconds", "drainAction", "rolloutTimeoutSeconds",
+] as const;
+
+/** Settings of other namespaces (provider settings) that this program reads too. */
+export const PROVIDER_SETTINGS_READ = ["gcp:project", "gcp:region"] as const;
+
+/**
+ * Settings that can hold a credential (an inline kubeconfig carries tokens or client keys): the
+ * program passes them on as Pulumi secrets, and messages never quote them.
+ */
+export const SECRET_SETTINGS: ReadonlySet<string> = new Set(["kubeconfig"]);
+
+/** Settings that describe the GKE cluster this stack builds; without effect when kubeconfig is set. */
+const CLUSTER_SETTINGS = ["clusterName", "clusterLocation", "releaseChannel", "deletionProtection", "machineType", "minNodes", "maxNodes",
+    "diskSizeGb", "nodesCidr", "podsCidr", "servicesCidr", "privateNodes", "masterCidr", "masterAuthorizedNetworks"];
+
+/** Declared defaults (as Pulumi.yaml writes them) of the settings that depend on another one. */
+export const DEPENDENT_SETTING_DEFAULTS: Record<string, string> = {
+    clusterName: "bluegreen", clusterLocation: "", releaseChannel: GKE_DEFAULTS.releaseChannel, deletionProtection: "auto",
+    machineType: GKE_DEFAULTS.nodePool.machineType, minNodes: String(GKE_DEFAULTS.nodePool.minNodes),
+    maxNodes: String(GKE_DEFAULTS.nodePool.maxNodes), diskSizeGb: String(GKE_DEFAULTS.nodePool.diskSizeGb),
+    nodesCidr: GKE_DEFAULTS.networkRanges.nodes, podsCidr: GKE_DEFAULTS.networkRanges.pods, servicesCidr: GKE_DEFAULTS.networkRanges.services,
+    privateNodes: "false", masterCidr: GKE_DEFAULTS.masterCidr, masterAuthorizedNetworks: "[]",
+    httpsRedirect: "false", certIssuer: "", certManagerVersion: DEFAULT_CERT_MANAGER_VERSION,
+    ingressGatewaySelector: "", ingressGatewayNamespace: "",
+    istioVersion: ISTIO_DEFAULTS.version, mtlsMode: ISTIO_DEFAULTS.mtlsMode, ingressReplicas: String(ISTIO_DEFAULTS.ingressReplicas),
+};
+
+/**
+ * One rule for settings that only mean something when another setting allows it: such a setting
+ * away from its default while its prerequisite is off is refused, naming the prerequisite.
+ */
+export const PREREQUISITES: { settings: string[]; needs: string; fix: string; met: (get: ConfigGetter) => boolean }[] = [
+    { settings: CLUSTER_SETTINGS, needs: "kubeconfig unset (with kubeconfig set no GKE cluster is built)", fix: "unset kubeconfig", met: (get) => !get("kubeconfig") },
+    { settings: ["httpsRedirect", "certIssuer"], needs: "tlsCredentialName set", fix: "set tlsCredentialName too", met: (get) => !!get("tlsCredentialName") },
+    { settings: ["masterCidr"], needs: "privateNodes true", fix: "set privateNodes to true", met: (get) => get("privateNodes") === "true" },
+    { settings: ["certManagerVersion"], needs: "installCertManager true", fix: "set installCertManager to true", met: (get) => get("installCertManager") === "true" },
+    { settings: ["ingressGatewaySelector", "ingressGatewayNamespace"], needs: "installIstio false (an existing mesh)", fix: "set installIstio to false", met: (get) => get("installIstio") === "false" },
+    { settings: ["istioVersion", "mtlsMode", "ingressReplicas"], needs: "installIstio true (the default)", fix: "set installIstio to true", met: (get) => get("installIstio") !== "false" },
+];
+
+/** A raw setting normalised for comparing with its default (lists as JSON, surrounding spaces ignored). */
+function normalised(raw: string): string {
+    try {
+        return JSON.stringify(JSON.parse(raw));
+    } catch {
+        return raw.trim();
+    }
+}
+
+/** Problems for settings set away from their default while their prerequisite is off. */
+export function checkPrerequisites(get: ConfigGetter): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    for (const rule of PREREQUISITES) {
+        if (rule.met(get)) continue;
+        for (const key of rule.settings) {
+            const raw = get(key);
+            const fallback = DEPENDENT_SETTING_DEFAULTS[key];
+            if (raw === undefined || raw === "" || normalised(raw) === normalised(fallback) || problems.some((p) => p.setting === key)) continue;
+            problems.push({
+                setting: key,
+                message: `is ${describe(raw)} but only applies with ${rule.needs}; allowed values: ` +
+                    `${fallback === "" ? "unset" : `${fallback} (the default)`} (pulumi config rm ${key}), or ${rule.fix}`,
+            });
+        }
+    }
+    return problems;
+}
+
+/** True when a kubeconfig value is the file's contents rather than its path. */
+export function isInlineKubeconfig(value: string): boolean {
+    return value.includes("\n") || /^\s*\{/.test(value) || /^\s*apiVersion\s*:/.test(value);
+}
+
+/** Checks that a kubeconfig given as a path names an existing file; never quotes the value. */
+export function checkKubeconfig(value: string, fileExists: (file: string) => boolean): ConfigProblem[] {
+    if (isInlineKubeconfig(value)) return [];
+    const file = value.startsWith("~/") ? path.join(os.homedir(), value.slice(2)) : value;
+    return fileExists(file) ? [] : [{
+        setting: "kubeconfig",
+        message: "names a file that does not exist (the value is not shown: it may hold credentials); allowed values: the path of an existing kubeconfig file, or the file's contents",
+    }];
+}
+
+/**
+ * Refuses config keys nobody reads: in this project's namespace every undeclared key (with the
+ * closest declared one as a suggestion); in other namespaces (provider settings such as gcp:zone,
+ * kubernetes:context or pulumi:tags, which stay allowed) only keys named like one of ours.
+ * `keys` are fully qualified, as pulumi.runtime.allConfig() returns them.
+ */
+export function checkConfigKeys(keys: Iterable<string>, project: string): ConfigProblem[] {
+    const declared: readonly string[] = STACK_SETTINGS;
+    const problems: ConfigProblem[] = [];
+    for (const key of keys) {
+        const at = key.indexOf(":");
+        const namespace = at < 0 ? project : key.slice(0, at);
+        const name = key.slice(at + 1);
+        if (namespace === project) {
+            if (declared.includes(name)) continue;
+            const suggestion = closestName(name, declared, Math.max(2, Math.floor(name.length / 3)));
+            problems.push({
+                setting: name,
+                message: `is not a setting of this project${suggestion ? `; did you mean \`${suggestion}\`?` : ""} ` +
+                    `(allowed values: the settings declared in Pulumi.yaml, listed in the README's Configuration table)`,
+            });
+        } else if (!(PROVIDER_SETTINGS_READ as readonly string[]).includes(key)) {
+            const suggestion = closestName(name, declared);
+            if (suggestion === undefined) continue;
+            problems.push({
+                setting: key,
+                message: `is not read by anything in this program; did you mean this project's setting \`${suggestion}\`? ` +
+                    `It takes no namespace: pulumi config set ${suggestion} <value>`,
+            });
+        }
+    }
+    return problems;
 }
 
 /** Settings declared with `default: ""` in Pulumi.yaml, where the empty string means unset. */
@@ -135,8 +265,10 @@ class SettingsReader {
     labels(key: string): Record<string, string> | undefined {
         const raw = this.optional(key);
         if (raw === undefined) return undefined;
-        const pairs = raw.split(",").map((p) => p.trim().split("="));
-        const valid = pairs.length > 0 && pairs.every((p) => p.length === 2 && LABEL_KEY.test(p[0]) && LABEL_VALUE.test(p[1]));
+        const { pairs, problems } = parsePairs(key, raw);
+        this.problems.push(...problems);
+        if (problems.length > 0) return undefined;
+        const valid = pairs !== undefined && pairs.every(([k, v]) => LABEL_KEY.test(k) && LABEL_VALUE.test(v));
         if (!valid) {
             this.problems.push({ setting: key, message: `got ${describe(raw)}; allowed values: pod labels as key=value[,key=value], e.g. istio=ingressgateway` });
             return undefined;
@@ -149,23 +281,40 @@ class SettingsReader {
     }
 }
 
-/** Parses `externalServices` entries, merging the ports of entries for the same host. */
+/**
+ * Parses `externalServices` entries, merging the ports of entries for the same host. Two hosts
+ * that map to one ServiceEntry name, or one port given two protocols, are refused rather than
+ * silently dropped.
+ */
 function readExternalServices(reader: SettingsReader): ExternalService[] | undefined {
     const entries = reader.stringList("externalServices", "tcp://db.example.com:5432");
     if (entries === undefined) return undefined;
-    const byName = new Map<string, ExternalService>();
+    const byName = new Map<string, { service: ExternalService; index: number }>();
     entries.forEach((entry, i) => {
-        const { service, problems } = parseExternalEndpoint(`externalServices[${i}]`, entry);
+        const setting = `externalServices[${i}]`;
+        const { service, problems } = parseExternalEndpoint(setting, entry);
         reader.problems.push(...problems);
         if (!service) return;
-        const existing = byName.get(service.name);
-        if (existing) {
-            existing.ports.push(...service.ports.filter((p) => !existing.ports.some((q) => q.number === p.number)));
+        const seen = byName.get(service.name);
+        if (!seen) {
+            byName.set(service.name, { service, index: i });
+        } else if (seen.service.hosts[0] !== service.hosts[0]) {
+            reader.problems.push({
+                setting,
+                message: `has host ${describe(service.hosts[0])}, which maps to the ServiceEntry name ${describe(service.name)} as externalServices[${seen.index}] ` +
+                    `(${describe(seen.service.hosts[0])}) does; allowed values: hosts whose names still differ once dots become dashes (and cut to 63 characters)`,
+            });
         } else {
-            byName.set(service.name, service);
+            for (const port of service.ports) {
+                const same = seen.service.ports.find((q) => q.number === port.number);
+                if (!same) seen.service.ports.push(port);
+                else if (same.protocol !== port.protocol) {
+                    reader.problems.push({ setting, message: `gives port ${port.number} of ${describe(service.hosts[0])} the protocol ${port.protocol}, which an earlier entry gives ${same.protocol}; allowed values: one protocol per port` });
+                }
+            }
         }
     });
-    return [...byName.values()];
+    return [...byName.values()].map((v) => v.service);
 }
 
 /** Parses `targetedRoutes` entries. */
@@ -193,9 +342,6 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
     reader.problems.push(...parsedWeights?.problems ?? []);
     const credentialName = reader.optional("tlsCredentialName");
     const issuer = reader.optional("certIssuer");
-    if (issuer !== undefined && credentialName === undefined) {
-        reader.problems.push({ setting: "certIssuer", message: "is set without tlsCredentialName; allowed values: set tlsCredentialName (the secret the Certificate fills) too" });
-    }
     const httpsRedirect = reader.boolean("httpsRedirect") ?? false;
     const retries = DEFAULT_RESILIENCE.retries;
     return resolveBlueGreenServiceArgs({
@@ -233,7 +379,8 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
     });
 }
 
-function readCluster(reader: SettingsReader, stack: string): GkeClusterArgs | undefined {
+/** The cluster's arguments; still built when the project or location is missing, so every other setting is checked too. */
+function readCluster(reader: SettingsReader, stack: string): GkeClusterArgs {
     const project = reader.string("gcp:project");
     const location = reader.optional("clusterLocation") ?? reader.string("gcp:region");
     if (project === undefined) {
@@ -242,12 +389,11 @@ function readCluster(reader: SettingsReader, stack: string): GkeClusterArgs | un
     if (location === undefined) {
         reader.problems.push({ setting: "clusterLocation", message: "is not set and neither is gcp:region; allowed values: a GCP region such as us-central1 or a zone such as us-central1-a" });
     }
-    if (project === undefined || location === undefined) return undefined;
     const nodes = GKE_DEFAULTS.nodePool;
     const ranges = GKE_DEFAULTS.networkRanges;
     return {
-        project,
-        location,
+        project: project ?? "",
+        location: location ?? "",
         clusterName: reader.string("clusterName") ?? "bluegreen",
         releaseChannel: (reader.string("releaseChannel") ?? GKE_DEFAULTS.releaseChannel) as ReleaseChannel,
         // "auto": on for every stack but dev, so a shared environment is not destroyed by accident.
@@ -269,17 +415,51 @@ function readCluster(reader: SettingsReader, stack: string): GkeClusterArgs | un
     };
 }
 
+/** Where the stack's keys come from and how files are looked up; both optional for library callers. */
+export interface ReadOptions {
+    /** Every key set for the stack, fully qualified (`<project>:activeColor`, `gcp:zone`): unknown ones are refused. */
+    keys?: Iterable<string>;
+    /** This project's name, the namespace of `keys` that is ours. */
+    project?: string;
+    /** Whether a file exists (a kubeconfig given as a path). Default: the local file system. */
+    fileExists?: (file: string) => boolean;
+}
+
+/** Matches argument paths inside a component's message (`nodePool.maxNodes`, `networkRanges.nodes`). */
+const ARGUMENT_PATH_IN_MESSAGE = /\b[a-z][A-Za-z]*(?:\.[a-z][A-Za-z]*)+\b/g;
+
+/**
+ * A component's problem as a stack user reads it: the setting and every argument path its message
+ * mentions named by stack config key. `locationKey` is where the cluster location came from.
+ */
+function asStackProblem(problem: ConfigProblem, locationKey: string): ConfigProblem {
+    const part = problem.setting.split(/[.[]/)[0];
+    const setting = configKeyFor(problem.setting);
+    return {
+        setting: setting === "clusterLocation" ? locationKey : setting,
+        message: problem.message.replace(ARGUMENT_PATH_IN_MESSAGE, (token) => {
+            const key = configKeyFor(`${part}.${token}`);
+            return key === `${part}.${token}` ? token : key;
+        }),
+    };
+}
+
 /**
  * Reads the stack configuration and validates it completely. Throws a ConfigError naming every
  * bad setting by its config key, with the allowed values; the program declares resources only
  * after this returns.
  */
-export function readStackConfig(get: ConfigGetter, stack: string): StackSettings {
-    const reader = new SettingsReader(get);
+export function readStackConfig(get: ConfigGetter, stack: string, options: ReadOptions = {}): StackSettings {
+    // Settings whose prerequisite is off are refused here, and then read as unset.
+    const prerequisiteProblems = checkPrerequisites(get);
+    const reader = new SettingsReader((key) => (prerequisiteProblems.some((p) => p.setting === key) ? undefined : get(key)));
+    reader.problems.push(...prerequisiteProblems);
+    if (options.keys !== undefined) reader.problems.push(...checkConfigKeys(options.keys, options.project ?? ""));
     const installIstio = reader.boolean("installIstio") ?? true;
     const existingGatewayNamespace = reader.optional("ingressGatewayNamespace");
     const workload = readWorkload(reader, gatewayNamespaceOf({ mesh: installIstio ? {} : false, existingGatewayNamespace }));
     const kubeconfig = reader.optional("kubeconfig");
+    if (kubeconfig !== undefined) reader.problems.push(...checkKubeconfig(kubeconfig, options.fileExists ?? fs.existsSync));
     const cluster = kubeconfig === undefined ? readCluster(reader, stack) : undefined;
     const mesh = {
         version: reader.string("istioVersion") ?? ISTIO_DEFAULTS.version,
@@ -297,10 +477,22 @@ export function readStackConfig(get: ConfigGetter, stack: string): StackSettings
         certManager: installCertManager ? { version: certManagerVersion } : (false as const),
         workload,
     };
+    const locationKey = reader.optional("clusterLocation") === undefined && get("gcp:region") !== undefined ? "gcp:region" : "clusterLocation";
     const argumentProblems = checkBlueGreenEnvironmentArgs(environment)
-        .map((p) => ({ ...p, setting: configKeyFor(p.setting) }))
+        .map((p) => asStackProblem(p, locationKey))
         // A value that could not be parsed was replaced by its default: report the parse problem only.
         .filter((p) => !reader.hasProblem(p.setting.replace(/\[.*$/, "")));
     throwIfProblems([...reader.problems, ...argumentProblems]);
     return { environment };
+}
+
+/**
+ * Reads the stack configuration from every key set for the stack, as pulumi.runtime.allConfig()
+ * returns them (`<project>:activeColor`, `gcp:project`): what the program does, and so what the
+ * offline tools do when they run it.
+ */
+export function readStackConfigFromAll(all: Record<string, string>, project: string, stack: string,
+    fileExists?: (file: string) => boolean): StackSettings {
+    const get: ConfigGetter = (key) => all[key.includes(":") ? key : `${project}:${key}`];
+    return readStackConfig(get, stack, { keys: Object.keys(all), project, fileExists });
 }

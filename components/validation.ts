@@ -97,7 +97,29 @@ export function isDnsName(host: string): boolean {
     return labels.length >= 2 && labels.every((l) => l.length <= 63 && DNS_LABEL.test(l)) && !/^\d+$/.test(labels[labels.length - 1]);
 }
 
-/** Checks a non-empty list of distinct DNS host names. */
+/**
+ * True when one host name covers the other as Istio matches them: equal, or a `*.` wildcard whose
+ * suffix the other name (or narrower wildcard) ends with.
+ */
+export function hostsOverlap(a: string, b: string): boolean {
+    const covers = (wild: string, name: string) => wild.startsWith("*.") && name.endsWith(wild.slice(1)) && name !== wild;
+    return a === b || covers(a, b) || covers(b, a);
+}
+
+/** Problems for pairs of hosts in one list that are equal or overlap through a wildcard. */
+export function checkHostOverlaps(setting: string, hosts: string[]): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    hosts.forEach((a, i) => hosts.slice(i + 1).forEach((b) => {
+        if (a === b) {
+            problems.push({ setting, message: `lists ${describe(a)} more than once; each host may appear once` });
+        } else if (hostsOverlap(a, b)) {
+            problems.push({ setting, message: `lists both ${describe(a)} and ${describe(b)}, and the wildcard covers the other; Istio refuses overlapping hosts in one VirtualService: keep one` });
+        }
+    }));
+    return problems;
+}
+
+/** Checks a non-empty list of distinct, non-overlapping DNS host names. */
 export function checkHostList(setting: string, value: unknown): ConfigProblem[] {
     const allowed = `allowed values: a non-empty list of lowercase DNS names such as ["sample.hoge.com"] (a leading "*." wildcard is allowed)`;
     if (!Array.isArray(value) || value.length === 0) {
@@ -109,33 +131,85 @@ export function checkHostList(setting: string, value: unknown): ConfigProblem[] 
             problems.push({ setting: `${setting}[${i}]`, message: `got ${describe(host)}; ${allowed}` });
         }
     });
-    const duplicates = value.filter((h, i) => value.indexOf(h) !== i);
-    if (duplicates.length > 0) {
-        problems.push({ setting, message: `lists ${describe(duplicates[0])} more than once; each host may appear once` });
-    }
+    problems.push(...checkHostOverlaps(setting, value.filter((h): h is string => typeof h === "string" && isDnsName(h))));
     return problems;
 }
 
+// The reference grammar of the container distribution project (distribution/reference), which
+// kubelet and every registry client parse image names with.
+const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
+const IMAGE_REFERENCE = new RegExp(`^((?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)(?::([\\w][\\w.-]{0,127}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$`);
+/** Digest algorithms registries accept, with their hex lengths. */
+const DIGEST_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+
+/** Parses an image reference by the distribution grammar: name, optional tag, optional digest. */
+export function parseImageReference(value: string): { name: string; tag?: string; digest?: string } | undefined {
+    const m = IMAGE_REFERENCE.exec(value);
+    if (!m || m[1].length > 255) return undefined;
+    if (m[3] !== undefined) {
+        const [algorithm, hex] = m[3].split(":");
+        if (DIGEST_LENGTHS[algorithm] !== hex.length || !/^[a-f0-9]+$/.test(hex)) return undefined;
+    }
+    return { name: m[1], tag: m[2], digest: m[3] };
+}
+
 /**
- * Checks a container image reference pinned to a tag or digest. `latest` and untagged images are
- * refused: a rollback must bring back exactly the bits that ran before.
+ * Checks a container image reference: well formed by the distribution reference grammar (a
+ * lowercase repository path, an optional registry host and port, a tag, a digest) and pinned to
+ * a tag or digest. `latest` and untagged images are refused: a rollback must bring back exactly
+ * the bits that ran before.
  */
 export function checkPinnedImage(setting: string, value: unknown): ConfigProblem[] {
     const allowed = `allowed values: an image pinned to a tag other than "latest" or to a digest, e.g. nginx:1.27.5 or nginx@sha256:<64 hex>`;
-    if (typeof value !== "string" || value.length === 0 || /\s/.test(value)) {
-        return [{ setting, message: `got ${describe(value)}; ${allowed}` }];
+    const parsed = typeof value === "string" ? parseImageReference(value) : undefined;
+    if (!parsed) {
+        return [{ setting, message: `got ${describe(value)}, which is not a valid image reference (lowercase repository path, optional registry host[:port]/, :tag, @sha256:<64 lowercase hex>); ${allowed}` }];
     }
-    const [nameAndTag, digest] = value.split("@", 2);
-    if (digest !== undefined) {
-        return /^sha256:[a-f0-9]{64}$/.test(digest) && nameAndTag.length > 0 ? [] : [{ setting, message: `has a malformed digest in ${describe(value)}; ${allowed}` }];
-    }
-    const lastSegment = nameAndTag.slice(nameAndTag.lastIndexOf("/") + 1);
-    const colon = lastSegment.indexOf(":");
-    const tag = colon >= 0 ? lastSegment.slice(colon + 1) : "";
-    if (tag === "" || tag === "latest" || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
-        return [{ setting, message: `got ${describe(value)}; ${allowed}` }];
+    if (parsed.digest === undefined && (parsed.tag === undefined || parsed.tag === "latest")) {
+        return [{ setting, message: `got ${describe(value)}, which is not pinned; ${allowed}` }];
     }
     return [];
+}
+
+/** Namespaces Kubernetes itself owns: a workload must never create (or on destroy delete) them. */
+export const SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"];
+
+/** Refuses a workload namespace that is already owned by something else (`reserved`: name and owner). */
+export function checkOwnNamespace(setting: string, namespace: unknown, reserved: { name: string; owner: string }[]): ConfigProblem[] {
+    const taken = reserved.find((r) => r.name === namespace);
+    return taken ? [{
+        setting,
+        message: `is ${describe(namespace)}, the namespace of ${taken.owner}; the workload creates and owns its namespace (destroying the stack deletes it), so it needs one of its own; allowed values: any other DNS label`,
+    }] : [];
+}
+
+/** Edit distance between two strings (insertions, deletions, substitutions). */
+export function editDistance(a: string, b: string): number {
+    let previous = [...Array(b.length + 1).keys()];
+    for (let i = 1; i <= a.length; i++) {
+        const current = [i];
+        for (let j = 1; j <= b.length; j++) {
+            current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        }
+        previous = current;
+    }
+    return previous[b.length];
+}
+
+/**
+ * The known name closest to `name` when it is a plausible misspelling: the same ignoring case,
+ * or at most `maxDistance` edits away (default: 1, or 2 for names of 8 characters or more).
+ */
+export function closestName(name: string, known: Iterable<string>, maxDistance?: number): string | undefined {
+    let best: { name: string; distance: number } | undefined;
+    for (const candidate of known) {
+        const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+        const limit = maxDistance ?? (candidate.length >= 8 ? 2 : 1);
+        if (distance <= limit && (!best || distance < best.distance)) best = { name: candidate, distance };
+    }
+    return best?.name;
 }
 
 /** Checks an HTTP header name usable in an Istio match: lowercase token characters only. */

@@ -196,7 +196,8 @@ async function main(): Promise<void> {
     console.log(`project ${project}, backend ${env.PULUMI_BACKEND_URL}, ${spawnSync("pulumi", ["version"], { encoding: "utf8" }).stdout.trim()}`);
 
     pulumi(["stack", "init", STACK]);
-    pulumi(["config", "set", "kubeconfig", kubeconfig]);
+    // As the README advises for a setting that can hold credentials: encrypted in the stack file.
+    pulumi(["config", "set", "--secret", "kubeconfig", kubeconfig]);
     pulumi(["config", "set", "installIstio", "false"]);
     pulumi(["config", "set", "activeColor", "blue"]);
 
@@ -337,6 +338,26 @@ async function main(): Promise<void> {
     vs = kubectl("-n", NS, "get", "virtualservice.networking.istio.io", "nginx");
     check("...and leaves the cluster untouched", vs?.metadata?.resourceVersion === resourceVersion && catchAll(vs) === "blue:100");
     pulumi(["config", "set", "activeColor", "blue"]);
+
+    // 9b. A misspelt key is refused with a suggestion (the CLI itself ignores undeclared keys), and nothing moves.
+    pulumi(["config", "set", "activeColour", "green"]);
+    const typo = timed("9b. pulumi preview with a misspelt key activeColour", () => pulumi(["preview"], true));
+    const typoText = typo.stdout + typo.stderr;
+    check("preview with activeColour=green fails", typo.code !== 0);
+    check("...suggesting the declared setting", /activeColour: is not a setting of this project; did you mean `activeColor`\?/.test(typoText), typoText.slice(-2000));
+    vs = kubectl("-n", NS, "get", "virtualservice.networking.istio.io", "nginx");
+    check("...and leaves the cluster untouched", vs?.metadata?.resourceVersion === resourceVersion && catchAll(vs) === "blue:100");
+    pulumi(["config", "rm", "activeColour"]);
+
+    // 9c. The kubeconfig is a secret in the configuration and in the state (the program wraps it in pulumi.secret).
+    const shown = pulumi(["config", "--json"]);
+    check("pulumi config shows kubeconfig as a secret", JSON.parse(shown.stdout)[`gke-istio-bluegreen:kubeconfig`]?.secret === true &&
+        !shown.stdout.includes(kubeconfig), shown.stdout);
+    const state = pulumi(["stack", "export"]).stdout;
+    const provider = (JSON.parse(state).deployment?.resources ?? []).find((r: any) => r.type === "pulumi:providers:kubernetes");
+    check("the state holds the provider's kubeconfig as a secret, never in clear",
+        provider?.inputs?.kubeconfig?.["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270" && !state.includes(kubeconfig),
+        JSON.stringify(provider?.inputs?.kubeconfig));
 
     // 10. Destroy removes everything.
     timed("10. pulumi destroy", () => pulumi(["destroy", "--yes", "--skip-preview"]));

@@ -2,10 +2,12 @@
 // the human summary.
 import { parseArgs } from "node:util";
 import { describeRouting, VirtualServiceSpec } from "../components/routing";
+import { SECRET_SETTINGS } from "../components/stack-config";
 import { ConfigError } from "../components/validation";
 import { DeclaredResource, evaluate, useMocks } from "./engine";
+import { SECRET_MASK } from "./manifests";
 import { loadProgram } from "./program";
-import { StackConfig, StackFileError, loadStackConfig, parseOverrides, projectName } from "./stack-files";
+import { StackConfig, StackFileError, loadStackSettings, parseOverrides, projectName, qualify } from "./stack-files";
 
 /** A usage or input error: printed without a stack trace, exit code `exitCode`. */
 export class CliError extends Error {
@@ -39,6 +41,10 @@ export function parseCommandLine<E extends string>(argv: string[], extra: readon
         throw new CliError(`${(e as Error).message} (see --help)`, 2);
     }
     const values = parsed.values as Record<string, any>;
+    // Pulumi's own rule for stack names; it also keeps the name from leading a path out of --out.
+    if (!/^[A-Za-z0-9_.-]+$/.test(values.stack) || /^\.+$/.test(values.stack)) {
+        throw new CliError(`--stack ${JSON.stringify(values.stack)}: allowed values: letters, digits, '-', '_' and '.' (not only dots)`, 2);
+    }
     let overrides: Record<string, string>;
     try {
         overrides = parseOverrides(values.config);
@@ -56,14 +62,50 @@ export interface StackEvaluation {
     outputs: Record<string, any>;
 }
 
-/** Reads the stack's configuration; stack-file problems become CLI errors. */
+/** Values never to print or write: those of settings that can hold credentials, and secrets given for encrypted keys. */
+const secretValues = new Set<string>();
+/** Encrypted keys whose stand-ins the program sees, for advice when it refuses one. */
+const standIns = new Set<string>();
+
+/**
+ * Replaces every secret value known to this process (and its JSON-escaped form, and each long line
+ * of a multi-line one) with the mask: the last line of defence for stdout, stderr and every file.
+ */
+export function maskSecrets(text: string, secrets: Iterable<string> = secretValues): string {
+    for (const secret of secrets) {
+        const forms = [secret, JSON.stringify(secret).slice(1, -1), ...secret.split("\n").map((l) => l.trim())];
+        for (const form of forms.filter((f) => f.length >= 8).sort((a, b) => b.length - a.length)) text = text.split(form).join(SECRET_MASK);
+    }
+    return text;
+}
+
+/** Reads the stack's configuration; stack-file problems become CLI errors. Remembers what is secret. */
 export function stackConfig(stack: string, overrides: Record<string, string>): StackConfig {
     try {
-        return loadStackConfig(stack, overrides);
+        const { config, encrypted } = loadStackSettings(stack, overrides);
+        const project = projectName();
+        const overridden = new Set(Object.keys(overrides).map((k) => qualify(k, project)));
+        for (const [key, value] of Object.entries(config)) {
+            if (encrypted.includes(key) && !overridden.has(key)) {
+                standIns.add(key);
+            } else if (encrypted.includes(key) || (key.startsWith(`${project}:`) && SECRET_SETTINGS.has(key.slice(project.length + 1)))) {
+                // A value given for an encrypted key is the decrypted secret; a credential setting is secret however given.
+                secretValues.add(value);
+            }
+        }
+        return config;
     } catch (e) {
         if (e instanceof StackFileError) throw new CliError(e.message);
         throw e;
     }
+}
+
+/** The program's refusal, with working advice for settings refused because their encrypted value cannot be read offline. */
+function refusal(error: ConfigError): string {
+    const project = projectName();
+    const encrypted = error.problems.map((p) => p.setting).filter((s) => standIns.has(qualify(s, project)));
+    return encrypted.length === 0 ? error.message : `${error.message}\n` + encrypted.map((s) =>
+        `${s} is encrypted in the stack file and cannot be decrypted offline; give its value with --config ${s}=<value>`).join("\n");
 }
 
 /**
@@ -76,7 +118,7 @@ export async function evaluateStack(stack: string, config: StackConfig): Promise
     const program = await loadProgram();
     const ev = await evaluate(program, config);
     if (ev.error) {
-        throw ev.error instanceof ConfigError ? new CliError(ev.error.message) : ev.error;
+        throw ev.error instanceof ConfigError ? new CliError(refusal(ev.error)) : ev.error;
     }
     return { stack, config, resources: ev.resources, outputs: ev.outputs ?? {} };
 }
@@ -117,10 +159,10 @@ export function summary(ev: StackEvaluation): string {
 export function runCommand(main: () => Promise<number>): void {
     main().then((code) => { process.exitCode = code; }, (e) => {
         if (e instanceof CliError) {
-            process.stderr.write(`error: ${e.message}\n`);
+            process.stderr.write(maskSecrets(`error: ${e.message}\n`));
             process.exitCode = e.exitCode;
         } else {
-            process.stderr.write(`${(e as Error).stack ?? e}\n`);
+            process.stderr.write(maskSecrets(`${(e as Error).stack ?? e}\n`));
             process.exitCode = 1;
         }
     });

@@ -1,5 +1,5 @@
 // npm run plan: what a config change would do, resource by resource and field by field.
-import { CliError, evaluateStack, parseCommandLine, routingLines, runCommand, stackConfig } from "./cli";
+import { CliError, evaluateStack, maskSecrets, parseCommandLine, routingLines, runCommand, stackConfig } from "./cli";
 import { formatPlan, planChanges, unexpectedChanges } from "./diff";
 
 const HELP = `Usage: npm run plan -- --config key=value [options]
@@ -30,7 +30,7 @@ async function main(): Promise<number> {
     const plan = planChanges(current.resources, proposed.resources);
     const change = Object.entries(options.overrides).map(([k, v]) => `${k}=${v}`).join(" ") || "(no overrides)";
 
-    process.stdout.write([
+    process.stdout.write(maskSecrets([
         `Plan for stack ${options.stack}: ${change}`,
         "",
         formatPlan(plan),
@@ -38,7 +38,7 @@ async function main(): Promise<number> {
         "Routing after the change:",
         ...routingLines(proposed.resources).map((l) => `  ${l}`),
         "",
-    ].join("\n"));
+    ].join("\n")));
 
     const allowed = options["expect-only"];
     if (allowed !== undefined) {

@@ -17,6 +17,21 @@ const importEsm = new Function("specifier", "return import(specifier)") as (spec
 /** Raised when a schema source cannot be found; says how to provide it. */
 export class SchemaUnavailableError extends Error {}
 
+/** What went wrong fetching the CRDs, in words: Go missing, or the module proxy refusing that version. */
+export function crdFetchFailure(version: string, error: Error & { code?: string; stdout?: string }): string {
+    const fix = "or set ISTIO_CRDS to a customresourcedefinitions.gen.yaml";
+    if (error.code === "ENOENT") return `Go is not installed (no "go" on PATH), so Istio ${version}'s CRDs cannot be fetched: install Go ${fix}`;
+    let reported: string | undefined;
+    try {
+        reported = JSON.parse(error.stdout ?? "").Error;
+    } catch { /* not go's JSON: fall back to the process error */ }
+    if (reported && /\b(403|404|410)\b|not found|unknown revision|not available/i.test(reported)) {
+        return `the Go module proxy has no istio.io/api@v${version}, so istioVersion ${version} is probably not an Istio release ` +
+            `(go mod download said: ${reported.replace(/\s+/g, " ")}); use an existing release such as the default, ${fix}`;
+    }
+    return `"go mod download istio.io/api@v${version}" failed (${(reported ?? error.message).split("\n")[0]}); check the network and GOPROXY, ${fix}`;
+}
+
 /**
  * Finds Istio's CRD file for `version`: `$ISTIO_CRDS` when set, else the istio.io/api module of
  * that version in the Go module cache (downloaded through the Go module proxy when missing).
@@ -30,8 +45,7 @@ export function locateIstioCrds(version: string): string {
         });
         dir = JSON.parse(out).Dir;
     } catch (e) {
-        throw new SchemaUnavailableError(`cannot fetch Istio ${version} CRDs with "go mod download istio.io/api@v${version}" ` +
-            `(${(e as Error).message.split("\n")[0]}); install Go or set ISTIO_CRDS to a customresourcedefinitions.gen.yaml`);
+        throw new SchemaUnavailableError(crdFetchFailure(version, e as Error & { code?: string; stdout?: string }));
     }
     const file = path.join(dir, "kubernetes", "customresourcedefinitions.gen.yaml");
     if (!fs.existsSync(file)) throw new SchemaUnavailableError(`istio.io/api@v${version} has no ${file}`);

@@ -32,11 +32,43 @@ function readYaml(file: string): any {
 }
 
 /** Config values are strings to the program; lists and maps arrive as JSON, as `pulumi config` stores them. */
-function toRaw(key: string, value: unknown): string {
-    if (value && typeof value === "object" && "secure" in (value as object)) {
-        throw new StackFileError(`${key} is an encrypted secret, which cannot be decrypted offline; override it with --config ${key.split(":").pop()}=<value>`);
-    }
+function toRaw(value: unknown): string {
     return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** True for a value `pulumi config set --secret` stored: `{ secure: <ciphertext> }`. */
+function isEncrypted(value: unknown): boolean {
+    return value !== null && typeof value === "object" && !Array.isArray(value) && "secure" in value;
+}
+
+/**
+ * What an encrypted value stands in for offline, where it cannot be decrypted: an empty kubeconfig
+ * for the kubeconfig (so the stack renders as one targeting an existing cluster), else the mask.
+ */
+export function encryptedStandIn(key: string): string {
+    return key.endsWith(":kubeconfig") ? JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [], contexts: [], users: [] }) : "[secret]";
+}
+
+/** Top-level keys a Pulumi stack file may hold. */
+const STACK_FILE_KEYS = ["config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment"];
+
+/** The `config:` mapping of a stack or project file, refusing shapes Pulumi would not read as settings. */
+function configBlock(file: string, document: any, allowed: string[] | undefined): Record<string, unknown> {
+    const name = path.basename(file);
+    if (document === null || typeof document !== "object" || Array.isArray(document)) {
+        throw new StackFileError(`${name} is not a YAML mapping; allowed values: top-level keys such as config:`);
+    }
+    const stray = allowed === undefined ? [] : Object.keys(document).filter((k) => !allowed.includes(k));
+    if (stray.length > 0) {
+        throw new StackFileError(`${name} has the top-level key${stray.length > 1 ? "s" : ""} ${stray.map((k) => `"${k}"`).join(", ")}, which a stack file does not have ` +
+            `(allowed: ${allowed!.join(", ")}); settings go under "config:", indented by two spaces`);
+    }
+    const config = document.config ?? {};
+    if (typeof config !== "object" || Array.isArray(config)) {
+        throw new StackFileError(`${name}: "config:" is ${Array.isArray(config) ? "a list" : `the ${typeof config} ${JSON.stringify(config)}`}; ` +
+            `allowed values: a mapping of settings, one "<key>: <value>" per line indented under config:`);
+    }
+    return config;
 }
 
 /** Qualifies a bare key with the project name, as `pulumi config set` does. */
@@ -55,27 +87,46 @@ export function parseOverrides(pairs: string[]): Record<string, string> {
     return overrides;
 }
 
+/** A stack's configuration and which of its keys are encrypted in the stack file. */
+export interface StackSettingsFile {
+    config: StackConfig;
+    /**
+     * Fully qualified keys encrypted in the stack file: secrets. Unless overridden, their values are
+     * stand-ins, since they cannot be decrypted offline.
+     */
+    encrypted: string[];
+}
+
 /**
  * The configuration of `stack`: project defaults, the stack file (which must exist, as with the
  * CLI, unless the stack has no file and no settings of its own), and the overrides.
  */
 export function loadStackConfig(stack: string, overrides: Record<string, string> = {}, root = PROJECT_ROOT): StackConfig {
-    const project = readYaml(path.join(root, "Pulumi.yaml"));
+    return loadStackSettings(stack, overrides, root).config;
+}
+
+/** {@link loadStackConfig}, also naming the encrypted values replaced by stand-ins (see {@link encryptedStandIn}). */
+export function loadStackSettings(stack: string, overrides: Record<string, string> = {}, root = PROJECT_ROOT): StackSettingsFile {
+    const projectFile = path.join(root, "Pulumi.yaml");
+    const project = readYaml(projectFile);
     const config: StackConfig = {};
-    for (const [key, decl] of Object.entries<any>(project.config ?? {})) {
+    const encrypted = new Set<string>();
+    for (const [key, decl] of Object.entries<any>(configBlock(projectFile, project, undefined))) {
         const value = decl !== null && typeof decl === "object" && !Array.isArray(decl) ? decl.default ?? decl.value : decl;
-        if (value !== undefined) config[qualify(key, project.name)] = toRaw(key, value);
+        if (value !== undefined) config[qualify(key, project.name)] = toRaw(value);
     }
     const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(stackFile)) {
         const known = fs.readdirSync(root).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).map((f) => f.slice(7, -5));
         throw new StackFileError(`no stack "${stack}": ${path.basename(stackFile)} does not exist (stacks here: ${known.join(", ") || "none"})`);
     }
-    for (const [key, value] of Object.entries(readYaml(stackFile).config ?? {})) {
-        config[qualify(key, project.name)] = toRaw(key, value);
+    for (const [key, value] of Object.entries(configBlock(stackFile, readYaml(stackFile), STACK_FILE_KEYS))) {
+        const qualified = qualify(key, project.name);
+        if (isEncrypted(value)) encrypted.add(qualified);
+        config[qualified] = isEncrypted(value) ? encryptedStandIn(qualified) : toRaw(value);
     }
     for (const [key, value] of Object.entries(overrides)) {
         config[qualify(key, project.name)] = value;
     }
-    return config;
+    return { config, encrypted: [...encrypted] };
 }

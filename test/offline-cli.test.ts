@@ -56,6 +56,7 @@ describe("offline CLI (spawned)", function () {
             assert.doesNotMatch(JSON.stringify(resources), /gke-gcloud-auth-plugin/, "no kubeconfig content leaks");
             for (const r of resources) assert.ok(r.type && r.name && "inputs" in r);
             assert.deepEqual(fs.readdirSync(out), ["dev"], "no staging directory left behind");
+            assert.deepEqual(fs.readdirSync(path.join(out, "dev")).sort(), [".bluegreen-render", "manifests.yaml", "resources.json"]);
         });
     }
 
@@ -84,12 +85,80 @@ describe("offline CLI (spawned)", function () {
         const { code, stdout, stderr } = run("render", "--out", target, "--config", "activeColor=purple", "--config", "minNodes=9", "--config", "maxNodes=3");
         assert.equal(code, 1);
         assert.match(stderr, /activeColor: got "purple"; allowed values: blue, green/);
-        assert.match(stderr, /minNodes: is 9, more than nodePool.maxNodes \(3\)/);
+        assert.match(stderr, /minNodes: is 9, more than maxNodes \(3\)/);
         assert.equal(stdout, "");
         assert.equal(fs.existsSync(target), false);
         const plan = run("plan", "--config", "activeColor=Green");
         assert.equal(plan.code, 1);
         assert.match(plan.stderr, /activeColor: got "Green"/);
+    });
+
+    it("never deletes what it did not write: a user's directory survives --out, and so does a file added to a render", () => {
+        const mine = path.join(out, "dev");
+        fs.mkdirSync(mine);
+        fs.writeFileSync(path.join(mine, "notes.md"), "my notes");
+        const refused = run("render", "--out", out);
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /dev exists and was not written by npm start \(it has no \.bluegreen-render marker\); it is left untouched/);
+        assert.deepEqual(fs.readdirSync(mine), ["notes.md"]);
+        assert.deepEqual(fs.readdirSync(out), ["dev"], "no staging directory left behind");
+
+        const fresh = path.join(out, "fresh");
+        assert.equal(run("render", "--out", fresh).code, 0);
+        fs.writeFileSync(path.join(fresh, "dev", "review.txt"), "kept");
+        const again = run("render", "--out", fresh);
+        assert.equal(again.code, 1);
+        assert.match(again.stderr, /holds "review.txt", which npm start did not write/);
+        assert.equal(fs.readFileSync(path.join(fresh, "dev", "review.txt"), "utf8"), "kept");
+    });
+
+    it("never follows a link out of --out, and refuses an --out that is a file without a stack trace", () => {
+        const elsewhere = path.join(out, "elsewhere");
+        fs.mkdirSync(elsewhere);
+        fs.writeFileSync(path.join(elsewhere, "keep.txt"), "kept");
+        const root = path.join(out, "root");
+        fs.mkdirSync(root);
+        fs.symlinkSync(elsewhere, path.join(root, "dev"));
+        const linked = run("render", "--out", root);
+        assert.equal(linked.code, 1);
+        assert.match(linked.stderr, /is a symbolic link, which the renderer never follows out of --out/);
+        assert.deepEqual(fs.readdirSync(elsewhere), ["keep.txt"]);
+        const escape = run("render", "--out", root, "--stack", "..");
+        assert.equal(escape.code, 2);
+        assert.match(escape.stderr, /--stack "\.\.": allowed values/);
+
+        const file = path.join(out, "a-file");
+        fs.writeFileSync(file, "x");
+        const onFile = run("render", "--out", file);
+        assert.equal(onFile.code, 2);
+        assert.match(onFile.stderr, /^error: --out .*a-file is a file; allowed values: a directory/);
+        assert.doesNotMatch(onFile.stderr, /\n\s+at /, "no stack trace");
+        assert.equal(fs.readFileSync(file, "utf8"), "x");
+    });
+
+    it("never writes a token given in an inline kubeconfig: not in any file, not on stdout or stderr", () => {
+        const token = "tok-9f8e7d6c5b4a39281706";
+        const kubeconfig = `apiVersion: v1\nkind: Config\nusers:\n- name: ci\n  user:\n    token: ${token}\n`;
+        // The dev stack shapes a cluster; with an existing one (kubeconfig) its cluster settings go back to their defaults.
+        const cluster = ["--config", "clusterName=bluegreen", "--config", "deletionProtection=auto"];
+        const rendered = run("render", "--out", out, "--config", `kubeconfig=${kubeconfig}`, ...cluster);
+        assert.equal(rendered.code, 0, rendered.stderr);
+        const resources = JSON.parse(fs.readFileSync(path.join(out, "dev", "resources.json"), "utf8"));
+        assert.equal(resources.find((r: any) => r.type === "pulumi:providers:kubernetes").inputs.kubeconfig, "[secret]");
+        const planned = run("plan", "--config", `kubeconfig=${kubeconfig}`, ...cluster);
+        assert.equal(planned.code, 0, planned.stderr);
+        assert.match(planned.stdout, /kubeconfig=\[secret\]/);
+        const written = fs.readdirSync(path.join(out, "dev")).map((f) => fs.readFileSync(path.join(out, "dev", f), "utf8"));
+        for (const text of [...written, rendered.stdout, rendered.stderr, planned.stdout, planned.stderr]) {
+            assert.ok(!text.includes(token), "the token never appears");
+        }
+    });
+
+    it("refuses a misspelt key instead of planning no change", () => {
+        const typo = run("plan", "--config", "activeColour=green", "--expect-only", "VirtualService");
+        assert.equal(typo.code, 1);
+        assert.match(typo.stderr, /activeColour: is not a setting of this project; did you mean `activeColor`\?/);
+        assert.doesNotMatch(typo.stdout, /Only VirtualService resources change/);
     });
 
     it("keeps the previous render when a later one fails, and reports usage errors with exit 2", () => {

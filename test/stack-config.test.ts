@@ -140,7 +140,7 @@ describe("stack config", () => {
     });
 
     it("targets an existing cluster when kubeconfig is set, needing no GCP settings", () => {
-        const env = readStackConfig(getter({ kubeconfig: "/tmp/kubeconfig" }), "prod").environment;
+        const env = readStackConfig(getter({ kubeconfig: "/tmp/kubeconfig" }), "prod", { fileExists: (f) => f === "/tmp/kubeconfig" }).environment;
         assert.equal(env.cluster, undefined);
         assert.equal(env.kubeconfig, "/tmp/kubeconfig");
     });
@@ -170,11 +170,11 @@ describe("stack config", () => {
         assert.match(problemsFor({ releaseChannel: "FAST" }).message, /releaseChannel: got "FAST"; allowed values: RAPID, REGULAR, STABLE, EXTENDED/);
         const minMax = problemsFor({ minNodes: "5", maxNodes: "2" });
         assert.deepEqual(minMax.problems.map((p) => p.setting), ["minNodes"]);
-        assert.match(minMax.message, /minNodes: is 5, more than nodePool.maxNodes \(2\)/);
+        assert.match(minMax.message, /minNodes: is 5, more than maxNodes \(2\)/);
         const cidrs = problemsFor({ nodesCidr: "10.10.0.0/33", podsCidr: "10.20.0.1/14", servicesCidr: "banana", privateNodes: "true", masterCidr: "172.16.0.0/24", masterAuthorizedNetworks: ["1.2.3.4"] });
         assert.deepEqual(cidrs.problems.map((p) => p.setting).sort(), ["masterAuthorizedNetworks[0]", "masterCidr", "nodesCidr", "podsCidr", "servicesCidr"]);
         assert.match(cidrs.message, /allowed values: an IPv4 CIDR/);
-        assert.match(problemsFor({ podsCidr: "10.10.0.0/16" }).message, /podsCidr: 10.10.0.0\/16 overlaps networkRanges.nodes/);
+        assert.match(problemsFor({ podsCidr: "10.10.0.0/16" }).message, /podsCidr: 10.10.0.0\/16 overlaps nodesCidr/);
         assert.match(problemsFor({ clusterName: "Bad_Name" }).message, /clusterName: got "Bad_Name"/);
     });
 
@@ -187,7 +187,7 @@ describe("stack config", () => {
         const env = read({ installIstio: "false", ingressGatewaySelector: "istio=ingressgateway,app=istio-ingressgateway" });
         assert.equal(env.mesh, false);
         assert.deepEqual(env.existingGatewaySelector, { istio: "ingressgateway", app: "istio-ingressgateway" });
-        assert.match(problemsFor({ ingressGatewaySelector: "istio=ingress" }).message, /ingressGatewaySelector: is set while Istio is installed here/);
+        assert.match(problemsFor({ ingressGatewaySelector: "istio=ingress" }).message, /ingressGatewaySelector: is "istio=ingress" but only applies with installIstio false/);
         assert.match(problemsFor({ installIstio: "false", ingressGatewaySelector: "istio" }).message, /ingressGatewaySelector: got "istio"; allowed values: pod labels/);
     });
 
@@ -221,11 +221,11 @@ describe("stack config", () => {
             [{ idleReplicas: "0", mirrorToIdle: "10" }, "idleReplicas", /is 0 but mirrorToIdle shadows traffic to green/],
             [{ activeColor: "green", idleReplicas: "-1" }, "idleReplicas", /a whole number from 0 to 1000/],
             [{ tlsCredentialName: "Bad_Name" }, "tlsCredentialName", /a Secret name/],
-            [{ certIssuer: "letsencrypt" }, "certIssuer", /without tlsCredentialName/],
+            [{ certIssuer: "letsencrypt" }, "certIssuer", /only applies with tlsCredentialName set/],
             [{ routeTimeout: "15" }, "routeTimeout", /a positive duration/],
             [{ retryAttempts: "11" }, "retryAttempts", /0 to 10/],
-            [{ httpsRedirect: "yes" }, "httpsRedirect", /true, false/],
-            [{ ingressGatewayNamespace: "edge" }, "ingressGatewayNamespace", /is set while Istio is installed here/],
+            [{ httpsRedirect: "yes", tlsCredentialName: "t" }, "httpsRedirect", /true, false/],
+            [{ ingressGatewayNamespace: "edge" }, "ingressGatewayNamespace", /only applies with installIstio false/],
             [{ installCertManager: "true", certManagerVersion: "1.21" }, "certManagerVersion", /an exact cert-manager release/],
         ];
         for (const [values, setting, pattern] of cases) {

@@ -1,4 +1,7 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { routeRequest } from "../components/routing";
 import { loadProgram } from "../offline/program";
 import { loadStackConfig } from "../offline/stack-files";
@@ -62,16 +65,22 @@ describe("stack (index.ts)", () => {
     });
 
     it("targets an existing cluster and mesh without any GCP or Helm resource", async () => {
-        const ev = await evaluate(program, { kubeconfig: "/tmp/kubeconfig", installIstio: "false" });
+        // The program refuses a kubeconfig path that does not exist: give it a real (temporary) file.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-kubeconfig-"));
+        const kubeconfig = path.join(dir, "config");
+        fs.writeFileSync(kubeconfig, "apiVersion: v1\nkind: Config\n");
+        after(() => fs.rmSync(dir, { recursive: true, force: true }));
+        const ev = await evaluate(program, { kubeconfig, installIstio: "false" });
         assert.equal(ev.error, undefined);
         const r = new Resources(ev.resources);
         assert.equal(r.all.filter((x) => x.type.startsWith("gcp:")).length, 0);
         assert.equal(r.ofType("kubernetes:helm.sh/v3:Release").length, 0);
         const [provider] = r.ofType("pulumi:providers:kubernetes");
-        assert.equal(provider.inputs.kubeconfig, "/tmp/kubeconfig");
+        assert.equal(provider.inputs.kubeconfig, kubeconfig);
+        assert.deepEqual(provider.secretPaths, ["kubeconfig"], "a kubeconfig given as a setting is a secret");
         assert.deepEqual(r.only("Gateway").inputs.spec.selector, { istio: "ingressgateway" });
         for (const x of r.all.filter((y) => y.custom && y.type.startsWith("kubernetes:"))) assert.ok(x.provider?.startsWith(provider.urn));
-        const custom = await evaluate(program, { kubeconfig: "/tmp/kubeconfig", installIstio: "false", ingressGatewaySelector: "app=edge" });
+        const custom = await evaluate(program, { kubeconfig, installIstio: "false", ingressGatewaySelector: "app=edge" });
         assert.deepEqual(new Resources(custom.resources).only("Gateway").inputs.spec.selector, { app: "edge" });
     });
 
