@@ -1,6 +1,7 @@
 // The Pulumi program: reads the stack configuration and composes the components.
 import * as pulumi from "@pulumi/pulumi";
-import { BlueGreenEnvironment, readStackConfigFromAll } from "./components";
+import { BlueGreenEnvironment } from "./components";
+import { readStackConfigFromAll } from "./components/stack-config";
 
 export = async () => {
     // Validates every setting before any resource is declared. Every key set for the stack is

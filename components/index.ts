@@ -1,13 +1,46 @@
-// The package's public API: components and the pure builders they are made of.
-export * from "./blue-green-environment";
-export * from "./blue-green-service";
-export * from "./cert-manager";
-export * from "./delivery";
-export * from "./external-services";
-export * from "./gke-cluster";
-export * from "./istio-mesh";
-export * from "./references";
-export * from "./routing";
-export * from "./stack-config";
-export * from "./validation";
-export * from "./workload";
+// The package's public API, listed on purpose: the components and their arguments, the enums and
+// defaults a program needs to fill those arguments, and the pure builders we support for tests
+// and tooling. Everything else in components/ is internal and may change in any release.
+
+// Components.
+export { BlueGreenEnvironment } from "./blue-green-environment";
+export { BlueGreenService } from "./blue-green-service";
+export { CertManager } from "./cert-manager";
+export { GkeCluster } from "./gke-cluster";
+export { IstioMesh } from "./istio-mesh";
+
+// Their arguments and the types of argument fields.
+export type { BlueGreenEnvironmentArgs } from "./blue-green-environment";
+export type { BlueGreenServiceArgs } from "./blue-green-service";
+export type { CertManagerArgs } from "./cert-manager";
+export type { ExistingNetwork, GkeClusterArgs, NetworkRanges, NodePoolSettings, ReleaseChannel } from "./gke-cluster";
+export type { IstioMeshArgs, MtlsMode } from "./istio-mesh";
+export type { CertificateRequest, Resilience, TlsArgs } from "./delivery";
+export type { ExternalService, ServiceEntryProtocol } from "./external-services";
+export type { DrainAction } from "./rollout";
+export type { Color, ConnectionPool, GatewayTls, LoadBalancerPolicy, OutlierDetection, RetryPolicy, StringMatch, TargetedRoute } from "./routing";
+export type { ColorSpec, ContainerResources } from "./workload";
+
+// Allowed values and defaults.
+export { BLUE_GREEN_DEFAULTS } from "./blue-green-service";
+export { CERT_MANAGER_DEFAULTS } from "./cert-manager";
+export { GKE_DEFAULTS, RELEASE_CHANNELS } from "./gke-cluster";
+export { DEFAULT_ISTIO_VERSION, ISTIO_DEFAULTS, MTLS_MODES } from "./istio-mesh";
+export { DEFAULT_RESILIENCE } from "./delivery";
+export { SERVICE_ENTRY_PROTOCOLS } from "./external-services";
+export { DEFAULT_DRAIN_DELAY_SECONDS, DEFAULT_ROLLOUT_TIMEOUT_SECONDS, DrainActions } from "./rollout";
+export { COLORS, LOAD_BALANCER_POLICIES } from "./routing";
+export { DEFAULT_RESOURCES } from "./workload";
+
+// Errors: bad arguments throw a ConfigError listing every problem, before anything is declared.
+export { ConfigError } from "./validation";
+export type { ConfigProblem } from "./validation";
+
+// Pure builders and the routing evaluator: what the components declare, without an engine.
+export { curlCommands } from "./blue-green-service";
+export { buildServiceEntrySpec } from "./external-services";
+export { rolloutOrder, trafficReceivers } from "./rollout";
+export { buildDestinationRuleSpec, buildGatewaySpec, buildVirtualServiceSpec, describeRouting, routeRequest } from "./routing";
+export type { RequestInfo, RoutingDecision, RoutingTableRow, VirtualServiceInputs, VirtualServiceSpec } from "./routing";
+export { buildDeploymentSpec, buildServiceSpec } from "./workload";
+export type { DeploymentInputs } from "./workload";

@@ -5,8 +5,8 @@
 // Prints each step's wall time and ends with "N passed, N failed".
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { copyWorkingTree } from "../offline/working-copy";
 
 const ROOT = path.join(__dirname, "..");
 const STACK = "e2e";
@@ -32,10 +32,7 @@ function check(description: string, ok: boolean, detail = ""): void {
  * tree, not a hand-picked list, means the e2e runs what a user's `pulumi up` runs.
  */
 function makeProject(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-e2e-"));
-    const skip = new Set(["node_modules", ".git", "bin", "out"]);
-    fs.cpSync(ROOT, dir, { recursive: true, filter: (src) => !skip.has(path.relative(ROOT, src).split(path.sep)[0]) });
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+    const dir = copyWorkingTree(ROOT, "bluegreen-e2e-");
     fs.mkdirSync(path.join(dir, ".state"));
     return dir;
 }

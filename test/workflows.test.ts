@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { copyWorkingTree } from "../offline/working-copy";
 
 const root = path.join(__dirname, "..");
 const workflow = (name: string) => parse(fs.readFileSync(path.join(root, ".github", "workflows", name), "utf8"));
@@ -118,10 +119,7 @@ describe("GitHub workflows", () => {
             fs.writeFileSync(path.join(fakeBin, "gh"), `#!/bin/sh\necho "$@" >> "${ghLog}"\nshift 3\ncat "$2" >> "${ghLog}"\n`, { mode: 0o755 });
             // A scratch repository holding the working tree as it is (the checkout the workflow sees):
             // refs and files the step writes land there, never in the repository under test.
-            repo = fs.mkdtempSync(path.join(os.tmpdir(), "switch-plan-repo-"));
-            const skip = new Set(["node_modules", ".git", "bin", "out"]);
-            fs.cpSync(root, repo, { recursive: true, filter: (src) => !skip.has(path.relative(root, src).split(path.sep)[0]) });
-            fs.symlinkSync(path.join(root, "node_modules"), path.join(repo, "node_modules"));
+            repo = copyWorkingTree(root, "switch-plan-repo-");
             const git = (...args: string[]) => execFileSync("git", ["-c", "user.name=test", "-c", "user.email=test@example.com", ...args], { cwd: repo });
             git("init", "--quiet");
             git("add", "--all");

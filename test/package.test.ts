@@ -1,0 +1,112 @@
+import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { copyWorkingTree } from "../offline/working-copy";
+
+const root = path.join(__dirname, "..");
+const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
+
+/** The README's library example, exactly as a reader copies it. */
+function readmeSnippet(): string {
+    const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Using the components as a library"));
+    const match = /```ts\n([\s\S]*?)```/.exec(section);
+    assert.ok(match, "the README has a TypeScript library example");
+    return match[1];
+}
+
+/** Runs the consumer's compiled program under Pulumi's mocks and prints what it registered. */
+const RUNNER = `
+const pulumi = require("@pulumi/pulumi");
+const registered = [];
+pulumi.runtime.setMocks({
+    newResource: (args) => { registered.push(args.type); return { id: args.name + "-id", state: args.inputs }; },
+    call: (args) => args.inputs,
+}, "consumer", "dev", false).then(async () => {
+    // The two lines the README asks mock users to add (the SDK's mock monitor lacks hook RPCs).
+    const monitor = require("@pulumi/pulumi/runtime/settings").getMonitor();
+    monitor.registerErrorHook ??= (_req, done) => done(null, {});
+    pulumi.runtime.setAllConfig({ "consumer:kubeconfig": "apiVersion: v1\\nkind: Config\\n" }, ["consumer:kubeconfig"]);
+    let outputs;
+    await pulumi.runtime.runInPulumiStack(async () => { outputs = require("./out/program.js"); return outputs; });
+    const curl = await new Promise((resolve) => outputs.curl.apply(resolve));
+    await require("@pulumi/pulumi/runtime/settings").waitForRPCs();
+    process.stdout.write(JSON.stringify({ registered, curl }));
+});
+`;
+
+describe("the public API (components/index.ts)", () => {
+    it("exports exactly the deliberate list: adding or removing a name is a decision made here", async () => {
+        const api = await import("../components");
+        assert.deepEqual(Object.keys(api).sort(), [
+            "BLUE_GREEN_DEFAULTS", "BlueGreenEnvironment", "BlueGreenService", "CERT_MANAGER_DEFAULTS", "COLORS", "CertManager", "ConfigError",
+            "DEFAULT_DRAIN_DELAY_SECONDS", "DEFAULT_ISTIO_VERSION", "DEFAULT_RESILIENCE", "DEFAULT_RESOURCES", "DEFAULT_ROLLOUT_TIMEOUT_SECONDS",
+            "DrainActions", "GKE_DEFAULTS", "GkeCluster", "ISTIO_DEFAULTS", "IstioMesh", "LOAD_BALANCER_POLICIES", "MTLS_MODES", "RELEASE_CHANNELS",
+            "SERVICE_ENTRY_PROTOCOLS", "buildDeploymentSpec", "buildDestinationRuleSpec", "buildGatewaySpec", "buildServiceEntrySpec",
+            "buildServiceSpec", "buildVirtualServiceSpec", "curlCommands", "describeRouting", "rolloutOrder", "routeRequest", "trafficReceivers",
+        ]);
+    });
+});
+
+describe("the npm package (packed, installed, consumed)", function () {
+    this.timeout(300_000);
+    let work: string;
+    let files: string[];
+    let consumer: string;
+
+    before(() => {
+        work = copyWorkingTree(root, "bluegreen-pack-");
+        const packDir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-tarball-"));
+        // `npm pack` runs the prepare script, which builds the library, as `npm publish` would.
+        const [packed] = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", packDir], { cwd: work, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }));
+        files = packed.files.map((f: { path: string }) => f.path).sort();
+
+        consumer = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-consumer-"));
+        const installed = path.join(consumer, "node_modules", "gke-istio-bluegreen");
+        fs.mkdirSync(installed, { recursive: true });
+        execFileSync("tar", ["-xzf", path.join(packDir, packed.filename), "-C", installed, "--strip-components=1"]);
+        fs.rmSync(packDir, { recursive: true, force: true });
+        // The package's dependencies and peers, as npm would install them next to it.
+        const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8"));
+        for (const dep of [...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies), "@types/node"]) {
+            fs.mkdirSync(path.dirname(path.join(consumer, "node_modules", dep)), { recursive: true });
+            fs.symlinkSync(path.join(root, "node_modules", dep), path.join(consumer, "node_modules", dep));
+        }
+        fs.writeFileSync(path.join(consumer, "program.ts"), readmeSnippet());
+        fs.writeFileSync(path.join(consumer, "run.js"), RUNNER);
+        fs.writeFileSync(path.join(consumer, "tsconfig.json"), JSON.stringify({
+            compilerOptions: { target: "ES2022", module: "commonjs", strict: true, esModuleInterop: true, outDir: "out", types: ["node"] },
+            files: ["program.ts"],
+        }));
+    });
+    after(() => {
+        for (const dir of [work, consumer]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("ships exactly the compiled library, its declarations, the manifest, README and LICENSE", () => {
+        const outside = files.filter((f) => !/^bin\/.+\.(js|d\.ts)$/.test(f) && !["package.json", "README.md", "LICENSE"].includes(f));
+        assert.deepEqual(outside, [], "nothing but the library");
+        for (const f of ["bin/index.js", "bin/index.d.ts", "bin/blue-green-service.js", "LICENSE"]) assert.ok(files.includes(f), f);
+        assert.ok(!files.some((f) => /(^|\/)(test|offline|e2e|policy|\.bench)\//.test(f) || f === "bin/index.ts"), "no tests, tools or program");
+        const manifest = JSON.parse(fs.readFileSync(path.join(consumer, "node_modules", "gke-istio-bluegreen", "package.json"), "utf8"));
+        assert.equal(manifest.main, "bin/index.js");
+        assert.equal(manifest.types, "bin/index.d.ts");
+        assert.equal(manifest.license, "Apache-2.0");
+        assert.match(fs.readFileSync(path.join(consumer, "node_modules", "gke-istio-bluegreen", "LICENSE"), "utf8"), /Apache License\s+Version 2\.0/);
+        assert.deepEqual(Object.keys(manifest.peerDependencies), ["@pulumi/pulumi"]);
+        assert.equal(manifest.dependencies["@pulumi/pulumi"], undefined, "the SDK is a peer, never a second copy");
+        for (const devOnly of ["ajv", "yaml", "kubernetes-models", "@kubernetes-models/cert-manager"]) {
+            assert.equal(manifest.dependencies[devOnly], undefined, `${devOnly} serves only the offline tools`);
+        }
+    });
+
+    it("type-checks the README's example against the shipped declarations and runs it under mocks", () => {
+        execFileSync(process.execPath, [tsc, "-p", path.join(consumer, "tsconfig.json")], { encoding: "utf8" });
+        const result = JSON.parse(execFileSync(process.execPath, ["run.js"], { cwd: consumer, encoding: "utf8" }));
+        assert.equal(result.registered.filter((t: string) => t === "kubernetes:apps/v1:Deployment").length, 2);
+        assert.ok(result.registered.includes("kubernetes:networking.istio.io/v1:VirtualService"));
+        assert.match(result.curl.green, /-H 'Host: shop\.example\.com' -H 'x-version: green'/);
+    });
+});
