@@ -6,7 +6,7 @@ import { TlsArgs } from "./delivery";
 import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, resolveGkeClusterArgs } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioMesh, IstioMeshArgs, checkIstioMeshArgs } from "./istio-mesh";
 import { Color } from "./routing";
-import { ConfigProblem, throwIfProblems } from "./validation";
+import { ConfigProblem, describe, throwIfProblems } from "./validation";
 
 /** Arguments of {@link BlueGreenEnvironment}. */
 export interface BlueGreenEnvironmentArgs {
@@ -14,6 +14,13 @@ export interface BlueGreenEnvironmentArgs {
     cluster?: GkeClusterArgs;
     /** Kubeconfig (path or contents) of an existing cluster; only without `cluster`. Unset: the ambient kubeconfig. */
     kubeconfig?: pulumi.Input<string>;
+    /**
+     * The existing cluster's identity for the Kubernetes provider (`clusterIdentifier`); only without
+     * `cluster`. The provider, and every Kubernetes resource with it, is replaced only when this
+     * changes, never because the kubeconfig's endpoint, CA or context name changed. Change it when
+     * the stack moves to a different cluster. Default {@link DEFAULT_CLUSTER_IDENTIFIER}.
+     */
+    clusterIdentifier?: string;
     /** Install Istio with these settings, or `false` to use the Istio the cluster already runs. */
     mesh: IstioMeshArgs | false;
     /** Pod labels of the existing ingress gateway; only with `mesh: false`. Default `{ istio: "ingressgateway" }`. */
@@ -28,6 +35,9 @@ export interface BlueGreenEnvironmentArgs {
         tls?: Omit<TlsArgs, "gatewayNamespace">;
     };
 }
+
+/** The identity of an existing cluster when none is given: stable, so kubeconfig edits never replace the provider. */
+export const DEFAULT_CLUSTER_IDENTIFIER = "existing-cluster";
 
 /** The namespace of the ingress gateway pods: the installed mesh's, or the existing one's. */
 export function gatewayNamespaceOf(args: Pick<BlueGreenEnvironmentArgs, "mesh" | "existingGatewayNamespace">): string {
@@ -49,6 +59,15 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
     const problems: ConfigProblem[] = [];
     if (args.cluster && args.kubeconfig !== undefined) {
         problems.push({ setting: "kubeconfig", message: "is set together with cluster; allowed values: either build a cluster or target an existing one through kubeconfig" });
+    }
+    if (args.clusterIdentifier !== undefined) {
+        if (args.cluster) {
+            problems.push({ setting: "clusterIdentifier", message: "is set together with cluster; allowed values: unset (a built cluster is identified by project, location and name)" });
+        } else {
+            if (typeof args.clusterIdentifier !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.:\/-]{0,252}$/.test(args.clusterIdentifier)) {
+                problems.push({ setting: "clusterIdentifier", message: `got ${describe(args.clusterIdentifier)}; allowed values: letters, digits and _ . : / - (at most 253), e.g. gke_my-project_us-central1_prod` });
+            }
+        }
     }
     for (const setting of ["existingGatewaySelector", "existingGatewayNamespace"] as const) {
         if (args.mesh !== false && args[setting] !== undefined) {
@@ -105,7 +124,10 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
             this.cluster = new GkeCluster(`${name}-gke`, args.cluster, { parent: this });
             this.provider = this.cluster.provider;
         } else {
-            this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: args.kubeconfig }, { parent: this });
+            this.provider = new k8s.Provider(`${name}-k8s`, {
+                kubeconfig: args.kubeconfig,
+                clusterIdentifier: args.clusterIdentifier ?? DEFAULT_CLUSTER_IDENTIFIER,
+            }, { parent: this });
         }
         const providerOpts = { parent: this, providers: [this.provider] };
 

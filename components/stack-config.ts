@@ -5,7 +5,7 @@ import { BLUE_GREEN_DEFAULTS, ResolvedBlueGreenServiceArgs, resolveBlueGreenServ
 import { DEFAULT_CERT_MANAGER_VERSION } from "./cert-manager";
 import { DEFAULT_RESILIENCE, parseTargetedRoute, parseTrafficWeights } from "./delivery";
 import { ExternalService, parseExternalEndpoint } from "./external-services";
-import { GKE_DEFAULTS, GkeClusterArgs, ReleaseChannel } from "./gke-cluster";
+import { GKE_DEFAULTS, GkeClusterArgs, ImageRepository, ReleaseChannel, parseImageRepository } from "./gke-cluster";
 import { ISTIO_DEFAULTS, MtlsMode } from "./istio-mesh";
 import type { DrainAction } from "./rollout";
 import { COLORS, Color, LoadBalancerPolicy, TargetedRoute } from "./routing";
@@ -63,7 +63,7 @@ export function configKeyFor(argumentPath: string): string {
 }
 
 /** Settings declared with `default: ""` in Pulumi.yaml, where the empty string means unset. */
-export const OPTIONAL_KEYS = new Set(["kubeconfig", "istioRevision", "clusterLocation", "ingressGatewaySelector", "ingressGatewayNamespace",
+export const OPTIONAL_KEYS = new Set(["kubeconfig", "clusterIdentifier", "istioRevision", "clusterLocation", "ingressGatewaySelector", "ingressGatewayNamespace",
     "trafficWeights", "idleReplicas", "tlsCredentialName", "certIssuer"]);
 
 /** Reads settings one by one, remembering parse problems under the config key. */
@@ -266,7 +266,17 @@ function readCluster(reader: SettingsReader, stack: string): GkeClusterArgs | un
         privateNodes: reader.boolean("privateNodes") ?? false,
         masterCidr: reader.string("masterCidr") ?? GKE_DEFAULTS.masterCidr,
         masterAuthorizedNetworks: reader.stringList("masterAuthorizedNetworks", "203.0.113.0/24") ?? [],
+        imageRepositories: readImageRepositories(reader),
     };
+}
+
+/** Parses `imageRepositories` entries (`<location>/<repository>` or `<project>/<location>/<repository>`). */
+function readImageRepositories(reader: SettingsReader): ImageRepository[] {
+    return (reader.stringList("imageRepositories", "us-central1/apps") ?? []).flatMap((entry, i) => {
+        const { repository, problems } = parseImageRepository(`imageRepositories[${i}]`, entry);
+        reader.problems.push(...problems);
+        return repository ? [repository] : [];
+    });
 }
 
 /**
@@ -280,6 +290,7 @@ export function readStackConfig(get: ConfigGetter, stack: string): StackSettings
     const existingGatewayNamespace = reader.optional("ingressGatewayNamespace");
     const workload = readWorkload(reader, gatewayNamespaceOf({ mesh: installIstio ? {} : false, existingGatewayNamespace }));
     const kubeconfig = reader.optional("kubeconfig");
+    const clusterIdentifier = reader.optional("clusterIdentifier");
     const cluster = kubeconfig === undefined ? readCluster(reader, stack) : undefined;
     const mesh = {
         version: reader.string("istioVersion") ?? ISTIO_DEFAULTS.version,
@@ -291,6 +302,7 @@ export function readStackConfig(get: ConfigGetter, stack: string): StackSettings
     const environment = {
         cluster,
         kubeconfig,
+        clusterIdentifier,
         mesh: installIstio ? mesh : (false as const),
         existingGatewaySelector: reader.labels("ingressGatewaySelector"),
         existingGatewayNamespace,

@@ -27,6 +27,8 @@ export interface DeclaredResource {
     customTimeouts?: { create?: string; update?: string; delete?: string };
     /** Names of the error hooks bound to the resource (hooks.onError). */
     errorHooks: string[];
+    /** Input paths whose changes the engine ignores (the ignoreChanges option). */
+    ignoreChanges: string[];
 }
 
 /** What a program declared and returned. */
@@ -119,6 +121,7 @@ export function useMocks(stack = "dev"): Promise<void> {
                         secretPaths,
                         customTimeouts: customTimeoutsOf(req),
                         errorHooks: req.getHooks()?.getOnErrorList() ?? [],
+                        ignoreChanges: req.getIgnorechangesList(),
                     });
                 }
                 callback(err, resp);

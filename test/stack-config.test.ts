@@ -65,6 +65,15 @@ describe("stack config", () => {
         assert.deepEqual(read(defaults), read({}));
     });
 
+    it("reads imageRepositories and clusterIdentifier, and refuses them where they make no sense", () => {
+        assert.deepEqual(read({ imageRepositories: ["us-central1/apps", "shared-images/us/base"] }).cluster?.imageRepositories, [
+            { location: "us-central1", repository: "apps" }, { project: "shared-images", location: "us", repository: "base" },
+        ]);
+        assert.deepEqual(problemsFor({ imageRepositories: ["apps"] }).problems.map((p) => p.setting), ["imageRepositories[0]"]);
+        assert.match(problemsFor({ clusterIdentifier: "x" }).message, /clusterIdentifier: is set together with cluster/);
+        assert.equal(read({ kubeconfig: "/k", clusterIdentifier: "prod-eu" }).clusterIdentifier, "prod-eu");
+    });
+
     it("reads the example dev stack", () => {
         // Read the way the CLI assembles it: Pulumi.yaml defaults, then Pulumi.dev.yaml.
         const config = loadStackConfig("dev");

@@ -69,6 +69,12 @@ describe("stack (index.ts)", () => {
         assert.equal(r.ofType("kubernetes:helm.sh/v3:Release").length, 0);
         const [provider] = r.ofType("pulumi:providers:kubernetes");
         assert.equal(provider.inputs.kubeconfig, "/tmp/kubeconfig");
+        // Editing or replacing the kubeconfig file (endpoint, CA, context name) must not replace every object.
+        assert.equal(provider.inputs.clusterIdentifier, "existing-cluster");
+        const named = await evaluate(program, { kubeconfig: "/tmp/kubeconfig", installIstio: "false", clusterIdentifier: "prod-eu" });
+        assert.equal(new Resources(named.resources).ofType("pulumi:providers:kubernetes")[0].inputs.clusterIdentifier, "prod-eu");
+        const refused = await evaluate(program, { kubeconfig: "/tmp/kubeconfig", installIstio: "false", clusterIdentifier: "has space" });
+        assert.match(refused.error?.message ?? "", /clusterIdentifier: got "has space"/);
         assert.deepEqual(r.only("Gateway").inputs.spec.selector, { istio: "ingressgateway" });
         for (const x of r.all.filter((y) => y.custom && y.type.startsWith("kubernetes:"))) assert.ok(x.provider?.startsWith(provider.urn));
         const custom = await evaluate(program, { kubeconfig: "/tmp/kubeconfig", installIstio: "false", ingressGatewaySelector: "app=edge" });
