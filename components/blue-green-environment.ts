@@ -6,7 +6,7 @@ import { TlsArgs } from "./delivery";
 import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, resolveGkeClusterArgs } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioMesh, IstioMeshArgs, checkIstioMeshArgs } from "./istio-mesh";
 import { Color } from "./routing";
-import { ConfigProblem, describe, throwIfProblems } from "./validation";
+import { ConfigProblem, checkDnsLabel, describe, throwIfProblems } from "./validation";
 
 /** Arguments of {@link BlueGreenEnvironment}. */
 export interface BlueGreenEnvironmentArgs {
@@ -44,6 +44,21 @@ export function gatewayNamespaceOf(args: Pick<BlueGreenEnvironmentArgs, "mesh" |
     return args.mesh !== false ? args.mesh.ingressNamespace ?? ISTIO_DEFAULTS.ingressNamespace : args.existingGatewayNamespace ?? "istio-system";
 }
 
+/**
+ * The mesh as this environment installs it: istiod runs as the revision the workload is injected
+ * with (a namespace labelled `istio.io/rev: <rev>` with no istiod of that revision starts its pods
+ * without sidecars, silently), and on a cluster built here the charts use the GKE platform profile.
+ */
+export function meshOf(args: Pick<BlueGreenEnvironmentArgs, "mesh" | "cluster" | "workload">): Required<IstioMeshArgs> | false {
+    if (args.mesh === false) return false;
+    return {
+        ...ISTIO_DEFAULTS,
+        ...args.mesh,
+        revision: args.mesh.revision ?? args.workload.istioRevision ?? "",
+        platform: args.mesh.platform ?? (args.cluster ? "gke" : ""),
+    };
+}
+
 /** The workload's TLS arguments with the gateway namespace filled in. */
 function workloadTls(args: BlueGreenEnvironmentArgs): TlsArgs | undefined {
     return args.workload.tls ? { ...args.workload.tls, gatewayNamespace: gatewayNamespaceOf(args) } : undefined;
@@ -76,7 +91,20 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
     }
     if (args.certManager) problems.push(...under("certManager", checkCertManagerArgs({ ...CERT_MANAGER_DEFAULTS, ...args.certManager })));
     if (args.cluster) problems.push(...under("cluster", checkGkeClusterArgs(resolveGkeClusterArgs(args.cluster))));
-    if (args.mesh !== false) problems.push(...under("mesh", checkIstioMeshArgs({ ...ISTIO_DEFAULTS, ...args.mesh })));
+    const mesh = meshOf(args);
+    if (mesh !== false) {
+        // A revision taken from the workload is checked there; report it once.
+        const revisionFromWorkload = args.mesh !== false && args.mesh.revision === undefined;
+        problems.push(...under("mesh", checkIstioMeshArgs(mesh)).filter((p) => !(revisionFromWorkload && p.setting === "mesh.revision" &&
+            checkDnsLabel("istioRevision", mesh.revision).length > 0)));
+        if ((args.workload.istioRevision ?? "") !== mesh.revision) {
+            problems.push({
+                setting: "workload.istioRevision",
+                message: `is ${describe(args.workload.istioRevision)} but the installed istiod is revision ${describe(mesh.revision)}; ` +
+                    "allowed values: the same revision (pods labelled for a revision no istiod serves start without a sidecar)",
+            });
+        }
+    }
     // Without an existing gateway the default selector stands in: the mesh supplies the real one.
     problems.push(...under("workload", checkBlueGreenServiceArgs(resolveBlueGreenServiceArgs({
         ...args.workload,
@@ -131,8 +159,9 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
         }
         const providerOpts = { parent: this, providers: [this.provider] };
 
-        if (args.mesh !== false) {
-            this.mesh = new IstioMesh(`${name}-istio`, args.mesh, providerOpts);
+        const mesh = meshOf(args);
+        if (mesh !== false) {
+            this.mesh = new IstioMesh(`${name}-istio`, mesh, providerOpts);
         }
         const certManager = args.certManager ? new CertManager(`${name}-cert-manager`, args.certManager, providerOpts) : undefined;
         this.workload = new BlueGreenService(`${name}-app`, {
@@ -140,7 +169,8 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
             tls: workloadTls(args),
             gatewaySelector: this.mesh?.gatewaySelector ?? args.existingGatewaySelector,
             istioDependencies: this.mesh?.ready,
-            certManagerDependencies: certManager?.ready,
+            // The Certificate lives in the gateway's namespace: it waits for it as well as for cert-manager.
+            certManagerDependencies: [...certManager?.ready ?? [], ...this.mesh ? [this.mesh.ingressNamespaceResource] : []],
             ingressAddress: this.mesh?.ingressAddress,
         }, providerOpts);
 

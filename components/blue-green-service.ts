@@ -51,11 +51,14 @@ import {
     ColorSpec,
     ContainerResources,
     DEFAULT_RESOURCES,
+    POD_SECURITY_LEVELS,
+    PodSecurityLevel,
     buildDeploymentSpec,
     buildPodDisruptionBudgetSpec,
     buildServiceSpec,
     commonLabels,
     injectionLabels,
+    podSecurityLabels,
 } from "./workload";
 
 /** The Istio networking API version this package declares (stable since Istio 1.22). */
@@ -89,6 +92,8 @@ export interface BlueGreenServiceArgs {
     namespace?: string;
     /** Istio revision to inject (`istio.io/rev`); when unset the namespace gets `istio-injection: enabled`. */
     istioRevision?: string;
+    /** Pod Security level the namespace enforces (it always audits against `restricted`). Default `baseline`. */
+    podSecurity?: PodSecurityLevel;
     /** App name: the `app` label and the name of the Service, VirtualService and DestinationRule. Default `nginx`. */
     appName?: string;
     /** Image and replica count per color. Default nginx 1.27.5 (blue) and 1.28.0 (green), 2 replicas each. */
@@ -131,7 +136,7 @@ export interface BlueGreenServiceArgs {
     ingressAddress?: pulumi.Input<string>;
     /** Resources the Deployments and Istio objects must wait for (the installed mesh: CRDs and a ready istiod). */
     istioDependencies?: pulumi.Resource[];
-    /** Resources a cert-manager Certificate must wait for (the cert-manager install with its CRDs). */
+    /** Resources a cert-manager Certificate must wait for (the cert-manager install with its CRDs, the gateway's namespace). */
     certManagerDependencies?: pulumi.Resource[];
 }
 
@@ -140,6 +145,7 @@ export interface ResolvedBlueGreenServiceArgs {
     activeColor: Color;
     namespace: string;
     istioRevision?: string;
+    podSecurity: PodSecurityLevel;
     appName: string;
     colors: Record<Color, ColorSpec>;
     resources: ContainerResources;
@@ -167,6 +173,7 @@ export function resolveBlueGreenServiceArgs(args: BlueGreenServiceArgs): Resolve
         activeColor: args.activeColor,
         namespace: args.namespace ?? d.namespace,
         istioRevision: args.istioRevision,
+        podSecurity: args.podSecurity ?? "baseline",
         appName: args.appName ?? d.appName,
         colors: {
             blue: args.colors?.blue ?? d.colors.blue,
@@ -205,6 +212,7 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
         ...checkOneOf("activeColor", args.activeColor, COLORS),
         ...checkDnsLabel("namespace", args.namespace),
         ...(args.istioRevision !== undefined ? checkDnsLabel("istioRevision", args.istioRevision) : []),
+        ...checkOneOf("podSecurity", args.podSecurity, POD_SECURITY_LEVELS),
         ...checkServiceName("appName", args.appName, MAX_APP_NAME),
         ...checkHostList("hosts", args.hosts),
         ...checkHeaderName("headerName", args.headerName),
@@ -289,7 +297,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
         const meta = (objectName: string) => ({ name: objectName, namespace: ns, labels });
 
         this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-            metadata: { name: ns, labels: { ...labels, ...injectionLabels(a.istioRevision) } },
+            metadata: { name: ns, labels: { ...labels, ...injectionLabels(a.istioRevision), ...podSecurityLabels(a.podSecurity) } },
         }, { parent: this });
         const inNamespace: pulumi.CustomResourceOptions = { parent: this, dependsOn: [this.namespace] };
 

@@ -6,8 +6,9 @@ import { DEFAULT_CERT_MANAGER_VERSION } from "./cert-manager";
 import { DEFAULT_RESILIENCE, parseTargetedRoute, parseTrafficWeights } from "./delivery";
 import { ExternalService, parseExternalEndpoint } from "./external-services";
 import { GKE_DEFAULTS, GkeClusterArgs, ImageRepository, ReleaseChannel, parseImageRepository } from "./gke-cluster";
-import { ISTIO_DEFAULTS, MtlsMode } from "./istio-mesh";
+import { ISTIO_DEFAULTS, IstioPlatform, MtlsMode } from "./istio-mesh";
 import type { DrainAction } from "./rollout";
+import type { PodSecurityLevel } from "./workload";
 import { COLORS, Color, LoadBalancerPolicy, TargetedRoute } from "./routing";
 import { ConfigProblem, LABEL_KEY, LABEL_VALUE, describe, throwIfProblems } from "./validation";
 
@@ -49,6 +50,9 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ["cluster.networkRanges.services", "servicesCidr"],
     ["cluster", ""],
     ["mesh.version", "istioVersion"],
+    ["mesh.repository", "istioChartRepository"],
+    ["mesh.platform", "istioPlatform"],
+    ["mesh.revision", "istioRevision"],
     ["mesh", ""],
     ["existingGatewaySelector", "ingressGatewaySelector"],
 ];
@@ -64,7 +68,7 @@ export function configKeyFor(argumentPath: string): string {
 
 /** Settings declared with `default: ""` in Pulumi.yaml, where the empty string means unset. */
 export const OPTIONAL_KEYS = new Set(["kubeconfig", "clusterIdentifier", "istioRevision", "clusterLocation", "ingressGatewaySelector", "ingressGatewayNamespace",
-    "trafficWeights", "idleReplicas", "tlsCredentialName", "certIssuer"]);
+    "trafficWeights", "idleReplicas", "tlsCredentialName", "certIssuer", "istioPlatform"]);
 
 /** Reads settings one by one, remembering parse problems under the config key. */
 class SettingsReader {
@@ -202,6 +206,7 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
         activeColor: (reader.string("activeColor") ?? BLUE_GREEN_DEFAULTS.activeColor) as Color,
         namespace: reader.string("namespace"),
         istioRevision: reader.optional("istioRevision"),
+        podSecurity: reader.string("podSecurity") as PodSecurityLevel | undefined,
         appName: reader.string("appName"),
         hosts: reader.stringList("hosts", "sample.hoge.com"),
         colors,
@@ -292,8 +297,12 @@ export function readStackConfig(get: ConfigGetter, stack: string): StackSettings
     const kubeconfig = reader.optional("kubeconfig");
     const clusterIdentifier = reader.optional("clusterIdentifier");
     const cluster = kubeconfig === undefined ? readCluster(reader, stack) : undefined;
+    const platform = reader.optional("istioPlatform");
     const mesh = {
         version: reader.string("istioVersion") ?? ISTIO_DEFAULTS.version,
+        repository: reader.string("istioChartRepository") ?? ISTIO_DEFAULTS.repository,
+        // Unset: gke when this stack builds the cluster, none otherwise.
+        ...(platform !== undefined ? { platform: platform as IstioPlatform } : {}),
         mtlsMode: (reader.string("mtlsMode") ?? ISTIO_DEFAULTS.mtlsMode) as MtlsMode,
         ingressReplicas: reader.integer("ingressReplicas", 2, 100) ?? ISTIO_DEFAULTS.ingressReplicas,
     };

@@ -17,6 +17,8 @@ export const TYPES = {
     service: "kubernetes:core/v1:Service",
     virtualService: "kubernetes:networking.istio.io/v1:VirtualService",
     destinationRule: "kubernetes:networking.istio.io/v1:DestinationRule",
+    release: "kubernetes:helm.sh/v3:Release",
+    authorizationPolicy: "kubernetes:security.istio.io/v1:AuthorizationPolicy",
     cluster: "gcp:container/cluster:Cluster",
     nodePool: "gcp:container/nodePool:NodePool",
 };
@@ -84,6 +86,36 @@ export function workloadNamespacesInjected(resources: ResourceView[]): string[] 
         if (labels === undefined) continue; // a namespace managed elsewhere
         const injected = labels["istio-injection"] === "enabled" || (labels["istio.io/rev"] !== undefined && labels["istio-injection"] === undefined);
         if (!injected) problems.push(`Namespace ${ns} runs workloads but has no sidecar injection: label it istio-injection=enabled (or istio.io/rev alone)`);
+    }
+    return problems;
+}
+
+/** The revisions of the istiod releases the stack installs ("" is the default revision). */
+function installedRevisions(resources: ResourceView[]): string[] {
+    return ofType(resources, TYPES.release)
+        .filter((r) => /(^|\/)istiod$/.test(r.props.chart ?? "") || /istio-discovery$/.test(r.props.chart ?? ""))
+        .map((r) => r.props.values?.revision ?? "");
+}
+
+/**
+ * Injection labels name an istiod that exists: `istio.io/rev: <rev>` a revision the stack installs
+ * or that `declared` lists (the pack's `istioRevisions`, for a mesh managed elsewhere), and
+ * `istio-injection: enabled` the default revision. Without an installed istiod and without
+ * declared revisions there is nothing to compare against, and nothing is reported.
+ */
+export function injectedRevisionsServed(resources: ResourceView[], declared: string[]): string[] {
+    const installed = installedRevisions(resources);
+    if (installed.length === 0 && declared.length === 0) return [];
+    const known = new Set([...installed, ...declared.map((r) => (r === "default" ? "" : r))]);
+    const listed = [...known].map((r) => (r === "" ? "default" : r)).join(", ");
+    const problems: string[] = [];
+    for (const ns of ofType(resources, TYPES.namespace)) {
+        const labels = ns.props.metadata?.labels ?? {};
+        const revision: string | undefined = labels["istio-injection"] === "enabled" ? "" : labels["istio.io/rev"];
+        if (revision !== undefined && !known.has(revision)) {
+            problems.push(`Namespace ${ns.props.metadata?.name} is injected by revision ${revision === "" ? "default (istio-injection=enabled)" : revision}, ` +
+                `but no istiod of that revision is installed or declared (known: ${listed}): its pods would start without a sidecar`);
+        }
     }
     return problems;
 }

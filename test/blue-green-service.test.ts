@@ -43,6 +43,18 @@ describe("BlueGreenService", () => {
         assert.equal(ns.inputs.metadata.labels["istio.io/rev"], undefined);
     });
 
+    it("enforces Pod Security baseline on the namespace and audits against restricted (no warn)", async () => {
+        const labels = (await declare()).r.get(T.namespace, "bg-namespace").inputs.metadata.labels;
+        assert.equal(labels["pod-security.kubernetes.io/enforce"], "baseline");
+        assert.equal(labels["pod-security.kubernetes.io/audit"], "restricted");
+        assert.equal(Object.keys(labels).some((k) => k.startsWith("pod-security.kubernetes.io/warn")), false,
+            "warn: restricted would print a warning on every apply (nginx's master runs as root)");
+        const privileged = (await declare({ podSecurity: "privileged" })).r.get(T.namespace, "bg-namespace").inputs.metadata.labels;
+        assert.equal(privileged["pod-security.kubernetes.io/enforce"], "privileged");
+        const refused = await declare({ podSecurity: "restricted" as any });
+        assert.match(refused.error?.message ?? "", /podSecurity: got "restricted"; allowed values: baseline, privileged/);
+    });
+
     it("uses the revision label instead of istio-injection when a revision is given (never both)", async () => {
         const { r } = await declare({ istioRevision: "asm-1-31" });
         const labels = r.get(T.namespace, "bg-namespace").inputs.metadata.labels;

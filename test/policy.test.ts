@@ -56,7 +56,26 @@ describe("policy pack", () => {
             assert.ok(p.description.length > 20, p.name);
             assert.equal(p.enforcementLevel, p.name === "resource-limits-set" ? "advisory" : "mandatory", p.name);
         }
-        assert.equal(policies.length, 10);
+        assert.equal(policies.length, 11);
+    });
+
+    it("injected-revision-installed: the namespace's revision is one the stack installs or the pack declares", async () => {
+        const p = policy("injected-revision-installed");
+        const istiod = (revision?: string): PolicyInput => ({
+            type: TYPES.release, props: { name: revision ? `istiod-${revision}` : "istiod", chart: "istiod", values: revision ? { revision } : {} },
+        });
+        assert.deepEqual(await messages(p, [ns(), istiod()]), []);
+        assert.deepEqual(await messages(p, [ns({ "istio.io/rev": "canary" }), istiod("canary")]), []);
+        // The trap: a revision label while the stack installs only the default istiod.
+        assert.deepEqual(await messages(p, [ns({ "istio.io/rev": "canary" }), istiod()]), [
+            "Namespace sample-ns is injected by revision canary, but no istiod of that revision is installed or declared (known: default): its pods would start without a sidecar",
+        ]);
+        assert.equal((await messages(p, [ns(), istiod("canary")])).length, 1, "istio-injection=enabled needs the default revision");
+        // A mesh managed elsewhere: declared in the pack config, or nothing to compare against.
+        assert.deepEqual(await messages(p, [ns({ "istio.io/rev": "asm-1-31" })]), []);
+        assert.deepEqual(await messages(p, [ns({ "istio.io/rev": "asm-1-31" })], { istioRevisions: ["asm-1-31"] }), []);
+        assert.equal((await messages(p, [ns({ "istio.io/rev": "asm-1-30" })], { istioRevisions: ["asm-1-31"] })).length, 1);
+        assert.deepEqual(await messages(p, [ns(), { type: TYPES.release, props: { chart: "/srv/charts/istiod", values: {} } }]), [], "a local chart path");
     });
 
     it("virtualservice-subsets-exist: passes defined subsets, flags a catch-all or header route to a missing one", async () => {

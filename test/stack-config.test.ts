@@ -48,7 +48,7 @@ describe("stack config", () => {
         assert.equal(env.cluster?.project, "my-project-id");
         assert.equal(env.cluster?.location, "us-central1");
         assert.equal(env.cluster?.releaseChannel, "REGULAR");
-        assert.deepEqual(env.mesh, { version: "1.31.4", mtlsMode: "STRICT", ingressReplicas: 2 });
+        assert.deepEqual(env.mesh, { version: "1.31.4", repository: "https://istio-release.storage.googleapis.com/charts", mtlsMode: "STRICT", ingressReplicas: 2 });
     });
 
     it("declares every setting it reads in Pulumi.yaml, with a type and description, and the same defaults", () => {
