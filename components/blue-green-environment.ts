@@ -30,7 +30,8 @@ export interface BlueGreenEnvironmentArgs {
     /** Install cert-manager with these settings (for `workload.tls.certificate`), or `false` (default) to use one already there. */
     certManager?: CertManagerArgs | false;
     /** The blue-green workload; its gateway selector, mesh dependencies, TLS namespace and ingress address are wired here. */
-    workload: Omit<BlueGreenServiceArgs, "gatewaySelector" | "istioDependencies" | "certManagerDependencies" | "ingressAddress" | "tls"> & {
+    workload: Omit<BlueGreenServiceArgs, "gatewaySelector" | "istioDependencies" | "certManagerDependencies" | "ingressAddress" | "tls" |
+        "gatewayNamespace" | "gatewayDependencies"> & {
         /** HTTPS at the gateway; the secret's namespace is the ingress gateway's. */
         tls?: Omit<TlsArgs, "gatewayNamespace">;
     };
@@ -109,6 +110,7 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
     problems.push(...under("workload", checkBlueGreenServiceArgs(resolveBlueGreenServiceArgs({
         ...args.workload,
         gatewaySelector: args.existingGatewaySelector,
+        gatewayNamespace: gatewayNamespaceOf(args),
         tls: workloadTls(args),
     }))));
     return problems;
@@ -169,8 +171,10 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
             tls: workloadTls(args),
             gatewaySelector: this.mesh?.gatewaySelector ?? args.existingGatewaySelector,
             istioDependencies: this.mesh?.ready,
-            // The Certificate lives in the gateway's namespace: it waits for it as well as for cert-manager.
-            certManagerDependencies: [...certManager?.ready ?? [], ...this.mesh ? [this.mesh.ingressNamespaceResource] : []],
+            certManagerDependencies: certManager?.ready,
+            gatewayNamespace: gatewayNamespaceOf(args),
+            // The Certificate and the preview policy live in the gateway's namespace: they wait for it.
+            gatewayDependencies: this.mesh ? [this.mesh.ingressNamespaceResource] : [],
             ingressAddress: this.mesh?.ingressAddress,
         }, providerOpts);
 

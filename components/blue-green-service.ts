@@ -14,6 +14,14 @@ import {
 } from "./delivery";
 import { ExternalService, buildServiceEntrySpec, checkExternalServices } from "./external-services";
 import {
+    DEFAULT_PREVIEW_ACCESS,
+    PreviewAccess,
+    buildGatewayPreviewPolicy,
+    buildMeshPreviewPolicy,
+    buildRequestAuthenticationSpec,
+    checkPreviewAccess,
+} from "./preview-access";
+import {
     DEFAULT_DRAIN_DELAY_SECONDS,
     DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
     DrainAction,
@@ -45,6 +53,7 @@ import {
     checkOneOf,
     checkPinnedImage,
     checkServiceName,
+    describe,
     throwIfProblems,
 } from "./validation";
 import {
@@ -63,6 +72,8 @@ import {
 
 /** The Istio networking API version this package declares (stable since Istio 1.22). */
 export const ISTIO_NETWORKING_API = "networking.istio.io/v1";
+/** The Istio security API version (AuthorizationPolicy, RequestAuthentication, PeerAuthentication). */
+export const ISTIO_SECURITY_API = "security.istio.io/v1";
 
 /** Defaults of {@link BlueGreenServiceArgs}, shared with the stack config and Pulumi.yaml. */
 export const BLUE_GREEN_DEFAULTS = {
@@ -136,8 +147,18 @@ export interface BlueGreenServiceArgs {
     ingressAddress?: pulumi.Input<string>;
     /** Resources the Deployments and Istio objects must wait for (the installed mesh: CRDs and a ready istiod). */
     istioDependencies?: pulumi.Resource[];
-    /** Resources a cert-manager Certificate must wait for (the cert-manager install with its CRDs, the gateway's namespace). */
+    /** Resources a cert-manager Certificate must wait for (the cert-manager install with its CRDs). */
     certManagerDependencies?: pulumi.Resource[];
+    /** Namespace of the ingress gateway pods, where the gateway-level preview policy lives. Default `istio-system` (TLS: `tls.gatewayNamespace`). */
+    gatewayNamespace?: string;
+    /** Resources objects in the gateway's namespace (Certificate, preview policy) wait for: the namespace, when it is created here. */
+    gatewayDependencies?: pulumi.Resource[];
+    /**
+     * Who may use the color header to reach a color directly. Default `restricted` with nothing
+     * allowed: requests carrying it are refused (403) at the gateway. `open` is the seed's
+     * behaviour (anyone on the internet can reach the idle color); the policy pack flags it.
+     */
+    previewAccess?: PreviewAccess;
 }
 
 /** Arguments with every default applied. */
@@ -164,6 +185,8 @@ export interface ResolvedBlueGreenServiceArgs {
     resilience: Resilience;
     drain: DrainSettings;
     rolloutTimeoutSeconds: number;
+    gatewayNamespace: string;
+    previewAccess: PreviewAccess;
 }
 
 /** Applies defaults to the arguments. */
@@ -195,6 +218,8 @@ export function resolveBlueGreenServiceArgs(args: BlueGreenServiceArgs): Resolve
         resilience: { ...DEFAULT_RESILIENCE, ...args.resilience },
         drain: { delaySeconds: args.drainDelaySeconds ?? DEFAULT_DRAIN_DELAY_SECONDS, action: args.drainAction ?? DrainActions.Sleep },
         rolloutTimeoutSeconds: args.rolloutTimeoutSeconds ?? DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
+        gatewayNamespace: args.gatewayNamespace ?? args.tls?.gatewayNamespace ?? "istio-system",
+        previewAccess: args.previewAccess ?? DEFAULT_PREVIEW_ACCESS,
     };
 }
 
@@ -225,7 +250,12 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
         ...(args.tls ? checkTls("tls", args.tls) : []),
         ...(args.idleReplicas !== undefined ? checkInteger("idleReplicas", args.idleReplicas, 0, 1000) : []),
         ...checkRolloutSettings(args.drain, args.rolloutTimeoutSeconds, { delay: "drainDelaySeconds", action: "drainAction", timeout: "rolloutTimeoutSeconds" }),
+        ...checkDnsLabel("gatewayNamespace", args.gatewayNamespace),
+        ...checkPreviewAccess("previewAccess", args.previewAccess),
     ];
+    if (args.tls && args.tls.gatewayNamespace !== args.gatewayNamespace) {
+        problems.push({ setting: "gatewayNamespace", message: `is ${describe(args.gatewayNamespace)} but tls.gatewayNamespace is ${describe(args.tls.gatewayNamespace)}; allowed values: the same namespace` });
+    }
     for (const color of COLORS) {
         problems.push(...checkPinnedImage(`colors.${color}.image`, args.colors[color].image));
         problems.push(...checkInteger(`colors.${color}.replicas`, args.colors[color].replicas, 0, 1000));
@@ -283,6 +313,8 @@ export class BlueGreenService extends pulumi.ComponentResource {
     public readonly serviceEntries: k8s.apiextensions.CustomResource[];
     /** The cert-manager Certificate for the gateway's TLS secret, when one is requested. */
     public readonly certificate?: k8s.apiextensions.CustomResource;
+    /** The AuthorizationPolicies and RequestAuthentications restricting the color header (none when previewAccess is open). */
+    public readonly previewPolicies: k8s.apiextensions.CustomResource[];
 
     constructor(name: string, args: BlueGreenServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate before registering anything, so bad input never leaves a half-built stack.
@@ -363,7 +395,34 @@ export class BlueGreenService extends pulumi.ComponentResource {
                     dnsNames: [...a.hosts],
                     issuerRef: { name: a.tls.certificate.issuerName, kind: a.tls.certificate.issuerKind ?? "ClusterIssuer", group: "cert-manager.io" },
                 },
-            }, { parent: this, dependsOn: args.certManagerDependencies ?? [] });
+            }, { parent: this, dependsOn: [...args.certManagerDependencies ?? [], ...args.gatewayDependencies ?? []] });
+        }
+
+        // Who may use the color header: refused (403) at the gateway unless allowed; with in-mesh
+        // routing, also at the workload for callers inside the mesh.
+        this.previewPolicies = [];
+        if (a.previewAccess.mode === "restricted") {
+            const security = (resourceName: string, kind: string, metadata: { name: string; namespace: string }, spec: object, dependsOn: pulumi.Resource[]) =>
+                new k8s.apiextensions.CustomResource(resourceName, { apiVersion: ISTIO_SECURITY_API, kind, metadata: { ...metadata, labels }, spec },
+                    { parent: this, dependsOn: [this.namespace, ...mesh, ...dependsOn] });
+            const atGateway = { name: `${ns}-${app}-preview`, namespace: a.gatewayNamespace };
+            const inMesh = { name: `${app}-preview`, namespace: ns };
+            const jwt = a.previewAccess.jwt;
+            const gatewayDeps = args.gatewayDependencies ?? [];
+            if (jwt) {
+                this.previewPolicies.push(security(`${name}-preview-jwt`, "RequestAuthentication", atGateway,
+                    buildRequestAuthenticationSpec(a.gatewaySelector, jwt), gatewayDeps));
+            }
+            this.previewPolicies.push(security(`${name}-preview-access`, "AuthorizationPolicy", atGateway,
+                buildGatewayPreviewPolicy(a.gatewaySelector, a.headerName, a.previewAccess), gatewayDeps));
+            if (a.meshRouting) {
+                if (jwt) {
+                    this.previewPolicies.push(security(`${name}-mesh-preview-jwt`, "RequestAuthentication", inMesh,
+                        buildRequestAuthenticationSpec({ app }, jwt), []));
+                }
+                this.previewPolicies.push(security(`${name}-mesh-preview-access`, "AuthorizationPolicy", inMesh,
+                    buildMeshPreviewPolicy(app, a.gatewayNamespace, a.headerName, a.previewAccess), []));
+            }
         }
 
         const gatewayName = `${app}-gateway`;

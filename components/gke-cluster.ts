@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
-import { ConfigProblem, checkInteger, checkOneOf, describe, throwIfProblems } from "./validation";
+import { ConfigProblem, checkInteger, checkOneOf, describe, parseCidr, throwIfProblems } from "./validation";
 
 /** GKE release channels. */
 export const RELEASE_CHANNELS = ["RAPID", "REGULAR", "STABLE", "EXTENDED"] as const;
@@ -133,18 +133,6 @@ export const GKE_DEFAULTS = {
     networkRanges: { nodes: "10.10.0.0/20", pods: "10.20.0.0/14", services: "10.24.0.0/20" } as NetworkRanges,
     masterCidr: "172.16.0.0/28",
 };
-
-/** Parses an IPv4 CIDR into [address as number, prefix length], or undefined when malformed. */
-export function parseCidr(value: unknown): [number, number] | undefined {
-    const m = typeof value === "string" ? /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value) : null;
-    if (!m) return undefined;
-    const octets = m.slice(1, 5).map(Number);
-    const prefix = Number(m[5]);
-    if (octets.some((o) => o > 255) || prefix > 32) return undefined;
-    const address = octets.reduce((acc, o) => acc * 256 + o, 0);
-    const hostBits = 2 ** (32 - prefix);
-    return address % hostBits === 0 ? [address, prefix] : undefined;
-}
 
 function checkCidr(setting: string, value: unknown, minPrefix = 8, maxPrefix = 29): ConfigProblem[] {
     const parsed = parseCidr(value);

@@ -6,6 +6,7 @@ export * from "./delivery";
 export * from "./external-services";
 export * from "./gke-cluster";
 export * from "./istio-mesh";
+export * from "./preview-access";
 export * from "./references";
 export * from "./routing";
 export * from "./stack-config";

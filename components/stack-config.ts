@@ -7,6 +7,7 @@ import { DEFAULT_RESILIENCE, parseTargetedRoute, parseTrafficWeights } from "./d
 import { ExternalService, parseExternalEndpoint } from "./external-services";
 import { GKE_DEFAULTS, GkeClusterArgs, ImageRepository, ReleaseChannel, parseImageRepository } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioPlatform, MtlsMode } from "./istio-mesh";
+import { DEFAULT_PREVIEW_ACCESS, PreviewAccessMode } from "./preview-access";
 import type { DrainAction } from "./rollout";
 import type { PodSecurityLevel } from "./workload";
 import { COLORS, Color, LoadBalancerPolicy, TargetedRoute } from "./routing";
@@ -36,6 +37,11 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ["workload.tls.credentialName", "tlsCredentialName"],
     ["workload.tls.certificate.issuerName", "certIssuer"],
     ["workload.tls.gatewayNamespace", "ingressGatewayNamespace"],
+    ["workload.gatewayNamespace", "ingressGatewayNamespace"],
+    ["workload.previewAccess.mode", "previewAccess"],
+    ["workload.previewAccess.sourceCidrs", "previewSourceCidrs"],
+    ["workload.previewAccess.jwt.issuer", "previewJwtIssuer"],
+    ["workload.previewAccess.jwt.jwksUri", "previewJwksUri"],
     ["workload", ""],
     ["certManager.version", "certManagerVersion"],
     ["existingGatewayNamespace", "ingressGatewayNamespace"],
@@ -68,7 +74,7 @@ export function configKeyFor(argumentPath: string): string {
 
 /** Settings declared with `default: ""` in Pulumi.yaml, where the empty string means unset. */
 export const OPTIONAL_KEYS = new Set(["kubeconfig", "clusterIdentifier", "istioRevision", "clusterLocation", "ingressGatewaySelector", "ingressGatewayNamespace",
-    "trafficWeights", "idleReplicas", "tlsCredentialName", "certIssuer", "istioPlatform"]);
+    "trafficWeights", "idleReplicas", "tlsCredentialName", "certIssuer", "istioPlatform", "previewJwtIssuer", "previewJwksUri"]);
 
 /** Reads settings one by one, remembering parse problems under the config key. */
 class SettingsReader {
@@ -201,6 +207,11 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
         reader.problems.push({ setting: "certIssuer", message: "is set without tlsCredentialName; allowed values: set tlsCredentialName (the secret the Certificate fills) too" });
     }
     const httpsRedirect = reader.boolean("httpsRedirect") ?? false;
+    const jwtIssuer = reader.optional("previewJwtIssuer");
+    const jwksUri = reader.optional("previewJwksUri");
+    if (jwksUri !== undefined && jwtIssuer === undefined) {
+        reader.problems.push({ setting: "previewJwksUri", message: "is set without previewJwtIssuer; allowed values: set previewJwtIssuer (the tokens' iss) too" });
+    }
     const retries = DEFAULT_RESILIENCE.retries;
     return resolveBlueGreenServiceArgs({
         activeColor: (reader.string("activeColor") ?? BLUE_GREEN_DEFAULTS.activeColor) as Color,
@@ -221,6 +232,11 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
         drainDelaySeconds: reader.integer("drainDelaySeconds", 0, 600),
         drainAction: reader.string("drainAction") as DrainAction | undefined,
         rolloutTimeoutSeconds: reader.integer("rolloutTimeoutSeconds", 10, 7200),
+        previewAccess: {
+            mode: (reader.string("previewAccess") ?? DEFAULT_PREVIEW_ACCESS.mode) as PreviewAccessMode,
+            sourceCidrs: reader.stringList("previewSourceCidrs", "203.0.113.0/24") ?? [],
+            ...(jwtIssuer !== undefined ? { jwt: { issuer: jwtIssuer, ...(jwksUri !== undefined ? { jwksUri } : {}) } } : {}),
+        },
         tls: credentialName === undefined ? undefined : {
             credentialName,
             httpsRedirect,

@@ -140,6 +140,30 @@ export function routedServicePortsDeclareHttp(resources: ResourceView[]): string
     return problems;
 }
 
+/**
+ * Header routes that pick a color (a header whose exact value is the subset it routes to) are
+ * guarded by a DENY AuthorizationPolicy on that header: otherwise anyone who can reach the gateway
+ * reaches the idle color, the build that is not released yet.
+ */
+export function colorHeaderRestricted(resources: ResourceView[]): string[] {
+    const guarded = new Set(ofType(resources, TYPES.authorizationPolicy)
+        .filter((p) => p.props.spec?.action === "DENY")
+        .flatMap((p) => (p.props.spec?.rules ?? []).flatMap((rule: any) => (rule.when ?? []).map((c: any) => c.key))));
+    const problems: string[] = [];
+    for (const vs of ofType(resources, TYPES.virtualService)) {
+        const headers = new Set<string>((vs.props.spec?.http ?? []).flatMap((route: any) => (route.match ?? []).flatMap((m: any) =>
+            Object.entries(m.headers ?? {}).filter(([, sm]: [string, any]) => (route.route ?? []).some((d: any) => d.destination?.subset === sm?.exact))
+                .map(([name]) => name))));
+        for (const header of headers) {
+            if (!guarded.has(`request.headers[${header}]`)) {
+                problems.push(`VirtualService ${vs.props.metadata?.namespace}/${vs.props.metadata?.name} sends requests carrying ${header} to the color they name, ` +
+                    "and no AuthorizationPolicy restricts that header: anyone who reaches the gateway reaches the idle color (set previewAccess: restricted)");
+            }
+        }
+    }
+    return problems;
+}
+
 /** Every container of a pod spec, init containers included, with where it sits. */
 function containersOf(props: Record<string, any>): { name: string; container: any }[] {
     const pod = props.spec?.template?.spec ?? {};

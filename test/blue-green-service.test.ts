@@ -166,10 +166,12 @@ describe("BlueGreenService", () => {
     it("names every object explicitly and every reference resolves to a declared object", async () => {
         const { r } = await declare({ externalServices: [{ name: "db", hosts: ["db.example.com"], ports: [{ number: 5432, protocol: "TCP" }] }] });
         const objects = r.all.filter((x) => x.custom && x.inputs.kind).map((x) => x.inputs as KubernetesObject);
-        assert.equal(objects.length, 10);
+        assert.equal(objects.length, 12);
         for (const o of objects) {
             assert.ok(o.metadata.name, `${o.kind} has a name`);
-            if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, "sample-ns", `${o.kind} has a namespace`);
+            // The preview policy of the gateway lives with the gateway's pods.
+            const gatewayLevel = o.kind === "AuthorizationPolicy" && o.metadata.name === "sample-ns-nginx-preview";
+            if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, gatewayLevel ? "istio-system" : "sample-ns", `${o.kind} has a namespace`);
         }
         assert.deepEqual(findDanglingReferences(objects), []);
         // The checker does catch a dangling name.
@@ -182,7 +184,7 @@ describe("BlueGreenService", () => {
         const component = r.get(T.component, "bg");
         const provider = r.get(T.provider, "cluster");
         const children = r.all.filter((x) => x.parent === component.urn);
-        assert.equal(children.length, 9);
+        assert.equal(children.length, 11);
         for (const child of children) {
             assert.ok(child.provider?.startsWith(`${provider.urn}::`), `${child.name} uses the cluster provider`);
         }

@@ -1,7 +1,8 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import type * as gke from "../components/gke-cluster";
-import { checkGkeClusterArgs, parseCidr, regionOf, resolveGkeClusterArgs } from "../components/gke-cluster";
+import { checkGkeClusterArgs, regionOf, resolveGkeClusterArgs } from "../components/gke-cluster";
+import { parseCidr } from "../components/validation";
 import { MOCK_CLUSTER_ENDPOINT, Resources, evaluate, useMocks, valueOf } from "./harness";
 
 const T = {

@@ -22,9 +22,9 @@ describe("stack (index.ts)", () => {
             "gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool"]) {
             assert.equal(r.ofType(type).length, 1, type);
         }
-        assert.deepEqual(r.ofType("kubernetes:helm.sh/v3:Release").map((x) => x.inputs.chart), ["base", "istiod", "gateway"]);
+        assert.deepEqual(r.ofType("kubernetes:helm.sh/v3:Release").map((x) => x.inputs.chart), ["base", "cni", "istiod", "gateway"]);
         const kinds = r.all.filter((x) => x.custom && x.inputs.kind).map((x) => x.inputs.kind).sort();
-        assert.deepEqual(kinds, ["Deployment", "Deployment", "DestinationRule", "Gateway", "Namespace", "Namespace", "Namespace",
+        assert.deepEqual(kinds, ["AuthorizationPolicy", "AuthorizationPolicy", "Deployment", "Deployment", "DestinationRule", "Gateway", "Namespace", "Namespace", "Namespace",
             "PeerAuthentication", "PodDisruptionBudget", "PodDisruptionBudget", "Service", "ServiceEntry", "VirtualService"]);
     });
 
