@@ -34,6 +34,7 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ["workload.resilience.timeout", "routeTimeout"],
     ["workload.resilience.retries.attempts", "retryAttempts"],
     ["workload.resilience.retries.perTryTimeout", "retryPerTryTimeout"],
+    ["workload.resilience.retries.retryOn", "retryOn"],
     ["workload.tls.credentialName", "tlsCredentialName"],
     ["workload.tls.certificate.issuerName", "certIssuer"],
     ["workload.tls.gatewayNamespace", "ingressGatewayNamespace"],
@@ -249,6 +250,7 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
                 ...retries,
                 attempts: reader.integer("retryAttempts", 0, 10) ?? retries.attempts,
                 perTryTimeout: reader.string("retryPerTryTimeout") ?? retries.perTryTimeout,
+                retryOn: reader.string("retryOn") ?? retries.retryOn,
             },
         },
     });

@@ -275,7 +275,7 @@ describe("BlueGreenService", () => {
         const { r } = await declare({ resilience: { timeout: "30s" } });
         for (const route of r.only("VirtualService").inputs.spec.http) {
             assert.equal(route.timeout, "30s");
-            assert.deepEqual(route.retries, { attempts: 2, perTryTimeout: "5s", retryOn: "connect-failure,refused-stream,gateway-error" });
+            assert.deepEqual(route.retries, { attempts: 2, perTryTimeout: "5s", retryOn: "connect-failure,refused-stream,reset-before-request" });
         }
         const policy = r.only("DestinationRule").inputs.spec.trafficPolicy;
         assert.deepEqual(policy.outlierDetection, { consecutive5xxErrors: 5, interval: "10s", baseEjectionTime: "30s", maxEjectionPercent: 50 });

@@ -68,6 +68,9 @@ describe("IstioMesh", () => {
         const istiod = r.ofType(RELEASE).find((x) => x.inputs.chart === "istiod")!.inputs.values;
         assert.equal(istiod.meshConfig.accessLogFile, "/dev/stdout");
         assert.equal(istiod.pilot, undefined, "istiod's own top-level keys, not the legacy pilot.* shim");
+        // TCP ServiceEntries without addresses: istiod allocates one and sidecars answer DNS with it (no IST0134 collision).
+        assert.equal(istiod.env.PILOT_ENABLE_IP_AUTOALLOCATE, "true");
+        assert.equal(istiod.meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE, "true");
         assert.equal(istiod.autoscaleMin, 2);
         const gateway = r.ofType(RELEASE).find((x) => x.inputs.chart === "gateway")!.inputs.values;
         assert.equal(gateway.service.type, "LoadBalancer");

@@ -214,7 +214,7 @@ describe("stack config", () => {
         assert.deepEqual(w.tls, { credentialName: "sample-tls", httpsRedirect: true, gatewayNamespace: "istio-ingress", certificate: { issuerName: "letsencrypt", issuerKind: "ClusterIssuer" } });
         assert.deepEqual(env.certManager, { version: "v1.21.2" });
         assert.equal(w.resilience.timeout, "30s");
-        assert.deepEqual(w.resilience.retries, { attempts: 3, perTryTimeout: "10s", retryOn: "connect-failure,refused-stream,gateway-error" });
+        assert.deepEqual(w.resilience.retries, { attempts: 3, perTryTimeout: "10s", retryOn: "connect-failure,refused-stream,reset-before-request" });
         const existing = read({ installIstio: "false", ingressGatewayNamespace: "edge", tlsCredentialName: "t" });
         assert.equal(existing.workload.tls?.gatewayNamespace, "edge");
     });
