@@ -14,61 +14,19 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CHART_SOURCE_DIRS, locateIstioCharts } from "../offline/istio-charts";
+import { E2eRun } from "./harness";
 
-const ROOT = path.join(__dirname, "..");
 const STACK = "production";
 const ISTIO_STACK = "production-istio";
 const NS = "sample-ns";
 const GATEWAY_NS = "istio-system"; // the existing mesh's gateway namespace (installIstio: false)
 
-let passed = 0;
-let failed = 0;
-const timings: [string, number][] = [];
-
-function check(description: string, ok: boolean, detail = ""): void {
-    if (ok) passed++;
-    else failed++;
-    console.log(`${ok ? "ok  " : "FAIL"} - ${description}${!ok && detail ? `\n       ${detail.split("\n").join("\n       ")}` : ""}`);
-}
-
-/** A throwaway copy of the repository, as a user has it, with the repo's node_modules. */
-function makeProject(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-e2e-production-"));
-    const skip = new Set(["node_modules", ".git", "bin", "out"]);
-    fs.cpSync(ROOT, dir, { recursive: true, filter: (src) => !skip.has(path.relative(ROOT, src).split(path.sep)[0]) });
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-    fs.mkdirSync(path.join(dir, ".state"));
-    return dir;
-}
-
-const project = makeProject();
-const env = {
-    ...process.env,
-    PULUMI_BACKEND_URL: `file://${path.join(project, ".state")}`,
-    PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "e2e",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
-    // The program is type-checked by npm test; the engine's runs here need not repeat it.
-    PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-    NO_COLOR: "1",
-};
-
-function pulumi(args: string[], allowFailure = false) {
-    const r = spawnSync("pulumi", [...args, "--non-interactive"], { cwd: project, env, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
-    if (r.error) throw r.error;
-    const result = { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-    if (!allowFailure && result.code !== 0) throw new Error(`pulumi ${args.join(" ")} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
-    return result;
-}
-
-function timed<T>(step: string, fn: () => T): T {
-    const start = Date.now();
-    try {
-        return fn();
-    } finally {
-        timings.push([step, Date.now() - start]);
-    }
-}
+// The program is type-checked by npm test; the engine's runs here need not repeat it.
+const run = new E2eRun("bluegreen-e2e-production-", { env: { PULUMI_NODEJS_TRANSPILE_ONLY: "true" } });
+const { project, env } = run;
+const check = run.check.bind(run);
+const pulumi = run.pulumi.bind(run);
+const timed = run.timed.bind(run);
 
 function kubectl(args: string[], input?: string) {
     const r = spawnSync("kubectl", args, { env, encoding: "utf8", input });
@@ -238,14 +196,4 @@ async function main(): Promise<void> {
     pulumi(["stack", "rm", STACK, "--yes"]);
 }
 
-main().catch((e) => {
-    failed++;
-    console.log(`FAIL - production checks aborted: ${(e as Error).message}`);
-}).finally(() => {
-    console.log("\nwall time per step:");
-    for (const [step, ms] of timings) console.log(`  ${(ms / 1000).toFixed(1).padStart(6)} s  ${step}`);
-    if (failed === 0) fs.rmSync(project, { recursive: true, force: true });
-    else console.log(`project kept for inspection: ${project}`);
-    console.log(`\n${passed} passed, ${failed} failed`);
-    process.exitCode = failed === 0 ? 0 : 1;
-});
+run.finish(main(), "production checks");

@@ -71,7 +71,9 @@ describe("previewAccess: who may reach a color with the header", () => {
             mod = await import("../components/blue-green-service");
         });
         const declare = async (args: Partial<svc.BlueGreenServiceArgs>) => {
-            const ev = await evaluate(() => new mod.BlueGreenService("bg", { activeColor: "blue", gatewaySelector: selector, gatewayNamespace: "istio-ingress", ...args }));
+            const ev = await evaluate(() => {
+                new mod.BlueGreenService("bg", { activeColor: "blue", gatewaySelector: selector, gatewayNamespace: "istio-ingress", ...args });
+            });
             assert.equal(ev.error, undefined, ev.error?.message);
             return new Resources(ev.resources);
         };
@@ -79,16 +81,16 @@ describe("previewAccess: who may reach a color with the header", () => {
         it("puts the policies at the gateway and at the workload, with the token check at both", async () => {
             const r = await declare({ previewAccess: { mode: "restricted", sourceCidrs: [office], jwt: { issuer } } });
             const placed = r.all.filter((x) => ["AuthorizationPolicy", "RequestAuthentication"].includes(x.inputs.kind))
-                .map((x) => [x.inputs.apiVersion, x.inputs.kind, `${x.inputs.metadata.namespace}/${x.inputs.metadata.name}`]);
+                .map((x) => [x.inputs.apiVersion, x.inputs.kind, `${x.inputs.metadata.namespace}/${x.inputs.metadata.name}`].join(" ")).sort();
             assert.deepEqual(placed, [
-                ["security.istio.io/v1", "RequestAuthentication", "istio-ingress/sample-ns-nginx-preview"],
-                ["security.istio.io/v1", "AuthorizationPolicy", "istio-ingress/sample-ns-nginx-preview"],
-                ["security.istio.io/v1", "RequestAuthentication", "sample-ns/nginx-preview"],
-                ["security.istio.io/v1", "AuthorizationPolicy", "sample-ns/nginx-preview"],
+                "security.istio.io/v1 AuthorizationPolicy istio-ingress/sample-ns-nginx-preview",
+                "security.istio.io/v1 AuthorizationPolicy sample-ns/nginx-preview",
+                "security.istio.io/v1 RequestAuthentication istio-ingress/sample-ns-nginx-preview",
+                "security.istio.io/v1 RequestAuthentication sample-ns/nginx-preview",
             ]);
             const gatewayPolicy = r.all.find((x) => x.inputs.kind === "AuthorizationPolicy" && x.inputs.metadata.namespace === "istio-ingress")!;
             assert.equal(authorize([gatewayPolicy.inputs.spec], fromInternet), 403);
-            assert.deepEqual(r.all.find((x) => x.inputs.kind === "RequestAuthentication")!.inputs.spec,
+            assert.deepEqual(r.all.find((x) => x.inputs.kind === "RequestAuthentication" && x.inputs.metadata.namespace === "istio-ingress")!.inputs.spec,
                 { selector: { matchLabels: selector }, jwtRules: [{ issuer }] });
         });
 
