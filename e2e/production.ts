@@ -86,8 +86,6 @@ async function main(): Promise<void> {
     const kubeconfig = process.env.KUBECONFIG;
     if (!kubeconfig) throw new Error("KUBECONFIG is not set: run through `npm run e2e`");
     console.log(`project ${project}, backend ${env.PULUMI_BACKEND_URL}`);
-    // The existing mesh's namespace, where its gateway (and our gateway-level policy) lives.
-    if (!getJson("get", "namespace", GATEWAY_NS)) kubectl(["create", "namespace", GATEWAY_NS]);
 
     pulumi(["stack", "init", STACK]);
     pulumi(["config", "set", "kubeconfig", kubeconfig]);
