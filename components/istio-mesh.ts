@@ -145,7 +145,9 @@ export function istioChartValues(a: Required<IstioMeshArgs>) {
     const labels = gatewayPodLabels(a.ingressReleaseName);
     const global = (extra: object = {}) => ({ ...extra, ...(a.platform ? { platform: a.platform } : {}) });
     return {
-        base: {},
+        // The base chart's default validating webhook points at istiod-<defaultRevision>: with only a
+        // revisioned istiod, "default" would name a Service that does not exist.
+        base: a.revision ? { defaultRevision: a.revision } : {},
         cni: { global: global() },
         istiod: {
             ...(a.revision ? { revision: a.revision } : {}),

@@ -120,6 +120,8 @@ describe("IstioMesh", () => {
         assert.equal(istiod.inputs.name, "istiod-canary");
         assert.equal(istiod.inputs.values.revision, "canary");
         assert.equal(r.ofType(RELEASE).find((x) => x.inputs.chart === "gateway")!.inputs.values.revision, "canary");
+        assert.deepEqual(r.ofType(RELEASE).find((x) => x.inputs.chart === "base")!.inputs.values, { defaultRevision: "canary" },
+            "the default validating webhook points at the istiod that exists");
         assert.equal((await declare()).r.ofType(RELEASE).find((x) => x.inputs.chart === "istiod")!.inputs.values.revision, undefined);
     });
 
