@@ -8,7 +8,7 @@ import { TlsArgs } from "./delivery";
 import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, resolveGkeClusterArgs } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioMesh, IstioMeshArgs, checkIstioMeshArgs } from "./istio-mesh";
 import { Color } from "./routing";
-import { ConfigProblem, checkOwnNamespace, throwIfProblems } from "./validation";
+import { ConfigProblem, checkDnsLabel, checkOwnNamespace, describe, throwIfProblems } from "./validation";
 
 /** Arguments of {@link BlueGreenEnvironment}. */
 export interface BlueGreenEnvironmentArgs {
@@ -16,6 +16,13 @@ export interface BlueGreenEnvironmentArgs {
     cluster?: GkeClusterArgs;
     /** Kubeconfig (path or contents) of an existing cluster; only without `cluster`. Unset: the ambient kubeconfig. */
     kubeconfig?: pulumi.Input<string>;
+    /**
+     * The existing cluster's identity for the Kubernetes provider (`clusterIdentifier`); only without
+     * `cluster`. The provider, and every Kubernetes resource with it, is replaced only when this
+     * changes, never because the kubeconfig's endpoint, CA or context name changed. Change it when
+     * the stack moves to a different cluster. Default {@link DEFAULT_CLUSTER_IDENTIFIER}.
+     */
+    clusterIdentifier?: string;
     /** Install Istio with these settings, or `false` to use the Istio the cluster already runs. */
     mesh: IstioMeshArgs | false;
     /** Pod labels of the existing ingress gateway; only with `mesh: false`. Default `{ istio: "ingressgateway" }`. */
@@ -25,15 +32,34 @@ export interface BlueGreenEnvironmentArgs {
     /** Install cert-manager with these settings (for `workload.tls.certificate`), or `false` (default) to use one already there. */
     certManager?: CertManagerArgs | false;
     /** The blue-green workload; its gateway selector, mesh dependencies, TLS namespace and ingress address are wired here. */
-    workload: Omit<BlueGreenServiceArgs, "gatewaySelector" | "istioDependencies" | "certManagerDependencies" | "ingressAddress" | "tls"> & {
+    workload: Omit<BlueGreenServiceArgs, "gatewaySelector" | "istioDependencies" | "certManagerDependencies" | "ingressAddress" | "tls" |
+        "gatewayNamespace" | "gatewayDependencies"> & {
         /** HTTPS at the gateway; the secret's namespace is the ingress gateway's. */
         tls?: Omit<TlsArgs, "gatewayNamespace">;
     };
 }
 
+/** The identity of an existing cluster when none is given: stable, so kubeconfig edits never replace the provider. */
+export const DEFAULT_CLUSTER_IDENTIFIER = "existing-cluster";
+
 /** The namespace of the ingress gateway pods: the installed mesh's, or the existing one's. */
 export function gatewayNamespaceOf(args: Pick<BlueGreenEnvironmentArgs, "mesh" | "existingGatewayNamespace">): string {
     return args.mesh !== false ? args.mesh.ingressNamespace ?? ISTIO_DEFAULTS.ingressNamespace : args.existingGatewayNamespace ?? "istio-system";
+}
+
+/**
+ * The mesh as this environment installs it: istiod runs as the revision the workload is injected
+ * with (a namespace labelled `istio.io/rev: <rev>` with no istiod of that revision starts its pods
+ * without sidecars, silently), and on a cluster built here the charts use the GKE platform profile.
+ */
+export function meshOf(args: Pick<BlueGreenEnvironmentArgs, "mesh" | "cluster" | "workload">): Required<IstioMeshArgs> | false {
+    if (args.mesh === false) return false;
+    return {
+        ...ISTIO_DEFAULTS,
+        ...args.mesh,
+        revision: args.mesh.revision ?? args.workload.istioRevision ?? "",
+        platform: args.mesh.platform ?? (args.cluster ? "gke" : ""),
+    };
 }
 
 /** The workload's TLS arguments with the gateway namespace filled in. */
@@ -52,6 +78,15 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
     if (args.cluster && args.kubeconfig !== undefined) {
         problems.push({ setting: "kubeconfig", message: "is set together with cluster; allowed values: either build a cluster or target an existing one through kubeconfig" });
     }
+    if (args.clusterIdentifier !== undefined) {
+        if (args.cluster) {
+            problems.push({ setting: "clusterIdentifier", message: "is set together with cluster; allowed values: unset (a built cluster is identified by project, location and name)" });
+        } else {
+            if (typeof args.clusterIdentifier !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.:\/-]{0,252}$/.test(args.clusterIdentifier)) {
+                problems.push({ setting: "clusterIdentifier", message: `got ${describe(args.clusterIdentifier)}; allowed values: letters, digits and _ . : / - (at most 253), e.g. gke_my-project_us-central1_prod` });
+            }
+        }
+    }
     for (const setting of ["existingGatewaySelector", "existingGatewayNamespace"] as const) {
         if (args.mesh !== false && args[setting] !== undefined) {
             problems.push({ setting, message: "is set while Istio is installed here; allowed values: unset (the installed gateway's are used) or set mesh to false" });
@@ -66,11 +101,25 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
     ].filter((r) => !reservedNamespaces(workloadTls(args)?.gatewayNamespace).some((s) => s.name === r.name));
     problems.push(...under("workload", checkOwnNamespace("namespace", args.workload.namespace ?? BLUE_GREEN_DEFAULTS.namespace, taken)));
     if (args.cluster) problems.push(...under("cluster", checkGkeClusterArgs(resolveGkeClusterArgs(args.cluster))));
-    if (args.mesh !== false) problems.push(...under("mesh", checkIstioMeshArgs({ ...ISTIO_DEFAULTS, ...args.mesh })));
+    const mesh = meshOf(args);
+    if (mesh !== false) {
+        // A revision taken from the workload is checked there; report it once.
+        const revisionFromWorkload = args.mesh !== false && args.mesh.revision === undefined;
+        problems.push(...under("mesh", checkIstioMeshArgs(mesh)).filter((p) => !(revisionFromWorkload && p.setting === "mesh.revision" &&
+            checkDnsLabel("istioRevision", mesh.revision).length > 0)));
+        if ((args.workload.istioRevision ?? "") !== mesh.revision) {
+            problems.push({
+                setting: "workload.istioRevision",
+                message: `is ${describe(args.workload.istioRevision)} but the installed istiod is revision ${describe(mesh.revision)}; ` +
+                    "allowed values: the same revision (pods labelled for a revision no istiod serves start without a sidecar)",
+            });
+        }
+    }
     // Without an existing gateway the default selector stands in: the mesh supplies the real one.
     problems.push(...under("workload", checkBlueGreenServiceArgs(resolveBlueGreenServiceArgs({
         ...args.workload,
         gatewaySelector: args.existingGatewaySelector,
+        gatewayNamespace: gatewayNamespaceOf(args),
         tls: workloadTls(args),
     }))));
     return problems;
@@ -117,12 +166,14 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
             // A kubeconfig may carry credentials (tokens, client keys): a secret in the state and in previews.
             this.provider = new k8s.Provider(`${name}-k8s`, {
                 kubeconfig: args.kubeconfig === undefined ? undefined : pulumi.secret(args.kubeconfig),
+                clusterIdentifier: args.clusterIdentifier ?? DEFAULT_CLUSTER_IDENTIFIER,
             }, { parent: this });
         }
         const providerOpts = { parent: this, providers: [this.provider] };
 
-        if (args.mesh !== false) {
-            this.mesh = new IstioMesh(`${name}-istio`, args.mesh, providerOpts);
+        const mesh = meshOf(args);
+        if (mesh !== false) {
+            this.mesh = new IstioMesh(`${name}-istio`, mesh, providerOpts);
         }
         const certManager = args.certManager ? new CertManager(`${name}-cert-manager`, args.certManager, providerOpts) : undefined;
         this.workload = new BlueGreenService(`${name}-app`, {
@@ -131,6 +182,9 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
             gatewaySelector: this.mesh?.gatewaySelector ?? args.existingGatewaySelector,
             istioDependencies: this.mesh?.ready,
             certManagerDependencies: certManager?.ready,
+            gatewayNamespace: gatewayNamespaceOf(args),
+            // The Certificate and the preview policy live in the gateway's namespace: they wait for it.
+            gatewayDependencies: this.mesh ? [this.mesh.ingressNamespaceResource] : [],
             ingressAddress: this.mesh?.ingressAddress,
         }, providerOpts);
 

@@ -14,6 +14,14 @@ import {
 } from "./delivery";
 import { ExternalService, buildServiceEntrySpec, checkExternalServices } from "./external-services";
 import {
+    DEFAULT_PREVIEW_ACCESS,
+    PreviewAccess,
+    buildGatewayPreviewPolicy,
+    buildMeshPreviewPolicy,
+    buildRequestAuthenticationSpec,
+    checkPreviewAccess,
+} from "./preview-access";
+import {
     DEFAULT_DRAIN_DELAY_SECONDS,
     DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
     DrainAction,
@@ -48,21 +56,27 @@ import {
     checkOneOf,
     checkPinnedImage,
     checkServiceName,
+    describe,
     throwIfProblems,
 } from "./validation";
 import {
     ColorSpec,
     ContainerResources,
     DEFAULT_RESOURCES,
+    POD_SECURITY_LEVELS,
+    PodSecurityLevel,
     buildDeploymentSpec,
     buildPodDisruptionBudgetSpec,
     buildServiceSpec,
     commonLabels,
     injectionLabels,
+    podSecurityLabels,
 } from "./workload";
 
 /** The Istio networking API version this package declares (stable since Istio 1.22). */
 export const ISTIO_NETWORKING_API = "networking.istio.io/v1";
+/** The Istio security API version (AuthorizationPolicy, RequestAuthentication, PeerAuthentication). */
+export const ISTIO_SECURITY_API = "security.istio.io/v1";
 
 /** Defaults of {@link BlueGreenServiceArgs}, shared with the stack config and Pulumi.yaml. */
 export const BLUE_GREEN_DEFAULTS = {
@@ -104,6 +118,8 @@ export interface BlueGreenServiceArgs {
     namespace?: string;
     /** Istio revision to inject (`istio.io/rev`); when unset the namespace gets `istio-injection: enabled`. */
     istioRevision?: string;
+    /** Pod Security level the namespace enforces (it always audits against `restricted`). Default `baseline`. */
+    podSecurity?: PodSecurityLevel;
     /** App name: the `app` label and the name of the Service, VirtualService and DestinationRule. Default `nginx`. */
     appName?: string;
     /** Image and replica count per color. Default nginx 1.27.5 (blue) and 1.28.0 (green), 2 replicas each. */
@@ -148,6 +164,16 @@ export interface BlueGreenServiceArgs {
     istioDependencies?: pulumi.Resource[];
     /** Resources a cert-manager Certificate must wait for (the cert-manager install with its CRDs). */
     certManagerDependencies?: pulumi.Resource[];
+    /** Namespace of the ingress gateway pods, where the gateway-level preview policy lives. Default `istio-system` (TLS: `tls.gatewayNamespace`). */
+    gatewayNamespace?: string;
+    /** Resources objects in the gateway's namespace (Certificate, preview policy) wait for: the namespace, when it is created here. */
+    gatewayDependencies?: pulumi.Resource[];
+    /**
+     * Who may use the color header to reach a color directly. Default `restricted` with nothing
+     * allowed: requests carrying it are refused (403) at the gateway. `open` is the seed's
+     * behaviour (anyone on the internet can reach the idle color); the policy pack flags it.
+     */
+    previewAccess?: PreviewAccess;
 }
 
 /** Arguments with every default applied. */
@@ -155,6 +181,7 @@ export interface ResolvedBlueGreenServiceArgs {
     activeColor: Color;
     namespace: string;
     istioRevision?: string;
+    podSecurity: PodSecurityLevel;
     appName: string;
     colors: Record<Color, ColorSpec>;
     resources: ContainerResources;
@@ -173,6 +200,8 @@ export interface ResolvedBlueGreenServiceArgs {
     resilience: Resilience;
     drain: DrainSettings;
     rolloutTimeoutSeconds: number;
+    gatewayNamespace: string;
+    previewAccess: PreviewAccess;
 }
 
 /** Applies defaults to the arguments. */
@@ -182,6 +211,7 @@ export function resolveBlueGreenServiceArgs(args: BlueGreenServiceArgs): Resolve
         activeColor: args.activeColor,
         namespace: args.namespace ?? d.namespace,
         istioRevision: args.istioRevision,
+        podSecurity: args.podSecurity ?? "baseline",
         appName: args.appName ?? d.appName,
         colors: {
             blue: args.colors?.blue ?? d.colors.blue,
@@ -203,6 +233,8 @@ export function resolveBlueGreenServiceArgs(args: BlueGreenServiceArgs): Resolve
         resilience: { ...DEFAULT_RESILIENCE, ...args.resilience },
         drain: { delaySeconds: args.drainDelaySeconds ?? DEFAULT_DRAIN_DELAY_SECONDS, action: args.drainAction ?? DrainActions.Sleep },
         rolloutTimeoutSeconds: args.rolloutTimeoutSeconds ?? DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
+        gatewayNamespace: args.gatewayNamespace ?? args.tls?.gatewayNamespace ?? "istio-system",
+        previewAccess: args.previewAccess ?? DEFAULT_PREVIEW_ACCESS,
     };
 }
 
@@ -221,6 +253,7 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
         ...checkDnsLabel("namespace", args.namespace),
         ...checkOwnNamespace("namespace", args.namespace, reservedNamespaces(args.tls?.gatewayNamespace)),
         ...(args.istioRevision !== undefined ? checkDnsLabel("istioRevision", args.istioRevision) : []),
+        ...checkOneOf("podSecurity", args.podSecurity, POD_SECURITY_LEVELS),
         ...checkServiceName("appName", args.appName, MAX_APP_NAME),
         ...checkHostList("hosts", args.hosts),
         ...(args.meshRouting && Array.isArray(args.hosts) && args.hosts.some((h) => hostsOverlap(h, serviceFqdn(args.appName, args.namespace)))
@@ -236,7 +269,12 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
         ...(args.tls ? checkTls("tls", args.tls) : []),
         ...(args.idleReplicas !== undefined ? checkInteger("idleReplicas", args.idleReplicas, 0, 1000) : []),
         ...checkRolloutSettings(args.drain, args.rolloutTimeoutSeconds, { delay: "drainDelaySeconds", action: "drainAction", timeout: "rolloutTimeoutSeconds" }),
+        ...checkDnsLabel("gatewayNamespace", args.gatewayNamespace),
+        ...checkPreviewAccess("previewAccess", args.previewAccess),
     ];
+    if (args.tls && args.tls.gatewayNamespace !== args.gatewayNamespace) {
+        problems.push({ setting: "gatewayNamespace", message: `is ${describe(args.gatewayNamespace)} but tls.gatewayNamespace is ${describe(args.tls.gatewayNamespace)}; allowed values: the same namespace` });
+    }
     for (const color of COLORS) {
         problems.push(...checkPinnedImage(`colors.${color}.image`, args.colors[color].image));
         problems.push(...checkInteger(`colors.${color}.replicas`, args.colors[color].replicas, 0, 1000));
@@ -293,6 +331,8 @@ export class BlueGreenService extends pulumi.ComponentResource {
     public readonly serviceEntries: k8s.apiextensions.CustomResource[];
     /** The cert-manager Certificate for the gateway's TLS secret, when one is requested. */
     public readonly certificate?: k8s.apiextensions.CustomResource;
+    /** The AuthorizationPolicies and RequestAuthentications restricting the color header (none when previewAccess is open). */
+    public readonly previewPolicies: k8s.apiextensions.CustomResource[];
 
     constructor(name: string, args: BlueGreenServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate before registering anything, so bad input never leaves a half-built stack.
@@ -307,7 +347,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
         const meta = (objectName: string) => ({ name: objectName, namespace: ns, labels });
 
         this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-            metadata: { name: ns, labels: { ...labels, ...injectionLabels(a.istioRevision) } },
+            metadata: { name: ns, labels: { ...labels, ...injectionLabels(a.istioRevision), ...podSecurityLabels(a.podSecurity) } },
         }, { parent: this });
         const inNamespace: pulumi.CustomResourceOptions = { parent: this, dependsOn: [this.namespace] };
 
@@ -373,7 +413,34 @@ export class BlueGreenService extends pulumi.ComponentResource {
                     dnsNames: [...a.hosts],
                     issuerRef: { name: a.tls.certificate.issuerName, kind: a.tls.certificate.issuerKind ?? "ClusterIssuer", group: "cert-manager.io" },
                 },
-            }, { parent: this, dependsOn: args.certManagerDependencies ?? [] });
+            }, { parent: this, dependsOn: [...args.certManagerDependencies ?? [], ...args.gatewayDependencies ?? []] });
+        }
+
+        // Who may use the color header: refused (403) at the gateway unless allowed; with in-mesh
+        // routing, also at the workload for callers inside the mesh.
+        this.previewPolicies = [];
+        if (a.previewAccess.mode === "restricted") {
+            const security = (resourceName: string, kind: string, metadata: { name: string; namespace: string }, spec: object, dependsOn: pulumi.Resource[]) =>
+                new k8s.apiextensions.CustomResource(resourceName, { apiVersion: ISTIO_SECURITY_API, kind, metadata: { ...metadata, labels }, spec },
+                    { parent: this, dependsOn: [this.namespace, ...mesh, ...dependsOn] });
+            const atGateway = { name: `${ns}-${app}-preview`, namespace: a.gatewayNamespace };
+            const inMesh = { name: `${app}-preview`, namespace: ns };
+            const jwt = a.previewAccess.jwt;
+            const gatewayDeps = args.gatewayDependencies ?? [];
+            if (jwt) {
+                this.previewPolicies.push(security(`${name}-preview-jwt`, "RequestAuthentication", atGateway,
+                    buildRequestAuthenticationSpec(a.gatewaySelector, jwt), gatewayDeps));
+            }
+            this.previewPolicies.push(security(`${name}-preview-access`, "AuthorizationPolicy", atGateway,
+                buildGatewayPreviewPolicy(a.gatewaySelector, a.headerName, a.previewAccess), gatewayDeps));
+            if (a.meshRouting) {
+                if (jwt) {
+                    this.previewPolicies.push(security(`${name}-mesh-preview-jwt`, "RequestAuthentication", inMesh,
+                        buildRequestAuthenticationSpec({ app }, jwt), []));
+                }
+                this.previewPolicies.push(security(`${name}-mesh-preview-access`, "AuthorizationPolicy", inMesh,
+                    buildMeshPreviewPolicy(app, a.gatewayNamespace, a.headerName, a.previewAccess), []));
+            }
         }
 
         const gatewayName = `${app}-gateway`;

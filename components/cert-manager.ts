@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import { HELM_RECOVERY } from "./istio-mesh";
 import { ConfigProblem, checkDnsLabel, describe, throwIfProblems } from "./validation";
 
 /** cert-manager's official Helm chart repository. */
@@ -51,6 +52,8 @@ export class CertManager extends pulumi.ComponentResource {
             values: { crds: { enabled: true } },
             skipAwait: false,
             timeout: 600,
+            // A failed install is uninstalled, so the next pulumi up can install again.
+            ...HELM_RECOVERY,
         }, { parent: this, dependsOn: [ns] });
         this.ready = [release];
         this.registerOutputs({ version: a.version });

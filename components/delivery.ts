@@ -29,10 +29,26 @@ export interface Resilience {
     connectionPool: ConnectionPool;
 }
 
-/** Retries only what is safe for any method: connection failures and gateway errors (502/503/504). */
+/**
+ * Retry conditions under which the request never reached the application, so re-sending it is
+ * safe for any method (a POST is not applied twice): the connection failed, the upstream refused
+ * the stream (HTTP/2 REFUSED_STREAM), or it was reset before the request went out.
+ */
+export const SAFE_RETRY_ON = ["connect-failure", "refused-stream", "reset-before-request"] as const;
+
+/**
+ * The retry conditions Istio accepts (pkg/config/validation: Envoy's `x-envoy-retry-on` and
+ * `x-envoy-retry-grpc-on` values). The others re-send requests the application may have processed:
+ * `gateway-error` and `5xx` include the 504 of a per-try timeout, `reset` a reset mid-response.
+ */
+export const ISTIO_RETRY_ON = [...SAFE_RETRY_ON, "5xx", "gateway-error", "reset", "retriable-4xx", "retriable-status-codes",
+    "retriable-headers", "envoy-ratelimited", "http3-post-connect-failure", "cancelled", "deadline-exceeded", "internal",
+    "resource-exhausted", "unavailable"] as const;
+
+/** Retries only what is safe for any method (see {@link SAFE_RETRY_ON}); opt in to more with `retries.retryOn`. */
 export const DEFAULT_RESILIENCE: Resilience = {
     timeout: "15s",
-    retries: { attempts: 2, perTryTimeout: "5s", retryOn: "connect-failure,refused-stream,gateway-error" },
+    retries: { attempts: 2, perTryTimeout: "5s", retryOn: SAFE_RETRY_ON.join(",") },
     outlierDetection: DEFAULT_OUTLIER_DETECTION,
     connectionPool: DEFAULT_CONNECTION_POOL,
 };
@@ -231,7 +247,8 @@ export function checkResilience(setting: string, r: Resilience): ConfigProblem[]
         ...checkDuration(`${setting}.timeout`, r.timeout),
         ...checkInteger(`${setting}.retries.attempts`, r.retries.attempts, 0, 10),
         ...checkDuration(`${setting}.retries.perTryTimeout`, r.retries.perTryTimeout),
-        ...(typeof r.retries.retryOn === "string" && /^[a-z0-9-]+(,[a-z0-9-]+)*$/.test(r.retries.retryOn) ? []
-            : [{ setting: `${setting}.retries.retryOn`, message: `got ${describe(r.retries.retryOn)}; allowed values: Envoy retry_on conditions joined by commas, e.g. connect-failure,gateway-error` }]),
+        ...(typeof r.retries.retryOn === "string" && r.retries.retryOn.split(",").every((c) => (ISTIO_RETRY_ON as readonly string[]).includes(c) || /^[1-5]\d\d$/.test(c)) ? []
+            : [{ setting: `${setting}.retries.retryOn`, message: `got ${describe(r.retries.retryOn)}; allowed values: conditions Istio accepts joined by commas ` +
+                `(${ISTIO_RETRY_ON.join(", ")}, or an HTTP status code), e.g. ${SAFE_RETRY_ON.join(",")}` }]),
     ];
 }

@@ -1,20 +1,59 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
-import { ConfigProblem, checkInteger, checkOneOf, describe, throwIfProblems } from "./validation";
+import { ConfigProblem, checkInteger, checkOneOf, describe, parseCidr, throwIfProblems } from "./validation";
 
 /** GKE release channels. */
 export const RELEASE_CHANNELS = ["RAPID", "REGULAR", "STABLE", "EXTENDED"] as const;
 /** One GKE release channel. */
 export type ReleaseChannel = (typeof RELEASE_CHANNELS)[number];
 
-/** The IAM roles of the node service account: writing logs and metrics, nothing else. */
+/** The IAM roles of the node service account in its project: writing logs and metrics. */
 export const NODE_SERVICE_ACCOUNT_ROLES = [
     "roles/logging.logWriter",
     "roles/monitoring.metricWriter",
     "roles/monitoring.viewer",
     "roles/stackdriver.resourceMetadata.writer",
 ];
+
+/** The role nodes need to pull images from Artifact Registry (the kubelet pulls as the node service account). */
+export const IMAGE_PULL_ROLE = "roles/artifactregistry.reader";
+
+/**
+ * The node pool's `initialNodeCount`: the GCP provider replaces a pool when it changes (and reads
+ * it back from GKE, where autoscaling moves it), so it is set once at creation and its later
+ * changes are ignored; the autoscaler's bounds are what scale the pool.
+ */
+export function initialNodeCount(minNodes: number): number {
+    return Math.max(1, minNodes);
+}
+
+/** The clusterIdentifier of the Kubernetes provider for a GKE cluster: GKE's own context name, stable for the cluster's lifetime. */
+export function gkeClusterIdentifier(project: string, location: string, clusterName: string): string {
+    return `gke_${project}_${location}_${clusterName}`;
+}
+
+/** An Artifact Registry repository the nodes may pull from. */
+export interface ImageRepository {
+    /** Project of the repository. Default: the cluster's project. */
+    project?: string;
+    /** Location, e.g. `us-central1` or the multi-region `us`. */
+    location: string;
+    /** Repository ID. */
+    repository: string;
+}
+
+/**
+ * Parses `<location>/<repository>` or `<project>/<location>/<repository>` (the path of a
+ * repository's Docker host, `<location>-docker.pkg.dev/<project>/<repository>`, reordered).
+ */
+export function parseImageRepository(setting: string, value: unknown): { repository?: ImageRepository; problems: ConfigProblem[] } {
+    const m = typeof value === "string" ? /^(?:([a-z][a-z0-9-]{4,28}[a-z0-9])\/)?([a-z]+[a-z0-9-]*)\/([a-z]([a-z0-9-]{0,61}[a-z0-9])?)$/.exec(value) : null;
+    if (!m) {
+        return { problems: [{ setting, message: `got ${describe(value)}; allowed values: <location>/<repository> or <project>/<location>/<repository>, e.g. us-central1/apps` }] };
+    }
+    return { repository: { ...(m[1] ? { project: m[1] } : {}), location: m[2], repository: m[3] }, problems: [] };
+}
 
 /** The port istiod's admission webhooks listen on; a private control plane must reach it. */
 export const ISTIOD_WEBHOOK_PORT = "15017";
@@ -79,6 +118,12 @@ export interface GkeClusterArgs {
     masterAuthorizedNetworks?: string[];
     /** Use GKE Dataplane V2 (eBPF: built-in network policy and flow logging). Default true. */
     dataplaneV2?: boolean;
+    /**
+     * Artifact Registry repositories the nodes may pull images from (`roles/artifactregistry.reader`
+     * on each repository, the narrowest scope IAM offers). Unset or empty: the role on the cluster's
+     * project, so every repository in the project.
+     */
+    imageRepositories?: ImageRepository[];
 }
 
 /** Defaults of {@link GkeClusterArgs}. */
@@ -88,18 +133,6 @@ export const GKE_DEFAULTS = {
     networkRanges: { nodes: "10.10.0.0/20", pods: "10.20.0.0/14", services: "10.24.0.0/20" } as NetworkRanges,
     masterCidr: "172.16.0.0/28",
 };
-
-/** Parses an IPv4 CIDR into [address as number, prefix length], or undefined when malformed. */
-export function parseCidr(value: unknown): [number, number] | undefined {
-    const m = typeof value === "string" ? /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value) : null;
-    if (!m) return undefined;
-    const octets = m.slice(1, 5).map(Number);
-    const prefix = Number(m[5]);
-    if (octets.some((o) => o > 255) || prefix > 32) return undefined;
-    const address = octets.reduce((acc, o) => acc * 256 + o, 0);
-    const hostBits = 2 ** (32 - prefix);
-    return address % hostBits === 0 ? [address, prefix] : undefined;
-}
 
 function checkCidr(setting: string, value: unknown, minPrefix = 8, maxPrefix = 29): ConfigProblem[] {
     const parsed = parseCidr(value);
@@ -131,6 +164,7 @@ export type ResolvedGkeClusterArgs = Omit<GkeClusterArgs, "nodePool" | "networkR
     masterCidr: string;
     masterAuthorizedNetworks: string[];
     dataplaneV2: boolean;
+    imageRepositories: ImageRepository[];
 };
 
 /** Applies defaults. */
@@ -144,6 +178,7 @@ export function resolveGkeClusterArgs(args: GkeClusterArgs): ResolvedGkeClusterA
         masterCidr: args.masterCidr ?? GKE_DEFAULTS.masterCidr,
         masterAuthorizedNetworks: args.masterAuthorizedNetworks ?? [],
         dataplaneV2: args.dataplaneV2 ?? true,
+        imageRepositories: args.imageRepositories ?? [],
     };
 }
 
@@ -188,6 +223,10 @@ export function checkGkeClusterArgs(a: ResolvedGkeClusterArgs): ConfigProblem[] 
     }
     if (a.privateNodes) problems.push(...checkCidr("masterCidr", a.masterCidr, 28, 28));
     a.masterAuthorizedNetworks.forEach((cidr, i) => problems.push(...checkCidr(`masterAuthorizedNetworks[${i}]`, cidr, 0, 32)));
+    a.imageRepositories.forEach((r, i) => {
+        const path = [r.project, r.location, r.repository].filter((x) => x !== undefined).join("/");
+        problems.push(...parseImageRepository(`imageRepositories[${i}]`, path).problems);
+    });
     return problems;
 }
 
@@ -298,13 +337,25 @@ export class GkeCluster extends pulumi.ComponentResource {
         const nodeServiceAccount = new gcp.serviceaccount.Account(`${name}-nodes`, {
             accountId: `${a.clusterName}-nodes`,
             project: a.project,
-            displayName: `GKE nodes of ${a.clusterName} (logging and monitoring only)`,
+            displayName: `GKE nodes of ${a.clusterName} (logs, metrics, image pulls)`,
         }, child);
-        const roleGrants = NODE_SERVICE_ACCOUNT_ROLES.map((role) => new gcp.projects.IAMMember(`${name}-nodes-${role.split("/")[1]}`, {
+        const member = pulumi.interpolate`serviceAccount:${nodeServiceAccount.email}`;
+        const roleGrants: pulumi.Resource[] = NODE_SERVICE_ACCOUNT_ROLES.map((role) => new gcp.projects.IAMMember(`${name}-nodes-${role.split("/")[1]}`, {
             project: a.project,
             role,
-            member: pulumi.interpolate`serviceAccount:${nodeServiceAccount.email}`,
+            member,
         }, child));
+        // The kubelet pulls images as the node service account: without this role, images in the
+        // project's Artifact Registry fail with ImagePullBackOff.
+        if (a.imageRepositories.length === 0) {
+            roleGrants.push(new gcp.projects.IAMMember(`${name}-nodes-image-pull`, { project: a.project, role: IMAGE_PULL_ROLE, member }, child));
+        }
+        for (const r of a.imageRepositories) {
+            const project = r.project ?? a.project;
+            roleGrants.push(new gcp.artifactregistry.RepositoryIamMember(`${name}-nodes-image-pull-${project}-${r.location}-${r.repository}`, {
+                project, location: r.location, repository: r.repository, role: IMAGE_PULL_ROLE, member,
+            }, child));
+        }
 
         this.cluster = new gcp.container.Cluster(`${name}-cluster`, {
             name: a.clusterName,
@@ -338,7 +389,8 @@ export class GkeCluster extends pulumi.ComponentResource {
             project: a.project,
             cluster: this.cluster.name,
             location: a.location,
-            initialNodeCount: a.nodePool.minNodes,
+            // Set at creation only (see ignoreChanges below): changing it would replace the pool.
+            initialNodeCount: initialNodeCount(a.nodePool.minNodes),
             autoscaling: { minNodeCount: a.nodePool.minNodes, maxNodeCount: a.nodePool.maxNodes },
             management: { autoRepair: true, autoUpgrade: true },
             upgradeSettings: { maxSurge: 1, maxUnavailable: 0 },
@@ -354,14 +406,26 @@ export class GkeCluster extends pulumi.ComponentResource {
                 tags: [nodeTag],
                 labels: { cluster: a.clusterName },
             },
-        }, { parent: this, dependsOn: roleGrants });
+        }, {
+            parent: this,
+            dependsOn: roleGrants,
+            // The provider replaces a pool whose initialNodeCount differs, and with an explicit name it
+            // deletes the old pool first: every node, istiod and the gateway would go. Changing
+            // minNodes later must update the autoscaling bounds in place.
+            ignoreChanges: ["initialNodeCount"],
+        });
 
         this.clusterName = this.cluster.name;
         this.endpoint = this.cluster.endpoint;
         this.kubeconfig = pulumi.secret(pulumi.all([this.cluster.name, this.cluster.endpoint, this.cluster.masterAuth])
             .apply(([clusterName, endpoint, auth]) =>
-                buildKubeconfig(`gke_${a.project}_${a.location}_${clusterName}`, endpoint, auth.clusterCaCertificate ?? "")));
-        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this, dependsOn: [this.nodePool] });
+                buildKubeconfig(gkeClusterIdentifier(a.project, a.location, clusterName), endpoint, auth.clusterCaCertificate ?? "")));
+        this.provider = new k8s.Provider(`${name}-k8s`, {
+            kubeconfig: this.kubeconfig,
+            // Without it, a changed endpoint, CA or a kubeconfig computed during an update would make
+            // the provider (and with it every Kubernetes resource) be replaced.
+            clusterIdentifier: gkeClusterIdentifier(a.project, a.location, a.clusterName),
+        }, { parent: this, dependsOn: [this.nodePool] });
 
         this.registerOutputs({
             clusterName: this.clusterName,

@@ -13,24 +13,27 @@ export { IstioMesh } from "./istio-mesh";
 export type { BlueGreenEnvironmentArgs } from "./blue-green-environment";
 export type { BlueGreenServiceArgs } from "./blue-green-service";
 export type { CertManagerArgs } from "./cert-manager";
-export type { ExistingNetwork, GkeClusterArgs, NetworkRanges, NodePoolSettings, ReleaseChannel } from "./gke-cluster";
-export type { IstioMeshArgs, MtlsMode } from "./istio-mesh";
+export type { ExistingNetwork, GkeClusterArgs, ImageRepository, NetworkRanges, NodePoolSettings, ReleaseChannel } from "./gke-cluster";
+export type { IstioMeshArgs, IstioPlatform, MtlsMode } from "./istio-mesh";
+export type { PreviewAccess, PreviewAccessMode } from "./preview-access";
 export type { CertificateRequest, Resilience, TlsArgs } from "./delivery";
 export type { ExternalService, ServiceEntryProtocol } from "./external-services";
 export type { DrainAction } from "./rollout";
 export type { Color, ConnectionPool, GatewayTls, LoadBalancerPolicy, OutlierDetection, RetryPolicy, StringMatch, TargetedRoute } from "./routing";
-export type { ColorSpec, ContainerResources } from "./workload";
+export type { ColorSpec, ContainerResources, PodSecurityLevel } from "./workload";
 
 // Allowed values and defaults.
 export { BLUE_GREEN_DEFAULTS } from "./blue-green-service";
+export { DEFAULT_CLUSTER_IDENTIFIER } from "./blue-green-environment";
 export { CERT_MANAGER_DEFAULTS } from "./cert-manager";
 export { GKE_DEFAULTS, RELEASE_CHANNELS } from "./gke-cluster";
-export { DEFAULT_ISTIO_VERSION, ISTIO_DEFAULTS, MTLS_MODES } from "./istio-mesh";
+export { DEFAULT_ISTIO_VERSION, ISTIO_DEFAULTS, ISTIO_PLATFORMS, MIN_ISTIO_VERSION, MTLS_MODES } from "./istio-mesh";
+export { DEFAULT_PREVIEW_ACCESS, PREVIEW_ACCESS_MODES } from "./preview-access";
 export { DEFAULT_RESILIENCE } from "./delivery";
 export { SERVICE_ENTRY_PROTOCOLS } from "./external-services";
 export { DEFAULT_DRAIN_DELAY_SECONDS, DEFAULT_ROLLOUT_TIMEOUT_SECONDS, DrainActions } from "./rollout";
 export { COLORS, LOAD_BALANCER_POLICIES } from "./routing";
-export { DEFAULT_RESOURCES } from "./workload";
+export { DEFAULT_RESOURCES, POD_SECURITY_LEVELS } from "./workload";
 
 // Errors: bad arguments throw a ConfigError listing every problem, before anything is declared.
 export { ConfigError } from "./validation";
@@ -40,6 +43,8 @@ export type { ConfigProblem } from "./validation";
 export { curlCommands } from "./blue-green-service";
 export { buildServiceEntrySpec } from "./external-services";
 export { rolloutOrder, trafficReceivers } from "./rollout";
+export { authorize, buildGatewayPreviewPolicy, buildMeshPreviewPolicy, buildRequestAuthenticationSpec } from "./preview-access";
+export type { AccessRequest, AuthorizationPolicySpec } from "./preview-access";
 export { buildDestinationRuleSpec, buildGatewaySpec, buildVirtualServiceSpec, describeRouting, routeRequest } from "./routing";
 export type { RequestInfo, RoutingDecision, RoutingTableRow, VirtualServiceInputs, VirtualServiceSpec } from "./routing";
 export { buildDeploymentSpec, buildServiceSpec } from "./workload";

@@ -12,6 +12,41 @@ export const ISTIO_CHART_REPOSITORY = "https://istio-release.storage.googleapis.
  */
 export const DEFAULT_ISTIO_VERSION = "1.31.4";
 
+/**
+ * The oldest Istio this package installs: 1.24 is the first release whose `base` chart templates
+ * its CRDs (`base.enableCRDTemplates`), so Helm upgrades them; charts before it keep CRDs in
+ * `crds/`, which Helm installs once and never upgrades.
+ */
+export const MIN_ISTIO_VERSION = "1.24.0";
+
+/** Platform profiles the 1.24+ charts ship (`files/profile-platform-<name>.yaml`). */
+export const ISTIO_PLATFORMS = ["gke", "k3d", "k3s", "microk8s", "minikube", "openshift"] as const;
+/** One platform profile. */
+export type IstioPlatform = (typeof ISTIO_PLATFORMS)[number];
+
+/** Compares two `x.y.z` versions numerically. */
+export function compareVersions(a: string, b: string): number {
+    const [x, y] = [a.split(".").map(Number), b.split(".").map(Number)];
+    for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+    return 0;
+}
+
+/**
+ * Helm's recovery from a failed install or upgrade, the same for every release this package
+ * installs: `atomic` uninstalls a failed first install (and rolls back a failed upgrade), so the
+ * next `pulumi up` installs again instead of failing with "cannot re-use a name that is still in
+ * use"; `cleanupOnFail` deletes the objects a failed upgrade created.
+ */
+export const HELM_RECOVERY = { atomic: true, cleanupOnFail: true } as const;
+
+/** The names of the charts in a Helm repository (or a local directory laid out like one). */
+export const ISTIO_CHARTS = { base: "base", cni: "cni", istiod: "istiod", gateway: "gateway" } as const;
+
+/** Where a chart comes from: a repository (`https://`, `oci://`) or a local directory holding `<dir>/<chart>`. */
+export function chartSource(repository: string, chart: string): { chart: string; repositoryOpts?: { repo: string } } {
+    return repository.startsWith("/") ? { chart: `${repository.replace(/\/+$/, "")}/${chart}` } : { chart, repositoryOpts: { repo: repository } };
+}
+
 /** Mesh-wide mutual TLS modes for the root-namespace PeerAuthentication. */
 export const MTLS_MODES = ["STRICT", "PERMISSIVE"] as const;
 /** One mutual TLS mode. */
@@ -21,8 +56,17 @@ export type MtlsMode = (typeof MTLS_MODES)[number];
 export interface IstioMeshArgs {
     /** Istio version; every chart is pinned to it. Default {@link DEFAULT_ISTIO_VERSION}. */
     version?: string;
-    /** Helm repository of the charts. Default the official one. */
+    /** Helm repository of the charts (`https://`, `oci://`), or a local directory with one folder per chart. Default the official repository. */
     repository?: string;
+    /**
+     * Install istiod as this revision (`istio.io/rev`), as a revision-based upgrade does: release
+     * `istiod-<revision>`, and the gateway is injected by it. Empty: the default revision.
+     */
+    revision?: string;
+    /** The charts' platform profile (`global.platform`); `gke` makes the CNI chart find GKE's CNI directory and allow its system-node-critical pods. Empty: none. */
+    platform?: IstioPlatform | "";
+    /** Istio CNI instead of the `istio-init` container (NET_ADMIN, NET_RAW), so workload namespaces can enforce Pod Security `baseline`. Default true. */
+    cni?: boolean;
     /** Namespace of istiod and the mesh root (PeerAuthentication). Default `istio-system`. */
     systemNamespace?: string;
     /** Namespace of the ingress gateway. Default `istio-ingress`. */
@@ -47,6 +91,9 @@ export const ISTIO_DEFAULTS: Required<IstioMeshArgs> = {
     ingressReplicas: 2,
     mtlsMode: "STRICT",
     accessLogging: true,
+    revision: "",
+    platform: "",
+    cni: true,
 };
 
 /** Checks arguments with defaults applied. */
@@ -60,10 +107,19 @@ export function checkIstioMeshArgs(a: Required<IstioMeshArgs>): ConfigProblem[] 
     ];
     if (typeof a.version !== "string" || !/^1\.\d+\.\d+$/.test(a.version)) {
         problems.push({ setting: "version", message: `got ${describe(a.version)}; allowed values: an exact Istio release such as ${DEFAULT_ISTIO_VERSION}` });
+    } else if (compareVersions(a.version, MIN_ISTIO_VERSION) < 0) {
+        problems.push({
+            setting: "version",
+            message: `is ${a.version}, older than ${MIN_ISTIO_VERSION}; allowed values: ${MIN_ISTIO_VERSION} or later (earlier base charts keep their CRDs where Helm never upgrades them; ` +
+                "see the README on adopting an older install's CRDs)",
+        });
     }
-    if (typeof a.repository !== "string" || !/^(https|oci):\/\//.test(a.repository)) {
-        problems.push({ setting: "repository", message: `got ${describe(a.repository)}; allowed values: an https:// or oci:// chart repository` });
+    if (typeof a.repository !== "string" || !/^((https|oci):\/\/|\/)/.test(a.repository)) {
+        problems.push({ setting: "repository", message: `got ${describe(a.repository)}; allowed values: an https:// or oci:// chart repository, or an absolute path to a directory of charts` });
     }
+    if (a.revision !== "") problems.push(...checkDnsLabel("revision", a.revision, 40));
+    if (a.platform !== "") problems.push(...checkOneOf("platform", a.platform, ISTIO_PLATFORMS));
+    if (typeof a.cni !== "boolean") problems.push({ setting: "cni", message: `got ${describe(a.cni)}; allowed values: true, false` });
     return problems;
 }
 
@@ -76,30 +132,56 @@ export function gatewayPodLabels(releaseName: string): { app: string; istio: str
     return { app: releaseName, istio: releaseName.replace(/^istio-/, "") };
 }
 
-/** Helm values of the three charts. */
+/** The Helm release name of istiod: `istiod`, or `istiod-<revision>` for a revision. */
+export function istiodReleaseName(revision: string): string {
+    return revision ? `istiod-${revision}` : "istiod";
+}
+
+/**
+ * Helm values of the charts, using the 1.24+ charts' own top-level keys (`autoscaleMin`, not the
+ * legacy `pilot.*` shim). `test/istio-charts.test.ts` checks every key against the charts.
+ */
 export function istioChartValues(a: Required<IstioMeshArgs>) {
     const labels = gatewayPodLabels(a.ingressReleaseName);
+    const global = (extra: object = {}) => ({ ...extra, ...(a.platform ? { platform: a.platform } : {}) });
     return {
-        base: {},
+        // The base chart's default validating webhook points at istiod-<defaultRevision>: with only a
+        // revisioned istiod, "default" would name a Service that does not exist.
+        base: a.revision ? { defaultRevision: a.revision } : {},
+        cni: { global: global() },
         istiod: {
-            meshConfig: a.accessLogging ? { accessLogFile: "/dev/stdout", accessLogEncoding: "JSON" } : {},
-            pilot: { autoscaleMin: 2, replicaCount: 2 },
-            global: { istioNamespace: a.systemNamespace },
+            ...(a.revision ? { revision: a.revision } : {}),
+            autoscaleMin: 2,
+            replicaCount: 2,
+            // istiod injects no istio-init container (NET_ADMIN/NET_RAW) when the CNI agent sets up redirection.
+            cni: { enabled: a.cni },
+            // istiod gives ServiceEntries without addresses one from 240.240.0.0/16 (their status),
+            // and sidecars capture DNS to answer with it, so TCP routing to external hosts works.
+            env: { PILOT_ENABLE_IP_AUTOALLOCATE: "true" },
+            meshConfig: {
+                ...(a.accessLogging ? { accessLogFile: "/dev/stdout", accessLogEncoding: "JSON" } : {}),
+                defaultConfig: { proxyMetadata: { ISTIO_META_DNS_CAPTURE: "true" } },
+            },
+            global: global({ istioNamespace: a.systemNamespace }),
         },
         gateway: {
+            ...(a.revision ? { revision: a.revision } : {}),
             labels,
             replicaCount: a.ingressReplicas,
             autoscaling: { enabled: true, minReplicas: a.ingressReplicas, maxReplicas: Math.max(5, a.ingressReplicas * 2) },
             podDisruptionBudget: { minAvailable: 1 },
-            service: { type: "LoadBalancer" },
+            // Local: the load balancer delivers to gateway pods on the node it reached, without a
+            // second hop that would replace the client's address, so AuthorizationPolicies at the
+            // gateway see the real source IP.
+            service: { type: "LoadBalancer", externalTrafficPolicy: "Local" },
         },
     };
 }
 
 /**
- * Istio from its official Helm charts, all pinned to one version: `base` (CRDs), then `istiod`
- * (awaited until ready, so its webhooks answer), then the `gateway` chart as a LoadBalancer
- * ingress gateway in its own namespace; plus mesh-wide STRICT mTLS.
+ * Istio from its official Helm charts, all pinned to one version: `base` (CRDs), the `cni` node
+ * agent, then `istiod` (awaited until ready, so its webhooks answer), then the `gateway` chart as a
+ * LoadBalancer ingress gateway in its own namespace; plus mesh-wide STRICT mTLS.
  */
 export class IstioMesh extends pulumi.ComponentResource {
     /** The installed Istio version. */
@@ -112,6 +194,10 @@ export class IstioMesh extends pulumi.ComponentResource {
     public readonly ready: pulumi.Resource[];
     /** Namespace of the ingress gateway pods (where its TLS secrets must live). */
     public readonly ingressNamespace: string;
+    /** The ingress gateway's namespace resource: objects placed there (a Certificate) wait for it. */
+    public readonly ingressNamespaceResource: k8s.core.v1.Namespace;
+    /** The revision istiod was installed as (empty: the default revision). */
+    public readonly revision: string;
 
     constructor(name: string, args: IstioMeshArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         const a: Required<IstioMeshArgs> = { ...ISTIO_DEFAULTS, ...args };
@@ -128,27 +214,28 @@ export class IstioMesh extends pulumi.ComponentResource {
                 // An explicit release name: auto-naming would add a suffix, and the gateway chart
                 // derives its pod labels from the release name.
                 name: releaseName,
-                chart,
+                ...chartSource(a.repository, chart),
                 version: a.version,
                 namespace,
-                repositoryOpts: { repo: a.repository },
                 values: chartValues,
                 // Wait until every object is ready: istiod must answer its webhooks before anything
                 // creates Istio resources or pods.
                 skipAwait: false,
                 timeout: 600,
-                atomic: false,
+                ...HELM_RECOVERY,
             }, { parent: this, dependsOn });
 
-        const base = release(`${name}-base`, "istio-base", "base", a.systemNamespace, values.base, [systemNs]);
-        const istiod = release(`${name}-istiod`, "istiod", "istiod", a.systemNamespace, values.istiod, [base]);
+        const base = release(`${name}-base`, "istio-base", ISTIO_CHARTS.base, a.systemNamespace, values.base, [systemNs]);
+        // The CNI agent must run on a node before injected pods start there: istiod comes after it.
+        const cni = a.cni ? [release(`${name}-cni`, "istio-cni", ISTIO_CHARTS.cni, a.systemNamespace, values.cni, [base])] : [];
+        const istiod = release(`${name}-istiod`, istiodReleaseName(a.revision), ISTIO_CHARTS.istiod, a.systemNamespace, values.istiod, [base, ...cni]);
 
         // The gateway pods are injected with the "gateway" template: their namespace must not carry
         // istio-injection=disabled.
         const ingressNs = new k8s.core.v1.Namespace(`${name}-ingress-namespace`, {
             metadata: { name: a.ingressNamespace, labels: { "app.kubernetes.io/managed-by": "pulumi" } },
         }, { parent: this });
-        const gateway = release(`${name}-gateway`, a.ingressReleaseName, "gateway", a.ingressNamespace, values.gateway, [istiod, ingressNs]);
+        const gateway = release(`${name}-gateway`, a.ingressReleaseName, ISTIO_CHARTS.gateway, a.ingressNamespace, values.gateway, [istiod, ingressNs]);
 
         new k8s.apiextensions.CustomResource(`${name}-mtls`, {
             apiVersion: "security.istio.io/v1",
@@ -158,16 +245,20 @@ export class IstioMesh extends pulumi.ComponentResource {
             spec: { mtls: { mode: a.mtlsMode } },
         }, { parent: this, dependsOn: [istiod] });
 
-        // The gateway chart names its Service after the release.
+        // The gateway chart names its Service after the release. The ID comes from the release's
+        // outputs, unknown until the release exists: the engine then skips the read during a
+        // preview instead of failing on a Service that a later step creates.
         const ingressService = k8s.core.v1.Service.get(`${name}-ingress-service`,
-            `${a.ingressNamespace}/${a.ingressReleaseName}`, { parent: this, dependsOn: [gateway] });
-        this.ingressAddress = ingressService.status.apply((s) =>
-            s?.loadBalancer?.ingress?.[0]?.ip ?? s?.loadBalancer?.ingress?.[0]?.hostname ?? "");
+            gateway.status.apply((st) => `${st.namespace}/${st.name}`), { parent: this, dependsOn: [gateway] });
+        this.ingressAddress = ingressService.status.apply((st) =>
+            st?.loadBalancer?.ingress?.[0]?.ip ?? st?.loadBalancer?.ingress?.[0]?.hostname ?? "");
 
         this.version = pulumi.output(a.version);
         this.gatewaySelector = { istio: gatewayPodLabels(a.ingressReleaseName).istio };
-        this.ready = [base, istiod];
+        this.ready = [base, ...cni, istiod];
         this.ingressNamespace = a.ingressNamespace;
+        this.ingressNamespaceResource = ingressNs;
+        this.revision = a.revision;
 
         this.registerOutputs({
             version: this.version,

@@ -9,9 +9,11 @@ import { BLUE_GREEN_DEFAULTS, ResolvedBlueGreenServiceArgs, resolveBlueGreenServ
 import { DEFAULT_CERT_MANAGER_VERSION } from "./cert-manager";
 import { DEFAULT_RESILIENCE, parsePairs, parseTargetedRoute, parseTrafficWeights } from "./delivery";
 import { ExternalService, parseExternalEndpoint } from "./external-services";
-import { GKE_DEFAULTS, GkeClusterArgs, ReleaseChannel } from "./gke-cluster";
-import { ISTIO_DEFAULTS, MtlsMode } from "./istio-mesh";
+import { GKE_DEFAULTS, GkeClusterArgs, ImageRepository, ReleaseChannel, parseImageRepository } from "./gke-cluster";
+import { ISTIO_DEFAULTS, IstioPlatform, MtlsMode } from "./istio-mesh";
+import { DEFAULT_PREVIEW_ACCESS, PreviewAccessMode } from "./preview-access";
 import type { DrainAction } from "./rollout";
+import type { PodSecurityLevel } from "./workload";
 import { COLORS, Color, LoadBalancerPolicy, TargetedRoute } from "./routing";
 import { ConfigProblem, LABEL_KEY, LABEL_VALUE, closestName, describe, throwIfProblems } from "./validation";
 
@@ -36,9 +38,15 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ["workload.resilience.timeout", "routeTimeout"],
     ["workload.resilience.retries.attempts", "retryAttempts"],
     ["workload.resilience.retries.perTryTimeout", "retryPerTryTimeout"],
+    ["workload.resilience.retries.retryOn", "retryOn"],
     ["workload.tls.credentialName", "tlsCredentialName"],
     ["workload.tls.certificate.issuerName", "certIssuer"],
     ["workload.tls.gatewayNamespace", "ingressGatewayNamespace"],
+    ["workload.gatewayNamespace", "ingressGatewayNamespace"],
+    ["workload.previewAccess.mode", "previewAccess"],
+    ["workload.previewAccess.sourceCidrs", "previewSourceCidrs"],
+    ["workload.previewAccess.jwt.issuer", "previewJwtIssuer"],
+    ["workload.previewAccess.jwt.jwksUri", "previewJwksUri"],
     ["workload", ""],
     ["certManager.version", "certManagerVersion"],
     ["existingGatewayNamespace", "ingressGatewayNamespace"],
@@ -53,6 +61,9 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ["cluster.networkRanges.services", "servicesCidr"],
     ["cluster", ""],
     ["mesh.version", "istioVersion"],
+    ["mesh.repository", "istioChartRepository"],
+    ["mesh.platform", "istioPlatform"],
+    ["mesh.revision", "istioRevision"],
     ["mesh", ""],
     ["existingGatewaySelector", "ingressGatewaySelector"],
 ];
@@ -75,6 +86,8 @@ export const STACK_SETTINGS = [
     "ingressGatewaySelector", "ingressGatewayNamespace", "trafficWeights", "targetedRoutes", "mirrorToIdle", "meshRouting",
     "idleReplicas", "tlsCredentialName", "httpsRedirect", "certIssuer", "installCertManager", "certManagerVersion",
     "routeTimeout", "retryAttempts", "retryPerTryTimeout", "drainDelaySeconds", "drainAction", "rolloutTimeoutSeconds",
+    "clusterIdentifier", "imageRepositories", "istioChartRepository", "istioPlatform", "podSecurity", "previewAccess", "previewSourceCidrs",
+    "previewJwtIssuer", "previewJwksUri", "retryOn",
 ] as const;
 
 /** Settings of other namespaces (provider settings) that this program reads too. */
@@ -88,7 +101,7 @@ export const SECRET_SETTINGS: ReadonlySet<string> = new Set(["kubeconfig"]);
 
 /** Settings that describe the GKE cluster this stack builds; without effect when kubeconfig is set. */
 const CLUSTER_SETTINGS = ["clusterName", "clusterLocation", "releaseChannel", "deletionProtection", "machineType", "minNodes", "maxNodes",
-    "diskSizeGb", "nodesCidr", "podsCidr", "servicesCidr", "privateNodes", "masterCidr", "masterAuthorizedNetworks"];
+    "diskSizeGb", "nodesCidr", "podsCidr", "servicesCidr", "privateNodes", "masterCidr", "masterAuthorizedNetworks", "imageRepositories"];
 
 /** Declared defaults (as Pulumi.yaml writes them) of the settings that depend on another one. */
 export const DEPENDENT_SETTING_DEFAULTS: Record<string, string> = {
@@ -100,6 +113,8 @@ export const DEPENDENT_SETTING_DEFAULTS: Record<string, string> = {
     httpsRedirect: "false", certIssuer: "", certManagerVersion: DEFAULT_CERT_MANAGER_VERSION,
     ingressGatewaySelector: "", ingressGatewayNamespace: "",
     istioVersion: ISTIO_DEFAULTS.version, mtlsMode: ISTIO_DEFAULTS.mtlsMode, ingressReplicas: String(ISTIO_DEFAULTS.ingressReplicas),
+    imageRepositories: "[]", clusterIdentifier: "", istioChartRepository: ISTIO_DEFAULTS.repository, istioPlatform: "",
+    previewSourceCidrs: "[]", previewJwtIssuer: "", previewJwksUri: "",
 };
 
 /**
@@ -112,7 +127,9 @@ export const PREREQUISITES: { settings: string[]; needs: string; fix: string; me
     { settings: ["masterCidr"], needs: "privateNodes true", fix: "set privateNodes to true", met: (get) => get("privateNodes") === "true" },
     { settings: ["certManagerVersion"], needs: "installCertManager true", fix: "set installCertManager to true", met: (get) => get("installCertManager") === "true" },
     { settings: ["ingressGatewaySelector", "ingressGatewayNamespace"], needs: "installIstio false (an existing mesh)", fix: "set installIstio to false", met: (get) => get("installIstio") === "false" },
-    { settings: ["istioVersion", "mtlsMode", "ingressReplicas"], needs: "installIstio true (the default)", fix: "set installIstio to true", met: (get) => get("installIstio") !== "false" },
+    { settings: ["istioVersion", "mtlsMode", "ingressReplicas", "istioChartRepository", "istioPlatform"], needs: "installIstio true (the default)", fix: "set installIstio to true", met: (get) => get("installIstio") !== "false" },
+    { settings: ["clusterIdentifier"], needs: "kubeconfig set (a cluster built here gets its own identifier)", fix: "set kubeconfig too", met: (get) => !!get("kubeconfig") },
+    { settings: ["previewSourceCidrs", "previewJwtIssuer", "previewJwksUri"], needs: "previewAccess restricted (the default)", fix: "set previewAccess to restricted", met: (get) => get("previewAccess") !== "open" },
 ];
 
 /** A raw setting normalised for comparing with its default (lists as JSON, surrounding spaces ignored). */
@@ -193,8 +210,8 @@ export function checkConfigKeys(keys: Iterable<string>, project: string): Config
 }
 
 /** Settings declared with `default: ""` in Pulumi.yaml, where the empty string means unset. */
-export const OPTIONAL_KEYS = new Set(["kubeconfig", "istioRevision", "clusterLocation", "ingressGatewaySelector", "ingressGatewayNamespace",
-    "trafficWeights", "idleReplicas", "tlsCredentialName", "certIssuer"]);
+export const OPTIONAL_KEYS = new Set(["kubeconfig", "clusterIdentifier", "istioRevision", "clusterLocation", "ingressGatewaySelector", "ingressGatewayNamespace",
+    "trafficWeights", "idleReplicas", "tlsCredentialName", "certIssuer", "istioPlatform", "previewJwtIssuer", "previewJwksUri"]);
 
 /** Reads settings one by one, remembering parse problems under the config key. */
 class SettingsReader {
@@ -343,11 +360,17 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
     const credentialName = reader.optional("tlsCredentialName");
     const issuer = reader.optional("certIssuer");
     const httpsRedirect = reader.boolean("httpsRedirect") ?? false;
+    const jwtIssuer = reader.optional("previewJwtIssuer");
+    const jwksUri = reader.optional("previewJwksUri");
+    if (jwksUri !== undefined && jwtIssuer === undefined) {
+        reader.problems.push({ setting: "previewJwksUri", message: "is set without previewJwtIssuer; allowed values: set previewJwtIssuer (the tokens' iss) too" });
+    }
     const retries = DEFAULT_RESILIENCE.retries;
     return resolveBlueGreenServiceArgs({
         activeColor: (reader.string("activeColor") ?? BLUE_GREEN_DEFAULTS.activeColor) as Color,
         namespace: reader.string("namespace"),
         istioRevision: reader.optional("istioRevision"),
+        podSecurity: reader.string("podSecurity") as PodSecurityLevel | undefined,
         appName: reader.string("appName"),
         hosts: reader.stringList("hosts", "sample.hoge.com"),
         colors,
@@ -362,6 +385,11 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
         drainDelaySeconds: reader.integer("drainDelaySeconds", 0, 600),
         drainAction: reader.string("drainAction") as DrainAction | undefined,
         rolloutTimeoutSeconds: reader.integer("rolloutTimeoutSeconds", 10, 7200),
+        previewAccess: {
+            mode: (reader.string("previewAccess") ?? DEFAULT_PREVIEW_ACCESS.mode) as PreviewAccessMode,
+            sourceCidrs: reader.stringList("previewSourceCidrs", "203.0.113.0/24") ?? [],
+            ...(jwtIssuer !== undefined ? { jwt: { issuer: jwtIssuer, ...(jwksUri !== undefined ? { jwksUri } : {}) } } : {}),
+        },
         tls: credentialName === undefined ? undefined : {
             credentialName,
             httpsRedirect,
@@ -374,6 +402,7 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
                 ...retries,
                 attempts: reader.integer("retryAttempts", 0, 10) ?? retries.attempts,
                 perTryTimeout: reader.string("retryPerTryTimeout") ?? retries.perTryTimeout,
+                retryOn: reader.string("retryOn") ?? retries.retryOn,
             },
         },
     });
@@ -412,6 +441,7 @@ function readCluster(reader: SettingsReader, stack: string): GkeClusterArgs {
         privateNodes: reader.boolean("privateNodes") ?? false,
         masterCidr: reader.string("masterCidr") ?? GKE_DEFAULTS.masterCidr,
         masterAuthorizedNetworks: reader.stringList("masterAuthorizedNetworks", "203.0.113.0/24") ?? [],
+        imageRepositories: readImageRepositories(reader),
     };
 }
 
@@ -444,6 +474,15 @@ function asStackProblem(problem: ConfigProblem, locationKey: string): ConfigProb
     };
 }
 
+/** Parses `imageRepositories` entries (`<location>/<repository>` or `<project>/<location>/<repository>`). */
+function readImageRepositories(reader: SettingsReader): ImageRepository[] {
+    return (reader.stringList("imageRepositories", "us-central1/apps") ?? []).flatMap((entry, i) => {
+        const { repository, problems } = parseImageRepository(`imageRepositories[${i}]`, entry);
+        reader.problems.push(...problems);
+        return repository ? [repository] : [];
+    });
+}
+
 /**
  * Reads the stack configuration and validates it completely. Throws a ConfigError naming every
  * bad setting by its config key, with the allowed values; the program declares resources only
@@ -460,9 +499,14 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
     const workload = readWorkload(reader, gatewayNamespaceOf({ mesh: installIstio ? {} : false, existingGatewayNamespace }));
     const kubeconfig = reader.optional("kubeconfig");
     if (kubeconfig !== undefined) reader.problems.push(...checkKubeconfig(kubeconfig, options.fileExists ?? fs.existsSync));
+    const clusterIdentifier = reader.optional("clusterIdentifier");
     const cluster = kubeconfig === undefined ? readCluster(reader, stack) : undefined;
+    const platform = reader.optional("istioPlatform");
     const mesh = {
         version: reader.string("istioVersion") ?? ISTIO_DEFAULTS.version,
+        repository: reader.string("istioChartRepository") ?? ISTIO_DEFAULTS.repository,
+        // Unset: gke when this stack builds the cluster, none otherwise.
+        ...(platform !== undefined ? { platform: platform as IstioPlatform } : {}),
         mtlsMode: (reader.string("mtlsMode") ?? ISTIO_DEFAULTS.mtlsMode) as MtlsMode,
         ingressReplicas: reader.integer("ingressReplicas", 2, 100) ?? ISTIO_DEFAULTS.ingressReplicas,
     };
@@ -471,6 +515,7 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
     const environment = {
         cluster,
         kubeconfig,
+        clusterIdentifier,
         mesh: installIstio ? mesh : (false as const),
         existingGatewaySelector: reader.labels("ingressGatewaySelector"),
         existingGatewayNamespace,

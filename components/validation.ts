@@ -65,6 +65,18 @@ export const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 // RFC 1035 label: Service names must also start with a letter.
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
+/** Parses an IPv4 CIDR into [address as number, prefix length], or undefined when malformed. */
+export function parseCidr(value: unknown): [number, number] | undefined {
+    const m = typeof value === "string" ? /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value) : null;
+    if (!m) return undefined;
+    const octets = m.slice(1, 5).map(Number);
+    const prefix = Number(m[5]);
+    if (octets.some((o) => o > 255) || prefix > 32) return undefined;
+    const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+    const hostBits = 2 ** (32 - prefix);
+    return address % hostBits === 0 ? [address, prefix] : undefined;
+}
+
 /** Checks an RFC 1123 DNS label (namespaces, label values used as names). */
 export function checkDnsLabel(setting: string, value: unknown, maxLength = 63): ConfigProblem[] {
     if (typeof value === "string" && value.length <= maxLength && DNS_LABEL.test(value)) {

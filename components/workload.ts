@@ -34,6 +34,23 @@ export function injectionLabels(istioRevision?: string): Record<string, string> 
     return istioRevision ? { "istio.io/rev": istioRevision } : { "istio-injection": "enabled" };
 }
 
+/**
+ * Pod Security levels the workload namespace may enforce. `baseline` needs Istio CNI (the
+ * `istio-init` container's NET_ADMIN/NET_RAW are refused) and admits the stock nginx image, whose
+ * master runs as root; `restricted` would refuse it. `privileged` is for meshes without CNI.
+ */
+export const POD_SECURITY_LEVELS = ["baseline", "privileged"] as const;
+/** One enforced Pod Security level. */
+export type PodSecurityLevel = (typeof POD_SECURITY_LEVELS)[number];
+
+/**
+ * Namespace labels for Pod Security admission: enforce `level`, and audit against `restricted`
+ * (recorded in the API server's audit log; `warn` would print a warning on every apply).
+ */
+export function podSecurityLabels(level: PodSecurityLevel): Record<string, string> {
+    return { "pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/audit": "restricted" };
+}
+
 /** The labels shared by every object of the app, including the Kubernetes recommended ones. */
 export function commonLabels(app: string): Record<string, string> {
     return {

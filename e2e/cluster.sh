@@ -189,6 +189,9 @@ EOF
   log "applying Istio $ISTIO_VERSION CRDs from $crds"
   kc apply --server-side --force-conflicts -f "$crds" >/dev/null
   kc wait --for=condition=Established --timeout=60s -f "$crds" >/dev/null
+  # The namespace of the mesh that `installIstio: false` stacks use: its ingress gateway (and the
+  # gateway-level preview AuthorizationPolicy) live there.
+  kc create namespace istio-system >/dev/null
 
   # The default ServiceAccount must exist before pods can be created.
   for i in $(seq 1 60); do kc -n default get serviceaccount default >/dev/null 2>&1 && break; sleep 0.5; done

@@ -9,11 +9,14 @@ E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$E2E_DIR/.."
 
 run_scenario() { node -r ts-node/register/transpile-only "$E2E_DIR/scenario.ts"; }
+# Production traps (Pod Security, preview policies, clusterIdentifier, first preview with Istio).
+run_production() { node -r ts-node/register/transpile-only "$E2E_DIR/production.ts"; }
 
 if [[ "${E2E_EXISTING:-0}" == 1 ]]; then
   command -v pulumi >/dev/null || { echo "E2E_EXISTING=1 needs pulumi on PATH" >&2; exit 2; }
   [[ -n "${KUBECONFIG:-}" ]] || { echo "E2E_EXISTING=1 needs KUBECONFIG" >&2; exit 2; }
   run_scenario
+  run_production
   exit
 fi
 
@@ -33,3 +36,4 @@ trap teardown EXIT
 bash "$E2E_DIR/cluster.sh" up
 eval "$(bash "$E2E_DIR/cluster.sh" env)"
 run_scenario
+run_production

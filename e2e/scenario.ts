@@ -6,71 +6,21 @@
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { copyWorkingTree } from "../offline/working-copy";
+import { E2eRun } from "./harness";
 
-const ROOT = path.join(__dirname, "..");
 const STACK = "e2e";
 const NS = "sample-ns";
 
-let passed = 0;
-let failed = 0;
-const timings: [string, number][] = [];
-
-function check(description: string, ok: boolean, detail = ""): void {
-    if (ok) {
-        passed++;
-        console.log(`ok   - ${description}`);
-    } else {
-        failed++;
-        console.log(`FAIL - ${description}${detail ? `\n       ${detail.split("\n").join("\n       ")}` : ""}`);
-    }
-}
-
-/**
- * A throwaway project directory: a copy of the repository as a user has it (everything but
- * dependencies, build output and VCS data), with the repo's node_modules. Copying the whole
- * tree, not a hand-picked list, means the e2e runs what a user's `pulumi up` runs.
- */
-function makeProject(): string {
-    const dir = copyWorkingTree(ROOT, "bluegreen-e2e-");
-    fs.mkdirSync(path.join(dir, ".state"));
-    return dir;
-}
-
-const project = makeProject();
-const env = {
-    ...process.env,
-    PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? `file://${path.join(project, ".state")}`,
-    PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "e2e",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
-    NO_COLOR: "1",
-};
-
-function pulumi(args: string[], allowFailure = false) {
-    const start = Date.now();
-    const r = spawnSync("pulumi", [...args, "--non-interactive"], { cwd: project, env, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
-    const result = { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", ms: Date.now() - start };
-    if (r.error) throw r.error;
-    if (!allowFailure && result.code !== 0) {
-        throw new Error(`pulumi ${args.join(" ")} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
-    }
-    return result;
-}
+const run = new E2eRun("bluegreen-e2e-", { backendUrl: process.env.PULUMI_BACKEND_URL });
+const { project, env, timings } = run;
+const check = run.check.bind(run);
+const pulumi = run.pulumi.bind(run);
+const timed = run.timed.bind(run);
 
 function kubectl(...args: string[]): any {
     const r = spawnSync("kubectl", [...args, "-o", "json"], { env, encoding: "utf8" });
     if (r.status !== 0) return undefined;
     return JSON.parse(r.stdout);
-}
-
-function timed<T>(step: string, fn: () => T): T {
-    const start = Date.now();
-    try {
-        return fn();
-    } finally {
-        timings.push([step, Date.now() - start]);
-    }
 }
 
 const catchAll = (vs: any) => vs?.spec?.http?.find((r: any) => !r.match)?.route?.map((d: any) => `${d.destination.subset}:${d.weight}`).join(",");
@@ -356,14 +306,4 @@ async function main(): Promise<void> {
     pulumi(["stack", "rm", STACK, "--yes"]);
 }
 
-main().catch((e) => {
-    failed++;
-    console.log(`FAIL - scenario aborted: ${(e as Error).message}`);
-}).finally(() => {
-    console.log("\nwall time per step:");
-    for (const [step, ms] of timings) console.log(`  ${(ms / 1000).toFixed(1).padStart(6)} s  ${step}`);
-    if (failed === 0) fs.rmSync(project, { recursive: true, force: true });
-    else console.log(`project kept for inspection: ${project}`);
-    console.log(`\n${passed} passed, ${failed} failed`);
-    process.exitCode = failed === 0 ? 0 : 1;
-});
+run.finish(main(), "scenario");

@@ -1,6 +1,7 @@
 // Compares two evaluations of the program resource by resource, field by field, the way
 // `pulumi preview --diff` reports an update: resources are identified by URN, changes by input path.
 import type { DeclaredResource } from "./engine";
+import { REPLACE_CAVEAT, replacementPaths, underPath } from "./lifecycle";
 import { describeResource } from "./manifests";
 
 /** One changed input. */
@@ -15,7 +16,7 @@ export interface FieldChange {
 export interface Plan {
     creates: DeclaredResource[];
     deletes: DeclaredResource[];
-    updates: { resource: DeclaredResource; changes: FieldChange[] }[];
+    updates: { resource: DeclaredResource; changes: FieldChange[]; replaces: string[] }[];
     unchanged: number;
     /**
      * Creates and updates grouped by the order the engine reaches them: a step starts only when
@@ -30,6 +31,8 @@ export interface PlannedStep {
     op: "create" | "update";
     resource: DeclaredResource;
     changes: FieldChange[];
+    /** Changed paths this package knows force a replacement (see lifecycle.ts). */
+    replaces?: string[];
     /** What the step's await means for traffic, e.g. `waits until ready`. */
     note?: string;
 }
@@ -63,14 +66,18 @@ export function planChanges(before: DeclaredResource[], after: DeclaredResource[
             plan.creates.push(r);
             continue;
         }
-        const changes = diffValues(describeResource(previous).inputs, describeResource(r).inputs);
-        if (changes.length > 0) plan.updates.push({ resource: r, changes });
+        // The engine keeps the old value of an ignored input, so such changes never reach the provider.
+        const changes = diffValues(describeResource(previous).inputs, describeResource(r).inputs)
+            .filter((c) => !r.ignoreChanges.some((ignored) => underPath(c.path, ignored)));
+        if (changes.length > 0) plan.updates.push({ resource: r, changes, replaces: replacementPaths(r.type, changes) });
         else plan.unchanged++;
     }
     plan.deletes = before.filter((r) => !now.has(r.urn));
     plan.levels = orderSteps(after, [
         ...plan.creates.map((resource): PlannedStep => ({ op: "create", resource, changes: [], note: deploymentNote(undefined, resource) })),
-        ...plan.updates.map(({ resource, changes }): PlannedStep => ({ op: "update", resource, changes, note: deploymentNote(old.get(resource.urn), resource) })),
+        ...plan.updates.map(({ resource, changes, replaces }): PlannedStep => ({
+            op: "update", resource, changes, replaces, note: deploymentNote(old.get(resource.urn), resource),
+        })),
     ]);
     return plan;
 }
@@ -145,21 +152,26 @@ export function formatPlan(plan: Plan): string {
         if (multiLevel) lines.push(`  level ${i + 1}:`);
         const indent = multiLevel ? "    " : "  ";
         for (const step of steps) {
-            const sign = step.op === "create" ? "+" : "~";
-            lines.push(`${indent}${sign} ${step.resource.type} ${step.resource.name} (${step.op}${step.note ? `; ${step.note}` : ""})`);
+            const replaced = (step.replaces ?? []).length > 0;
+            const sign = step.op === "create" ? "+" : replaced ? "+-" : "~";
+            const op = replaced ? "replace" : step.op;
+            lines.push(`${indent}${sign} ${step.resource.type} ${step.resource.name} (${op}${step.note ? `; ${step.note}` : ""})`);
             for (const c of step.changes) {
                 const change = c.before === undefined ? "+" : c.after === undefined ? "-" : "~";
-                lines.push(`${indent}    ${change} ${c.path}: ${show(c.before)} => ${show(c.after)}`);
+                const forces = step.replaces?.includes(c.path) ? " (forces replacement)" : "";
+                lines.push(`${indent}    ${change} ${c.path}: ${show(c.before)} => ${show(c.after)}${forces}`);
             }
         }
     });
     if (plan.deletes.length > 0 && multiLevel) lines.push(`  then:`);
     for (const r of plan.deletes) lines.push(`${multiLevel ? "    " : "  "}- ${r.type} ${r.name} (delete)`);
+    const replacing = plan.updates.filter((u) => u.replaces.length > 0).length;
     const counts = [
         plan.creates.length && `${plan.creates.length} to create`,
-        plan.updates.length && `${plan.updates.length} to update`,
+        plan.updates.length - replacing && `${plan.updates.length - replacing} to update`,
+        replacing && `${replacing} to replace`,
         plan.deletes.length && `${plan.deletes.length} to delete`,
         `${plan.unchanged} unchanged`,
     ].filter(Boolean).join(", ");
-    return [...(lines.length ? lines : ["  (no changes)"]), "", `Resources: ${counts}`].join("\n");
+    return [...(lines.length ? lines : ["  (no changes)"]), "", `Resources: ${counts}`, "", REPLACE_CAVEAT].join("\n");
 }

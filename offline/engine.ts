@@ -27,6 +27,8 @@ export interface DeclaredResource {
     customTimeouts?: { create?: string; update?: string; delete?: string };
     /** Names of the error hooks bound to the resource (hooks.onError). */
     errorHooks: string[];
+    /** Input paths whose changes the engine ignores (the ignoreChanges option). */
+    ignoreChanges: string[];
 }
 
 /** What a program declared and returned. */
@@ -72,6 +74,9 @@ function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
             return { ...state, endpoint: MOCK_CLUSTER_ENDPOINT, masterAuth: { clusterCaCertificate: Buffer.from("mock-ca").toString("base64") } };
         case "gcp:serviceaccount/account:Account":
             return { ...state, email: `${args.inputs.accountId}@${args.inputs.project}.iam.gserviceaccount.com` };
+        case "kubernetes:helm.sh/v3:Release":
+            // The release's status names it once it is installed (the gateway's Service is read by it).
+            return { ...state, status: { name: args.inputs.name, namespace: args.inputs.namespace, status: "deployed" } };
         case "kubernetes:core/v1:Service":
             // A read of an existing Service (Service.get): the ingress gateway's LoadBalancer.
             return args.id ? { ...state, status: { loadBalancer: { ingress: [{ ip: MOCK_INGRESS_IP }] } } } : state;
@@ -119,6 +124,7 @@ export function useMocks(stack = "dev"): Promise<void> {
                         secretPaths,
                         customTimeouts: customTimeoutsOf(req),
                         errorHooks: req.getHooks()?.getOnErrorList() ?? [],
+                        ignoreChanges: req.getIgnorechangesList(),
                     });
                 }
                 callback(err, resp);

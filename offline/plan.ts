@@ -7,7 +7,11 @@ const HELP = `Usage: npm run plan -- --config key=value [options]
 Evaluates the stack twice under Pulumi's mock engine, as configured and with the overrides, and
 prints what would change, in the style of 'pulumi preview --diff', grouped into levels in the
 order the engine reaches them (a Deployment that will receive traffic is ready before the route
-moves; a color that loses traffic changes after it). For a color switch:
+moves; a color that loses traffic changes after it). It cannot tell a replacement from an
+update (no provider is asked): changes this package knows force a replacement (GKE cluster and
+node-pool immutables, Deployment selectors, Service clusterIP, object names) are marked
+"(forces replacement)"; any other update may still be one, and 'pulumi preview --diff' decides.
+For a color switch:
   npm run plan -- --config activeColor=green --expect-only VirtualService
 
 Options:

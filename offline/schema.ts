@@ -3,13 +3,13 @@
 // with @kubernetes-models/cert-manager, generated from its CRDs), Istio kinds with the
 // openAPIV3Schema of the CustomResourceDefinitions Istio publishes for the pinned version, read
 // from the istio.io/api Go module (the same CRDs the e2e test applies to a real API server).
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv, { ValidateFunction } from "ajv";
 import { parseAllDocuments } from "yaml";
 import type { KubernetesObject } from "../components/references";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../components/validation";
+import { goModuleDir } from "./go-modules";
 
 // kubernetes-models is ESM-only; a Function-built import() survives compilation to CommonJS.
 const importEsm = new Function("specifier", "return import(specifier)") as (specifier: string) => Promise<any>;
@@ -40,12 +40,9 @@ export function locateIstioCrds(version: string): string {
     if (process.env.ISTIO_CRDS) return process.env.ISTIO_CRDS;
     let dir: string;
     try {
-        const out = execFileSync("go", ["mod", "download", "-json", `istio.io/api@v${version}`], {
-            encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GOFLAGS: "-mod=mod" },
-        });
-        dir = JSON.parse(out).Dir;
+        dir = goModuleDir("istio.io/api", `v${version}`, "install Go or set ISTIO_CRDS to a customresourcedefinitions.gen.yaml");
     } catch (e) {
-        throw new SchemaUnavailableError(crdFetchFailure(version, e as Error & { code?: string; stdout?: string }));
+        throw new SchemaUnavailableError(crdFetchFailure(version, ((e as Error).cause ?? e) as Error & { code?: string; stdout?: string }));
     }
     const file = path.join(dir, "kubernetes", "customresourcedefinitions.gen.yaml");
     if (!fs.existsSync(file)) throw new SchemaUnavailableError(`istio.io/api@v${version} has no ${file}`);

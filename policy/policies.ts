@@ -7,6 +7,8 @@ import * as rules from "./rules";
 export interface PackConfig {
     /** Minimum replicas behind every subset that receives traffic. */
     minReplicas: number;
+    /** Istio revisions served by a mesh this stack does not install ("default" for istio-injection=enabled). */
+    istioRevisions: string[];
 }
 
 const view = (r: PolicyResource): rules.ResourceView => ({ type: r.type, name: r.name, props: r.props });
@@ -19,7 +21,7 @@ function stackPolicy(name: string, description: string, check: (resources: rules
         enforcementLevel,
         configSchema,
         validateStack: (args, reportViolation: ReportViolation) => {
-            const config = { minReplicas: 1, ...args.getConfig<Partial<PackConfig>>() };
+            const config = { minReplicas: 1, istioRevisions: [], ...args.getConfig<Partial<PackConfig>>() };
             for (const message of check(args.resources.map(view), config)) reportViolation(message);
         },
     };
@@ -53,6 +55,15 @@ export const policies: Policies = [
     stackPolicy("workload-namespaces-injected",
         "Namespaces that run workloads have Istio sidecar injection on.",
         (resources) => rules.workloadNamespacesInjected(resources)),
+    stackPolicy("injected-revision-installed",
+        "Namespaces labelled for sidecar injection name an Istio revision that the stack installs or that the pack config istioRevisions declares.",
+        (resources, config) => rules.injectedRevisionsServed(resources, config.istioRevisions),
+        "mandatory",
+        { properties: { istioRevisions: { type: "array", items: { type: "string" }, default: [] } } }),
+    stackPolicy("color-header-restricted",
+        "Header routes that pick a color are guarded by an Istio AuthorizationPolicy, so not everyone on the internet can reach the idle color.",
+        (resources) => rules.colorHeaderRestricted(resources),
+        "advisory"),
     stackPolicy("routed-service-ports-declare-http",
         "Service ports that VirtualService HTTP routes target are named http/http-* or carry appProtocol, so Istio applies HTTP routing.",
         (resources) => rules.routedServicePortsDeclareHttp(resources)),

@@ -17,6 +17,8 @@ export const TYPES = {
     service: "kubernetes:core/v1:Service",
     virtualService: "kubernetes:networking.istio.io/v1:VirtualService",
     destinationRule: "kubernetes:networking.istio.io/v1:DestinationRule",
+    release: "kubernetes:helm.sh/v3:Release",
+    authorizationPolicy: "kubernetes:security.istio.io/v1:AuthorizationPolicy",
     cluster: "gcp:container/cluster:Cluster",
     nodePool: "gcp:container/nodePool:NodePool",
 };
@@ -88,6 +90,36 @@ export function workloadNamespacesInjected(resources: ResourceView[]): string[] 
     return problems;
 }
 
+/** The revisions of the istiod releases the stack installs ("" is the default revision). */
+function installedRevisions(resources: ResourceView[]): string[] {
+    return ofType(resources, TYPES.release)
+        .filter((r) => /(^|\/)istiod$/.test(r.props.chart ?? "") || /istio-discovery$/.test(r.props.chart ?? ""))
+        .map((r) => r.props.values?.revision ?? "");
+}
+
+/**
+ * Injection labels name an istiod that exists: `istio.io/rev: <rev>` a revision the stack installs
+ * or that `declared` lists (the pack's `istioRevisions`, for a mesh managed elsewhere), and
+ * `istio-injection: enabled` the default revision. Without an installed istiod and without
+ * declared revisions there is nothing to compare against, and nothing is reported.
+ */
+export function injectedRevisionsServed(resources: ResourceView[], declared: string[]): string[] {
+    const installed = installedRevisions(resources);
+    if (installed.length === 0 && declared.length === 0) return [];
+    const known = new Set([...installed, ...declared.map((r) => (r === "default" ? "" : r))]);
+    const listed = [...known].map((r) => (r === "" ? "default" : r)).join(", ");
+    const problems: string[] = [];
+    for (const ns of ofType(resources, TYPES.namespace)) {
+        const labels = ns.props.metadata?.labels ?? {};
+        const revision: string | undefined = labels["istio-injection"] === "enabled" ? "" : labels["istio.io/rev"];
+        if (revision !== undefined && !known.has(revision)) {
+            problems.push(`Namespace ${ns.props.metadata?.name} is injected by revision ${revision === "" ? "default (istio-injection=enabled)" : revision}, ` +
+                `but no istiod of that revision is installed or declared (known: ${listed}): its pods would start without a sidecar`);
+        }
+    }
+    return problems;
+}
+
 /** Ports of Services that VirtualService HTTP routes send to are named http* or carry appProtocol http*. */
 export function routedServicePortsDeclareHttp(resources: ResourceView[]): string[] {
     const routedHosts = new Set(ofType(resources, TYPES.virtualService).flatMap((vs) =>
@@ -102,6 +134,30 @@ export function routedServicePortsDeclareHttp(resources: ResourceView[]): string
             if (!named && !declared) {
                 problems.push(`Service ${svc.props.metadata?.namespace}/${svc.props.metadata?.name} port ${port.port} is routed by a VirtualService but named ` +
                     `${JSON.stringify(port.name)} without appProtocol: Istio treats it as opaque TCP and ignores the HTTP routes; name it http or http-*, or set appProtocol: http`);
+            }
+        }
+    }
+    return problems;
+}
+
+/**
+ * Header routes that pick a color (a header whose exact value is the subset it routes to) are
+ * guarded by a DENY AuthorizationPolicy on that header: otherwise anyone who can reach the gateway
+ * reaches the idle color, the build that is not released yet.
+ */
+export function colorHeaderRestricted(resources: ResourceView[]): string[] {
+    const guarded = new Set(ofType(resources, TYPES.authorizationPolicy)
+        .filter((p) => p.props.spec?.action === "DENY")
+        .flatMap((p) => (p.props.spec?.rules ?? []).flatMap((rule: any) => (rule.when ?? []).map((c: any) => c.key))));
+    const problems: string[] = [];
+    for (const vs of ofType(resources, TYPES.virtualService)) {
+        const headers = new Set<string>((vs.props.spec?.http ?? []).flatMap((route: any) => (route.match ?? []).flatMap((m: any) =>
+            Object.entries(m.headers ?? {}).filter(([, sm]: [string, any]) => (route.route ?? []).some((d: any) => d.destination?.subset === sm?.exact))
+                .map(([name]) => name))));
+        for (const header of headers) {
+            if (!guarded.has(`request.headers[${header}]`)) {
+                problems.push(`VirtualService ${vs.props.metadata?.namespace}/${vs.props.metadata?.name} sends requests carrying ${header} to the color they name, ` +
+                    "and no AuthorizationPolicy restricts that header: anyone who reaches the gateway reaches the idle color (set previewAccess: restricted)");
             }
         }
     }

@@ -37,6 +37,34 @@ describe("BlueGreenEnvironment", () => {
         }
     });
 
+    it("installs istiod as the revision the workload is injected with, or refuses a mismatch", async () => {
+        const { r } = await declare({ cluster, mesh: {}, workload: { activeColor: "blue", istioRevision: "canary" } });
+        const istiod = r.ofType("kubernetes:helm.sh/v3:Release").find((x) => x.inputs.chart === "istiod")!;
+        assert.deepEqual([istiod.inputs.name, istiod.inputs.values.revision], ["istiod-canary", "canary"]);
+        assert.deepEqual(r.ofType("kubernetes:core/v1:Namespace").find((x) => x.inputs.metadata.name === "sample-ns")!.inputs.metadata.labels["istio.io/rev"], "canary");
+        // A cluster built here gets the GKE platform profile (CNI binary directory, system-node-critical quota).
+        assert.equal(istiod.inputs.values.global.platform, "gke");
+        const mismatch = await declare({ kubeconfig: "/k", mesh: { revision: "stable" }, workload: { activeColor: "blue", istioRevision: "canary" } });
+        assert.match(mismatch.error?.message ?? "", /workload\.istioRevision: is "canary" but the installed istiod is revision "stable"/);
+        const unlabelled = await declare({ kubeconfig: "/k", mesh: { revision: "stable" }, workload: { activeColor: "blue" } });
+        assert.match(unlabelled.error?.message ?? "", /workload\.istioRevision: is nothing but the installed istiod is revision "stable"/);
+        const existing = (await declare({ kubeconfig: "/k", mesh: {}, workload: { activeColor: "blue" } })).r;
+        assert.equal(existing.ofType("kubernetes:helm.sh/v3:Release").find((x) => x.inputs.chart === "istiod")!.inputs.values.global.platform, undefined);
+    });
+
+    it("makes the TLS Certificate wait for the gateway's namespace, with or without cert-manager installed here", async () => {
+        for (const certManager of [false, {}] as const) {
+            const { r } = await declare({
+                kubeconfig: "/k", mesh: {}, certManager,
+                workload: { activeColor: "blue", tls: { credentialName: "sample-tls", httpsRedirect: false, certificate: { issuerName: "letsencrypt" } } },
+            });
+            const ns = r.ofType("kubernetes:core/v1:Namespace").find((x) => x.inputs.metadata.name === "istio-ingress")!;
+            const certificate = r.only("Certificate");
+            assert.equal(certificate.inputs.metadata.namespace, "istio-ingress");
+            assert.ok(certificate.dependsOn.includes(ns.urn), `installCertManager=${certManager !== false}`);
+        }
+    });
+
     it("refuses conflicting or bad settings from any part, before declaring anything", async () => {
         const ev = await declare({
             cluster: { ...cluster, releaseChannel: "NIGHTLY" as any },

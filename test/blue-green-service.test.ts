@@ -43,6 +43,18 @@ describe("BlueGreenService", () => {
         assert.equal(ns.inputs.metadata.labels["istio.io/rev"], undefined);
     });
 
+    it("enforces Pod Security baseline on the namespace and audits against restricted (no warn)", async () => {
+        const labels = (await declare()).r.get(T.namespace, "bg-namespace").inputs.metadata.labels;
+        assert.equal(labels["pod-security.kubernetes.io/enforce"], "baseline");
+        assert.equal(labels["pod-security.kubernetes.io/audit"], "restricted");
+        assert.equal(Object.keys(labels).some((k) => k.startsWith("pod-security.kubernetes.io/warn")), false,
+            "warn: restricted would print a warning on every apply (nginx's master runs as root)");
+        const privileged = (await declare({ podSecurity: "privileged" })).r.get(T.namespace, "bg-namespace").inputs.metadata.labels;
+        assert.equal(privileged["pod-security.kubernetes.io/enforce"], "privileged");
+        const refused = await declare({ podSecurity: "restricted" as any });
+        assert.match(refused.error?.message ?? "", /podSecurity: got "restricted"; allowed values: baseline, privileged/);
+    });
+
     it("uses the revision label instead of istio-injection when a revision is given (never both)", async () => {
         const { r } = await declare({ istioRevision: "asm-1-31" });
         const labels = r.get(T.namespace, "bg-namespace").inputs.metadata.labels;
@@ -154,10 +166,12 @@ describe("BlueGreenService", () => {
     it("names every object explicitly and every reference resolves to a declared object", async () => {
         const { r } = await declare({ externalServices: [{ name: "db", hosts: ["db.example.com"], ports: [{ number: 5432, protocol: "TCP" }] }] });
         const objects = r.all.filter((x) => x.custom && x.inputs.kind).map((x) => x.inputs as KubernetesObject);
-        assert.equal(objects.length, 10);
+        assert.equal(objects.length, 12);
         for (const o of objects) {
             assert.ok(o.metadata.name, `${o.kind} has a name`);
-            if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, "sample-ns", `${o.kind} has a namespace`);
+            // The preview policy of the gateway lives with the gateway's pods.
+            const gatewayLevel = o.kind === "AuthorizationPolicy" && o.metadata.name === "sample-ns-nginx-preview";
+            if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, gatewayLevel ? "istio-system" : "sample-ns", `${o.kind} has a namespace`);
         }
         assert.deepEqual(findDanglingReferences(objects), []);
         // The checker does catch a dangling name.
@@ -170,7 +184,7 @@ describe("BlueGreenService", () => {
         const component = r.get(T.component, "bg");
         const provider = r.get(T.provider, "cluster");
         const children = r.all.filter((x) => x.parent === component.urn);
-        assert.equal(children.length, 9);
+        assert.equal(children.length, 11);
         for (const child of children) {
             assert.ok(child.provider?.startsWith(`${provider.urn}::`), `${child.name} uses the cluster provider`);
         }
@@ -261,7 +275,7 @@ describe("BlueGreenService", () => {
         const { r } = await declare({ resilience: { timeout: "30s" } });
         for (const route of r.only("VirtualService").inputs.spec.http) {
             assert.equal(route.timeout, "30s");
-            assert.deepEqual(route.retries, { attempts: 2, perTryTimeout: "5s", retryOn: "connect-failure,refused-stream,gateway-error" });
+            assert.deepEqual(route.retries, { attempts: 2, perTryTimeout: "5s", retryOn: "connect-failure,refused-stream,reset-before-request" });
         }
         const policy = r.only("DestinationRule").inputs.spec.trafficPolicy;
         assert.deepEqual(policy.outlierDetection, { consecutive5xxErrors: 5, interval: "10s", baseEjectionTime: "30s", maxEjectionPercent: 50 });

@@ -19,6 +19,7 @@ describe("CertManager", () => {
         assert.deepEqual(release.inputs.repositoryOpts, { repo: "https://charts.jetstack.io" });
         assert.deepEqual(release.inputs.values, { crds: { enabled: true } });
         assert.equal(release.inputs.skipAwait, false);
+        assert.deepEqual([release.inputs.atomic, release.inputs.cleanupOnFail], [true, true], "a failed install is uninstalled");
         assert.ok(release.dependsOn.includes(r.get("kubernetes:core/v1:Namespace", "cm-namespace").urn));
     });
 

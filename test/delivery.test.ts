@@ -1,7 +1,10 @@
 import * as assert from "node:assert/strict";
 import {
+    DEFAULT_RESILIENCE,
+    SAFE_RETRY_ON,
     checkDuration,
     checkMirror,
+    checkResilience,
     checkTrafficHasPods,
     effectiveReplicas,
     parseTargetedRoute,
@@ -70,6 +73,21 @@ describe("progressive delivery (pure)", () => {
             assert.equal(route.timeout, "15s", route.name);
             assert.deepEqual(route.retries, retries, route.name);
         }
+    });
+
+    it("retries by default only where the request never reached the app, so a POST is never applied twice", () => {
+        const conditions = DEFAULT_RESILIENCE.retries.retryOn.split(",");
+        for (const c of conditions) assert.ok((SAFE_RETRY_ON as readonly string[]).includes(c), c);
+        // gateway-error and 5xx include the 504 of a per-try timeout: the request may have been processed.
+        for (const unsafe of ["gateway-error", "5xx", "reset", "retriable-status-codes", "unavailable"]) {
+            assert.ok(!(SAFE_RETRY_ON as readonly string[]).includes(unsafe), unsafe);
+        }
+        assert.deepEqual(checkResilience("r", DEFAULT_RESILIENCE), []);
+        // Opting in is allowed; a condition Istio does not know is not.
+        const optIn = { ...DEFAULT_RESILIENCE, retries: { ...DEFAULT_RESILIENCE.retries, retryOn: "connect-failure,gateway-error,503" } };
+        assert.deepEqual(checkResilience("r", optIn), []);
+        const typo = { ...DEFAULT_RESILIENCE, retries: { ...DEFAULT_RESILIENCE.retries, retryOn: "connect-failure,gateway-eror" } };
+        assert.match(checkResilience("r", typo)[0].message, /got "connect-failure,gateway-eror"; allowed values: conditions Istio accepts/);
     });
 
     it("parses and refuses weights", () => {

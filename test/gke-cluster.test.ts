@@ -1,7 +1,8 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import type * as gke from "../components/gke-cluster";
-import { checkGkeClusterArgs, parseCidr, regionOf, resolveGkeClusterArgs } from "../components/gke-cluster";
+import { checkGkeClusterArgs, regionOf, resolveGkeClusterArgs } from "../components/gke-cluster";
+import { parseCidr } from "../components/validation";
 import { MOCK_CLUSTER_ENDPOINT, Resources, evaluate, useMocks, valueOf } from "./harness";
 
 const T = {
@@ -9,6 +10,7 @@ const T = {
     pool: "gcp:container/nodePool:NodePool",
     account: "gcp:serviceaccount/account:Account",
     member: "gcp:projects/iAMMember:IAMMember",
+    repoMember: "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
     firewall: "gcp:compute/firewall:Firewall",
     router: "gcp:compute/router:Router",
     nat: "gcp:compute/routerNat:RouterNat",
@@ -92,11 +94,29 @@ describe("GkeCluster", () => {
         assert.equal(node.serviceAccount, "bg-nodes@my-project-id.iam.gserviceaccount.com");
         const grants = r.ofType(T.member);
         assert.deepEqual(grants.map((g) => g.inputs.role).sort(), [
-            "roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer", "roles/stackdriver.resourceMetadata.writer",
+            "roles/artifactregistry.reader", "roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer",
+            "roles/stackdriver.resourceMetadata.writer",
         ]);
         for (const g of grants) assert.equal(g.inputs.member, "serviceAccount:bg-nodes@my-project-id.iam.gserviceaccount.com");
         const poolResource = r.get(T.pool, "gke-pool");
         for (const g of grants) assert.ok(poolResource.dependsOn.includes(g.urn), "nodes start only once their roles are granted");
+    });
+
+    it("lets nodes pull private images: artifactregistry.reader on the project, or only on the listed repositories", async () => {
+        const project = (await declare()).r;
+        const pull = project.get(T.member, "gke-nodes-image-pull").inputs;
+        assert.deepEqual(pull, { project: "my-project-id", role: "roles/artifactregistry.reader", member: "serviceAccount:bg-nodes@my-project-id.iam.gserviceaccount.com" });
+        assert.equal(project.ofType(T.repoMember).length, 0);
+        const { r } = await declare({ imageRepositories: [{ location: "us-central1", repository: "apps" }, { project: "shared-images", location: "us", repository: "base" }] });
+        assert.equal(r.ofType(T.member).filter((g) => g.inputs.role === "roles/artifactregistry.reader").length, 0, "no project-wide grant");
+        assert.deepEqual(r.ofType(T.repoMember).map((g) => g.inputs), [
+            { project: "my-project-id", location: "us-central1", repository: "apps", role: "roles/artifactregistry.reader", member: "serviceAccount:bg-nodes@my-project-id.iam.gserviceaccount.com" },
+            { project: "shared-images", location: "us", repository: "base", role: "roles/artifactregistry.reader", member: "serviceAccount:bg-nodes@my-project-id.iam.gserviceaccount.com" },
+        ]);
+        const pool = r.get(T.pool, "gke-pool");
+        for (const g of r.ofType(T.repoMember)) assert.ok(pool.dependsOn.includes(g.urn), "nodes start only once they may pull");
+        const bad = await declare({ imageRepositories: [{ location: "us central", repository: "Apps" }] });
+        assert.match(bad.error?.message ?? "", /imageRepositories\[0\]: got "us central\/Apps"; allowed values: <location>\/<repository>/);
     });
 
     it("adds private cluster config, authorized networks, Cloud NAT and the istiod webhook rule only for private nodes", async () => {
@@ -132,6 +152,8 @@ describe("GkeCluster", () => {
         const provider = r.get(T.provider, "gke-k8s");
         assert.deepEqual(provider.secretPaths, ["kubeconfig"]);
         assert.ok(provider.dependsOn.includes(r.get(T.pool, "gke-pool").urn));
+        // A stable identity: a new endpoint or CA (or a kubeconfig unknown during an update) must not replace the provider.
+        assert.equal(provider.inputs.clusterIdentifier, "gke_my-project-id_europe-west1-b_bg");
         assert.equal(r.get(T.subnet, "gke-subnet").inputs.region, "europe-west1");
     });
 

@@ -23,11 +23,12 @@ describe("IstioMesh", () => {
         return { ...ev, r: new Resources(ev.resources), component };
     }
 
-    it("installs base, istiod and gateway from the official repository, all at one pinned version, each with an explicit release name", async () => {
+    it("installs base, cni, istiod and gateway from the official repository, all at one pinned version, each with an explicit release name", async () => {
         const { r } = await declare();
         const releases = r.ofType(RELEASE);
         assert.deepEqual(releases.map((x) => [x.inputs.name, x.inputs.chart, x.inputs.namespace]), [
             ["istio-base", "base", "istio-system"],
+            ["istio-cni", "cni", "istio-system"],
             ["istiod", "istiod", "istio-system"],
             ["istio-ingress", "gateway", "istio-ingress"],
         ]);
@@ -35,6 +36,9 @@ describe("IstioMesh", () => {
             assert.equal(x.inputs.version, "1.31.4");
             assert.deepEqual(x.inputs.repositoryOpts, { repo: ISTIO_CHART_REPOSITORY });
             assert.equal(x.inputs.skipAwait, false, `${x.inputs.chart} is awaited`);
+            // A failed first install is uninstalled (atomic), so the next pulumi up can install again.
+            assert.equal(x.inputs.atomic, true, `${x.inputs.chart} is atomic`);
+            assert.equal(x.inputs.cleanupOnFail, true, `${x.inputs.chart} cleans up on failure`);
         }
         assert.equal(ISTIO_CHART_REPOSITORY, "https://istio-release.storage.googleapis.com/charts");
         assert.ok((await declare({ version: "1.30.8" })).r.ofType(RELEASE).every((x) => x.inputs.version === "1.30.8"));
@@ -46,6 +50,8 @@ describe("IstioMesh", () => {
         const ns = (name: string) => r.ofType("kubernetes:core/v1:Namespace").find((x) => x.inputs.metadata.name === name)!;
         assert.ok(byChart("base").dependsOn.includes(ns("istio-system").urn));
         assert.ok(byChart("istiod").dependsOn.includes(byChart("base").urn));
+        assert.ok(byChart("cni").dependsOn.includes(byChart("base").urn));
+        assert.ok(byChart("istiod").dependsOn.includes(byChart("cni").urn), "the CNI agent runs before pods are injected without istio-init");
         assert.ok(byChart("gateway").dependsOn.includes(byChart("istiod").urn));
         assert.ok(byChart("gateway").dependsOn.includes(ns("istio-ingress").urn));
         assert.equal(ns("istio-ingress").inputs.metadata.labels["istio-injection"], undefined, "the gateway's namespace must not disable injection");
@@ -61,13 +67,18 @@ describe("IstioMesh", () => {
         assert.deepEqual(mtls.spec, { mtls: { mode: "STRICT" } });
         const istiod = r.ofType(RELEASE).find((x) => x.inputs.chart === "istiod")!.inputs.values;
         assert.equal(istiod.meshConfig.accessLogFile, "/dev/stdout");
+        assert.equal(istiod.pilot, undefined, "istiod's own top-level keys, not the legacy pilot.* shim");
+        // TCP ServiceEntries without addresses: istiod allocates one and sidecars answer DNS with it (no IST0134 collision).
+        assert.equal(istiod.env.PILOT_ENABLE_IP_AUTOALLOCATE, "true");
+        assert.equal(istiod.meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE, "true");
+        assert.equal(istiod.autoscaleMin, 2);
         const gateway = r.ofType(RELEASE).find((x) => x.inputs.chart === "gateway")!.inputs.values;
         assert.equal(gateway.service.type, "LoadBalancer");
         assert.ok(gateway.autoscaling.minReplicas >= 2 && gateway.replicaCount >= 2);
         assert.deepEqual(gateway.podDisruptionBudget, { minAvailable: 1 });
         const permissive = (await declare({ mtlsMode: "PERMISSIVE", accessLogging: false })).r;
         assert.deepEqual(permissive.only("PeerAuthentication").inputs.spec, { mtls: { mode: "PERMISSIVE" } });
-        assert.deepEqual(permissive.ofType(RELEASE).find((x) => x.inputs.chart === "istiod")!.inputs.values.meshConfig, {});
+        assert.equal(permissive.ofType(RELEASE).find((x) => x.inputs.chart === "istiod")!.inputs.values.meshConfig.accessLogFile, undefined);
     });
 
     it("derives the gateway selector from the gateway chart's pod labels and pins them in its values", async () => {
@@ -91,12 +102,56 @@ describe("IstioMesh", () => {
         assert.deepEqual(readyUrns, r.ofType(RELEASE).filter((x) => x.inputs.chart !== "gateway").map((x) => x.urn));
     });
 
+    it("runs pods without istio-init: the CNI chart with the platform profile, and istiod told so", async () => {
+        const { r } = await declare({ platform: "gke" });
+        const values = (chart: string) => r.ofType(RELEASE).find((x) => x.inputs.chart === chart)!.inputs.values;
+        assert.deepEqual(values("cni"), { global: { platform: "gke" } });
+        assert.deepEqual(values("istiod").cni, { enabled: true });
+        assert.equal(values("istiod").global.platform, "gke");
+        const noCni = (await declare({ cni: false })).r;
+        assert.equal(noCni.ofType(RELEASE).some((x) => x.inputs.chart === "cni"), false);
+        assert.deepEqual(noCni.ofType(RELEASE).find((x) => x.inputs.chart === "istiod")!.inputs.values.cni, { enabled: false });
+        assert.equal(noCni.ofType(RELEASE).find((x) => x.inputs.chart === "istiod")!.inputs.values.global.platform, undefined);
+    });
+
+    it("installs istiod as the given revision, and the gateway injected by it", async () => {
+        const { r } = await declare({ revision: "canary" });
+        const istiod = r.ofType(RELEASE).find((x) => x.inputs.chart === "istiod")!;
+        assert.equal(istiod.inputs.name, "istiod-canary");
+        assert.equal(istiod.inputs.values.revision, "canary");
+        assert.equal(r.ofType(RELEASE).find((x) => x.inputs.chart === "gateway")!.inputs.values.revision, "canary");
+        assert.deepEqual(r.ofType(RELEASE).find((x) => x.inputs.chart === "base")!.inputs.values, { defaultRevision: "canary" },
+            "the default validating webhook points at the istiod that exists");
+        assert.equal((await declare()).r.ofType(RELEASE).find((x) => x.inputs.chart === "istiod")!.inputs.values.revision, undefined);
+    });
+
+    it("takes the charts from a local directory laid out like a repository", async () => {
+        const { r } = await declare({ repository: "/srv/istio-charts/" });
+        assert.deepEqual(r.ofType(RELEASE).map((x) => [x.inputs.chart, x.inputs.repositoryOpts]), [
+            ["/srv/istio-charts/base", undefined], ["/srv/istio-charts/cni", undefined],
+            ["/srv/istio-charts/istiod", undefined], ["/srv/istio-charts/gateway", undefined],
+        ]);
+    });
+
+    it("lets the gateway see client addresses: externalTrafficPolicy Local", async () => {
+        const gateway = (await declare()).r.ofType(RELEASE).find((x) => x.inputs.chart === "gateway")!.inputs.values;
+        assert.deepEqual(gateway.service, { type: "LoadBalancer", externalTrafficPolicy: "Local" });
+    });
+
     it("gives every child the provider it was given", async () => {
         const { r } = await declare();
         const provider = r.ofType("pulumi:providers:kubernetes")[0];
         for (const x of r.all.filter((y) => y.custom && y.type.startsWith("kubernetes:"))) {
             assert.ok(x.provider?.startsWith(`${provider.urn}::`), `${x.type} ${x.name}`);
         }
+    });
+
+    it("refuses Istio before 1.24, whose base chart keeps CRDs where Helm never upgrades them", async () => {
+        for (const version of ["1.23.6", "1.9.0"]) {
+            const ev = await declare({ version });
+            assert.match(ev.error?.message ?? "", new RegExp(`version: is ${version.replace(/\./g, "\\.")}, older than 1\\.24\\.0`), version);
+        }
+        for (const version of ["1.24.0", "1.30.8", "1.100.0"]) assert.equal((await declare({ version })).error, undefined, version);
     });
 
     it("refuses a bad version, mTLS mode or replica count before declaring anything", async () => {

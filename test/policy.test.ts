@@ -54,9 +54,42 @@ describe("policy pack", () => {
     it("has every policy mandatory except the limits advisory, each described", () => {
         for (const p of policies) {
             assert.ok(p.description.length > 20, p.name);
-            assert.equal(p.enforcementLevel, p.name === "resource-limits-set" ? "advisory" : "mandatory", p.name);
+            assert.equal(p.enforcementLevel, ["resource-limits-set", "color-header-restricted"].includes(p.name) ? "advisory" : "mandatory", p.name);
         }
-        assert.equal(policies.length, 10);
+        assert.equal(policies.length, 12);
+    });
+
+    it("injected-revision-installed: the namespace's revision is one the stack installs or the pack declares", async () => {
+        const p = policy("injected-revision-installed");
+        const istiod = (revision?: string): PolicyInput => ({
+            type: TYPES.release, props: { name: revision ? `istiod-${revision}` : "istiod", chart: "istiod", values: revision ? { revision } : {} },
+        });
+        assert.deepEqual(await messages(p, [ns(), istiod()]), []);
+        assert.deepEqual(await messages(p, [ns({ "istio.io/rev": "canary" }), istiod("canary")]), []);
+        // The trap: a revision label while the stack installs only the default istiod.
+        assert.deepEqual(await messages(p, [ns({ "istio.io/rev": "canary" }), istiod()]), [
+            "Namespace sample-ns is injected by revision canary, but no istiod of that revision is installed or declared (known: default): its pods would start without a sidecar",
+        ]);
+        assert.equal((await messages(p, [ns(), istiod("canary")])).length, 1, "istio-injection=enabled needs the default revision");
+        // A mesh managed elsewhere: declared in the pack config, or nothing to compare against.
+        assert.deepEqual(await messages(p, [ns({ "istio.io/rev": "asm-1-31" })]), []);
+        assert.deepEqual(await messages(p, [ns({ "istio.io/rev": "asm-1-31" })], { istioRevisions: ["asm-1-31"] }), []);
+        assert.equal((await messages(p, [ns({ "istio.io/rev": "asm-1-30" })], { istioRevisions: ["asm-1-31"] })).length, 1);
+        assert.deepEqual(await messages(p, [ns(), { type: TYPES.release, props: { chart: "/srv/charts/istiod", values: {} } }]), [], "a local chart path");
+    });
+
+    it("color-header-restricted (advisory): flags color header routes no AuthorizationPolicy guards", async () => {
+        const p = policy("color-header-restricted");
+        const headerRoute = (color: string) => ({ ...route(`x-version-${color}`, color), match: [{ headers: { "x-version": { exact: color } } }] });
+        const routed = () => [...workload().slice(0, -1), virtualService([headerRoute("blue"), headerRoute("green"), route("default", "blue")])];
+        assert.deepEqual(await messages(p, workload()), [], "no header routes, nothing to guard");
+        const found = await messages(p, routed());
+        assert.deepEqual(found, ["VirtualService sample-ns/nginx sends requests carrying x-version to the color they name, and no AuthorizationPolicy " +
+            "restricts that header: anyone who reaches the gateway reaches the idle color (set previewAccess: restricted)"]);
+        const guard: PolicyInput = { type: TYPES.authorizationPolicy, props: { spec: { action: "DENY", rules: [{ when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }] }] } } };
+        assert.deepEqual(await messages(p, [...routed(), guard]), []);
+        const allow: PolicyInput = { type: TYPES.authorizationPolicy, props: { spec: { action: "ALLOW", rules: guard.props.spec.rules } } };
+        assert.equal((await messages(p, [...routed(), allow])).length, 1, "an ALLOW policy does not refuse anything by itself");
     });
 
     it("virtualservice-subsets-exist: passes defined subsets, flags a catch-all or header route to a missing one", async () => {

@@ -16,4 +16,10 @@ export const PROGRESSIVE_CONFIGS: Record<string, Record<string, string>> = {
         routeTimeout: "30s",
         retryAttempts: "3",
     },
+    "preview access by address and token, on an Istio revision": {
+        previewSourceCidrs: JSON.stringify(["203.0.113.0/24", "198.51.100.7/32"]),
+        previewJwtIssuer: "https://issuer.example.com",
+        previewJwksUri: "https://issuer.example.com/.well-known/jwks.json",
+        istioRevision: "canary",
+    },
 };

@@ -31,13 +31,15 @@ describe("schema validation of rendered objects", function () {
         for (const kind of ["Gateway", "VirtualService", "DestinationRule", "ServiceEntry"]) {
             assert.ok(validator.customKinds.includes(`networking.istio.io/v1/${kind}`), kind);
         }
-        assert.ok(validator.customKinds.includes("security.istio.io/v1/PeerAuthentication"));
+        for (const kind of ["PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"]) {
+            assert.ok(validator.customKinds.includes(`security.istio.io/v1/${kind}`), kind);
+        }
     });
 
     for (const color of COLORS) {
         it(`finds every object of the dev stack valid with activeColor=${color}`, async () => {
             const objects = rendered[color];
-            assert.deepEqual(objects.map((o) => o.kind).sort(), ["Deployment", "Deployment", "DestinationRule", "Gateway", "Namespace",
+            assert.deepEqual(objects.map((o) => o.kind).sort(), ["AuthorizationPolicy", "AuthorizationPolicy", "Deployment", "Deployment", "DestinationRule", "Gateway", "Namespace",
                 "Namespace", "Namespace", "PeerAuthentication", "PodDisruptionBudget", "PodDisruptionBudget", "Service", "ServiceEntry", "VirtualService"]);
             for (const o of objects) assert.deepEqual(await validator.validate(o), [], `${o.kind} ${o.metadata.name}`);
             assert.deepEqual(findDanglingReferences(objects), []);

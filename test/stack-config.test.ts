@@ -48,7 +48,7 @@ describe("stack config", () => {
         assert.equal(env.cluster?.project, "my-project-id");
         assert.equal(env.cluster?.location, "us-central1");
         assert.equal(env.cluster?.releaseChannel, "REGULAR");
-        assert.deepEqual(env.mesh, { version: "1.31.4", mtlsMode: "STRICT", ingressReplicas: 2 });
+        assert.deepEqual(env.mesh, { version: "1.31.4", repository: "https://istio-release.storage.googleapis.com/charts", mtlsMode: "STRICT", ingressReplicas: 2 });
     });
 
     it("declares every setting it reads in Pulumi.yaml, with a type and description, and the same defaults", () => {
@@ -63,6 +63,15 @@ describe("stack config", () => {
         // Reading Pulumi.yaml's defaults gives exactly the code's defaults.
         const defaults = Object.fromEntries(Object.entries<any>(project.config).filter(([, d]) => d.default !== undefined).map(([k, d]) => [k, d.default]));
         assert.deepEqual(read(defaults), read({}));
+    });
+
+    it("reads imageRepositories and clusterIdentifier, and refuses them where they make no sense", () => {
+        assert.deepEqual(read({ imageRepositories: ["us-central1/apps", "shared-images/us/base"] }).cluster?.imageRepositories, [
+            { location: "us-central1", repository: "apps" }, { project: "shared-images", location: "us", repository: "base" },
+        ]);
+        assert.deepEqual(problemsFor({ imageRepositories: ["apps"] }).problems.map((p) => p.setting), ["imageRepositories[0]"]);
+        assert.match(problemsFor({ clusterIdentifier: "x" }).message, /clusterIdentifier: is "x" but only applies with kubeconfig set .*; allowed values: unset \(pulumi config rm clusterIdentifier\), or set kubeconfig too/);
+        assert.equal(read({ kubeconfig: "apiVersion: v1\nkind: Config\n", clusterIdentifier: "prod-eu" }).clusterIdentifier, "prod-eu");
     });
 
     it("reads the example dev stack", () => {
@@ -205,7 +214,7 @@ describe("stack config", () => {
         assert.deepEqual(w.tls, { credentialName: "sample-tls", httpsRedirect: true, gatewayNamespace: "istio-ingress", certificate: { issuerName: "letsencrypt", issuerKind: "ClusterIssuer" } });
         assert.deepEqual(env.certManager, { version: "v1.21.2" });
         assert.equal(w.resilience.timeout, "30s");
-        assert.deepEqual(w.resilience.retries, { attempts: 3, perTryTimeout: "10s", retryOn: "connect-failure,refused-stream,gateway-error" });
+        assert.deepEqual(w.resilience.retries, { attempts: 3, perTryTimeout: "10s", retryOn: "connect-failure,refused-stream,reset-before-request" });
         const existing = read({ installIstio: "false", ingressGatewayNamespace: "edge", tlsCredentialName: "t" });
         assert.equal(existing.workload.tls?.gatewayNamespace, "edge");
     });

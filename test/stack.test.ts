@@ -25,9 +25,9 @@ describe("stack (index.ts)", () => {
             "gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool"]) {
             assert.equal(r.ofType(type).length, 1, type);
         }
-        assert.deepEqual(r.ofType("kubernetes:helm.sh/v3:Release").map((x) => x.inputs.chart), ["base", "istiod", "gateway"]);
+        assert.deepEqual(r.ofType("kubernetes:helm.sh/v3:Release").map((x) => x.inputs.chart), ["base", "cni", "istiod", "gateway"]);
         const kinds = r.all.filter((x) => x.custom && x.inputs.kind).map((x) => x.inputs.kind).sort();
-        assert.deepEqual(kinds, ["Deployment", "Deployment", "DestinationRule", "Gateway", "Namespace", "Namespace", "Namespace",
+        assert.deepEqual(kinds, ["AuthorizationPolicy", "AuthorizationPolicy", "Deployment", "Deployment", "DestinationRule", "Gateway", "Namespace", "Namespace", "Namespace",
             "PeerAuthentication", "PodDisruptionBudget", "PodDisruptionBudget", "Service", "ServiceEntry", "VirtualService"]);
     });
 
@@ -78,6 +78,12 @@ describe("stack (index.ts)", () => {
         const [provider] = r.ofType("pulumi:providers:kubernetes");
         assert.equal(provider.inputs.kubeconfig, kubeconfig);
         assert.deepEqual(provider.secretPaths, ["kubeconfig"], "a kubeconfig given as a setting is a secret");
+        // Editing or replacing the kubeconfig file (endpoint, CA, context name) must not replace every object.
+        assert.equal(provider.inputs.clusterIdentifier, "existing-cluster");
+        const named = await evaluate(program, { kubeconfig: kubeconfig, installIstio: "false", clusterIdentifier: "prod-eu" });
+        assert.equal(new Resources(named.resources).ofType("pulumi:providers:kubernetes")[0].inputs.clusterIdentifier, "prod-eu");
+        const refused = await evaluate(program, { kubeconfig: kubeconfig, installIstio: "false", clusterIdentifier: "has space" });
+        assert.match(refused.error?.message ?? "", /clusterIdentifier: got "has space"/);
         assert.deepEqual(r.only("Gateway").inputs.spec.selector, { istio: "ingressgateway" });
         for (const x of r.all.filter((y) => y.custom && y.type.startsWith("kubernetes:"))) assert.ok(x.provider?.startsWith(provider.urn));
         const custom = await evaluate(program, { kubeconfig, installIstio: "false", ingressGatewaySelector: "app=edge" });

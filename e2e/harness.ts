@@ -1,0 +1,88 @@
+// What every e2e script shares: a throwaway copy of the project with its own local backend, the
+// `pulumi` runner, checks with a pass/fail count, step timings, and the closing report.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { copyWorkingTree } from "../offline/working-copy";
+
+const ROOT = path.join(__dirname, "..");
+
+/**
+ * A throwaway project directory: a copy of the repository as a user has it (everything but
+ * dependencies, build output and VCS data), with the repo's node_modules. Copying the whole
+ * tree, not a hand-picked list, means the e2e runs what a user's `pulumi up` runs.
+ */
+function makeProject(prefix: string): string {
+    const dir = copyWorkingTree(ROOT, prefix);
+    fs.mkdirSync(path.join(dir, ".state"));
+    return dir;
+}
+
+/** One e2e script's run: its project, environment, checks and timings. */
+export class E2eRun {
+    passed = 0;
+    failed = 0;
+    readonly timings: [string, number][] = [];
+    readonly project: string;
+    readonly env: NodeJS.ProcessEnv;
+
+    /** `backendUrl` defaults to a file backend inside the project copy. */
+    constructor(prefix: string, options: { backendUrl?: string; env?: NodeJS.ProcessEnv } = {}) {
+        this.project = makeProject(prefix);
+        this.env = {
+            ...process.env,
+            PULUMI_BACKEND_URL: options.backendUrl ?? `file://${path.join(this.project, ".state")}`,
+            PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "e2e",
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
+            NO_COLOR: "1",
+            ...options.env,
+        };
+    }
+
+    check(description: string, ok: boolean, detail = ""): void {
+        if (ok) {
+            this.passed++;
+            console.log(`ok   - ${description}`);
+        } else {
+            this.failed++;
+            console.log(`FAIL - ${description}${detail ? `\n       ${detail.split("\n").join("\n       ")}` : ""}`);
+        }
+    }
+
+    /** Runs `pulumi <args> --non-interactive` in the project; throws on failure unless allowed. */
+    pulumi(args: string[], allowFailure = false) {
+        const start = Date.now();
+        const r = spawnSync("pulumi", [...args, "--non-interactive"], { cwd: this.project, env: this.env, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
+        const result = { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", ms: Date.now() - start };
+        if (r.error) throw r.error;
+        if (!allowFailure && result.code !== 0) {
+            throw new Error(`pulumi ${args.join(" ")} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+        }
+        return result;
+    }
+
+    timed<T>(step: string, fn: () => T): T {
+        const start = Date.now();
+        try {
+            return fn();
+        } finally {
+            this.timings.push([step, Date.now() - start]);
+        }
+    }
+
+    /** Waits for `main`, prints the timings and `N passed, N failed`, and sets the exit code; keeps the project when anything failed. */
+    finish(main: Promise<void>, what: string): void {
+        void main.catch((e) => {
+            this.failed++;
+            console.log(`FAIL - ${what} aborted: ${(e as Error).message}`);
+        }).finally(() => {
+            console.log("\nwall time per step:");
+            for (const [step, ms] of this.timings) console.log(`  ${(ms / 1000).toFixed(1).padStart(6)} s  ${step}`);
+            if (this.failed === 0) fs.rmSync(this.project, { recursive: true, force: true });
+            else console.log(`project kept for inspection: ${this.project}`);
+            console.log(`\n${this.passed} passed, ${this.failed} failed`);
+            process.exitCode = this.failed === 0 ? 0 : 1;
+        });
+    }
+}

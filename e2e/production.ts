@@ -1,0 +1,197 @@
+// Production traps that mocks cannot show, on the real Pulumi engine and a real API server (run by
+// e2e/run.sh after scenario.ts, on the same cluster, with its own project copy and stacks):
+//   A. Pod Security: the workload namespace enforces baseline and its pods are admitted; a pod
+//      with istio-init's capabilities or a privileged one is refused.
+//   B. previewAccess: the AuthorizationPolicies and RequestAuthentications are accepted by the API
+//      server (Istio's CRD schemas and CEL rules). kwok runs no Envoy, so no 403 is observed here.
+//   C. clusterIdentifier: adding it to an existing stack, and then renaming the kubeconfig's context,
+//      preview as updates, never replacements.
+//   D. The first preview with kubeconfig set and installIstio true (charts from a local directory)
+//      succeeds: the ingress Service is not read by a fixed ID before it exists.
+// Prints each step's wall time and ends with "N passed, N failed".
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CHART_SOURCE_DIRS, locateIstioCharts } from "../offline/istio-charts";
+import { E2eRun } from "./harness";
+
+const STACK = "production";
+const ISTIO_STACK = "production-istio";
+const NS = "sample-ns";
+const GATEWAY_NS = "istio-system"; // the existing mesh's gateway namespace (installIstio: false)
+
+// The program is type-checked by npm test; the engine's runs here need not repeat it.
+const run = new E2eRun("bluegreen-e2e-production-", { env: { PULUMI_NODEJS_TRANSPILE_ONLY: "true" } });
+const { project, env } = run;
+const check = run.check.bind(run);
+const pulumi = run.pulumi.bind(run);
+const timed = run.timed.bind(run);
+
+function kubectl(args: string[], input?: string) {
+    const r = spawnSync("kubectl", args, { env, encoding: "utf8", input });
+    return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+const getJson = (...args: string[]) => {
+    const r = kubectl([...args, "-o", "json"]);
+    return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+};
+
+/** The steps of a `pulumi preview --json` that are not `same`, as `op urn-type::name`. */
+function changedSteps(previewStdout: string): { op: string; type: string; name: string }[] {
+    const plan = JSON.parse(previewStdout);
+    return (plan.steps ?? []).filter((s: any) => s.op !== "same").map((s: any) => {
+        const parts = String(s.urn).split("::");
+        return { op: s.op, type: parts[2].split("$").pop()!, name: parts[3] };
+    });
+}
+const REPLACING = new Set(["replace", "create-replacement", "delete-replaced", "discard-replaced"]);
+
+/** A pod that Pod Security baseline must refuse, for a server-side dry run. */
+function probePod(name: string, securityContext: object): string {
+    return JSON.stringify({
+        apiVersion: "v1", kind: "Pod", metadata: { name, namespace: NS },
+        spec: { containers: [{ name: "probe", image: "nginx:1.27.5", securityContext }] },
+    });
+}
+
+/** A copy of the kubeconfig with every name changed (context, cluster, user), pointing at the same server. */
+function renamedKubeconfig(source: string, suffix: string, server?: (s: string) => string): string {
+    const config = JSON.parse(kubectl(["config", "view", "--raw", "--flatten", "-o", "json", "--kubeconfig", source]).stdout);
+    const rename = (n: string) => `${n}-${suffix}`;
+    config.clusters = config.clusters.map((c: any) => ({ ...c, name: rename(c.name), cluster: { ...c.cluster, server: server ? server(c.cluster.server) : c.cluster.server } }));
+    config.users = config.users.map((u: any) => ({ ...u, name: rename(u.name) }));
+    config.contexts = config.contexts.map((c: any) => ({ name: rename(c.name), context: { ...c.context, cluster: rename(c.context.cluster), user: rename(c.context.user) } }));
+    config["current-context"] = rename(config["current-context"]);
+    const file = path.join(project, `kubeconfig-${suffix}.json`);
+    fs.writeFileSync(file, JSON.stringify(config, null, 2));
+    return file;
+}
+
+/** The stack's state with clusterIdentifier removed from every Kubernetes provider: a stack created before this package set it. */
+function withoutClusterIdentifier(exported: string): string {
+    const state = JSON.parse(fs.readFileSync(exported, "utf8"));
+    for (const r of state.deployment.resources ?? []) {
+        if (r.type === "pulumi:providers:kubernetes") {
+            delete r.inputs?.clusterIdentifier;
+            delete r.outputs?.clusterIdentifier;
+        }
+    }
+    const file = exported.replace(/\.json$/, "-without-identifier.json");
+    fs.writeFileSync(file, JSON.stringify(state));
+    return file;
+}
+
+async function main(): Promise<void> {
+    const kubeconfig = process.env.KUBECONFIG;
+    if (!kubeconfig) throw new Error("KUBECONFIG is not set: run through `npm run e2e`");
+    console.log(`project ${project}, backend ${env.PULUMI_BACKEND_URL}`);
+
+    pulumi(["stack", "init", STACK]);
+    pulumi(["config", "set", "kubeconfig", kubeconfig]);
+    pulumi(["config", "set", "installIstio", "false"]);
+    pulumi(["config", "set", "--path", "previewSourceCidrs[0]", "203.0.113.0/24"]);
+    pulumi(["config", "set", "previewJwtIssuer", "https://issuer.example.com"]);
+    pulumi(["config", "set", "previewJwksUri", "https://issuer.example.com/.well-known/jwks.json"]);
+
+    // A. Pod Security admission (on in this API server) with the namespace enforcing baseline.
+    timed("A. pulumi up (Pod Security baseline, preview policies)", () => pulumi(["up", "--yes", "--skip-preview"]));
+    const labels = getJson("get", "namespace", NS)?.metadata?.labels ?? {};
+    check("namespace enforces Pod Security baseline and audits restricted, without warn",
+        labels["pod-security.kubernetes.io/enforce"] === "baseline" && labels["pod-security.kubernetes.io/audit"] === "restricted" &&
+        !Object.keys(labels).some((k) => k.startsWith("pod-security.kubernetes.io/warn")), JSON.stringify(labels));
+    const pods = getJson("-n", NS, "get", "pods", "-l", "app=nginx")?.items ?? [];
+    const ready = pods.filter((p: any) => p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
+    check(`the workload's pods were admitted under baseline and are ready (${ready.length} of 4)`, pods.length === 4 && ready.length === 4,
+        JSON.stringify(pods.map((p: any) => p.metadata.name)));
+    const events = getJson("-n", NS, "get", "events", "--field-selector", "reason=FailedCreate")?.items ?? [];
+    check("no ReplicaSet reported FailedCreate (a Pod Security refusal)", events.length === 0, events.map((e: any) => e.message).join("\n"));
+    for (const [what, securityContext] of [
+        ["istio-init's NET_ADMIN and NET_RAW", { capabilities: { add: ["NET_ADMIN", "NET_RAW"] } }],
+        ["a privileged container", { privileged: true }],
+    ] as const) {
+        const r = kubectl(["apply", "--dry-run=server", "-f", "-"], probePod("psa-probe", securityContext));
+        check(`...while a pod with ${what} is refused by the same namespace`, r.code !== 0 && /violates PodSecurity "baseline:latest"/.test(r.stderr), r.stderr);
+    }
+
+    // B. The preview policies, as the API server accepted them.
+    const gatewayPolicy = getJson("-n", GATEWAY_NS, "get", "authorizationpolicies.security.istio.io", `${NS}-nginx-preview`);
+    check("the gateway's AuthorizationPolicy is stored: DENY x-version blue/green unless from 203.0.113.0/24 or with an issuer token",
+        gatewayPolicy?.spec?.action === "DENY" && JSON.stringify(gatewayPolicy.spec.rules) === JSON.stringify([{
+            from: [{ source: { notRemoteIpBlocks: ["203.0.113.0/24"], notRequestPrincipals: ["https://issuer.example.com/*"] } }],
+            when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }],
+        }]), JSON.stringify(gatewayPolicy?.spec));
+    check("the in-mesh AuthorizationPolicy is stored on the workload", getJson("-n", NS, "get", "authorizationpolicies.security.istio.io", "nginx-preview")?.spec?.action === "DENY");
+    check("both RequestAuthentications are stored", !!getJson("-n", GATEWAY_NS, "get", "requestauthentications.security.istio.io", `${NS}-nginx-preview`) &&
+        !!getJson("-n", NS, "get", "requestauthentications.security.istio.io", "nginx-preview"));
+    const invalid = kubectl(["apply", "--dry-run=server", "--validate=strict", "-f", "-"], JSON.stringify({
+        ...gatewayPolicy, metadata: { name: "probe", namespace: GATEWAY_NS },
+        spec: { ...gatewayPolicy?.spec, rules: [{ when: [{ key: "request.headers[x-version]", valuez: ["blue"] }] }] },
+    }));
+    check("...and the API server does validate them: a misspelt field is refused", invalid.code !== 0 && /valuez/.test(invalid.stderr), invalid.stderr);
+
+    // C. clusterIdentifier on a stack that predates it, then a renamed kubeconfig context.
+    const exported = path.join(project, "state.json");
+    pulumi(["stack", "export", "--file", exported]);
+    pulumi(["stack", "import", "--file", withoutClusterIdentifier(exported)]);
+    const adding = timed("C1. pulumi preview (adding clusterIdentifier to a stack without it)", () => pulumi(["preview", "--json"]));
+    const addingSteps = changedSteps(adding.stdout);
+    check("adding clusterIdentifier previews as an update of the provider and nothing else",
+        JSON.stringify(addingSteps.map((s) => [s.op, s.type])) === JSON.stringify([["update", "pulumi:providers:kubernetes"]]), JSON.stringify(addingSteps));
+    timed("C2. pulumi up (store the identifier)", () => pulumi(["up", "--yes", "--skip-preview"]));
+    const renamed = renamedKubeconfig(kubeconfig, "renamed");
+    pulumi(["config", "set", "kubeconfig", renamed]);
+    const renaming = timed("C3. pulumi preview (kubeconfig with renamed context, cluster and user)", () => pulumi(["preview", "--json"]));
+    const renamingSteps = changedSteps(renaming.stdout);
+    check("a renamed kubeconfig context previews as an update, nothing replaced",
+        renamingSteps.every((s) => !REPLACING.has(s.op) && s.op !== "delete" && s.op !== "create") &&
+        renamingSteps.some((s) => s.type === "pulumi:providers:kubernetes" && s.op === "update"), JSON.stringify(renamingSteps));
+    // The control: the same stack without the identifier, given an equivalent kubeconfig whose server
+    // is spelt differently (localhost for 127.0.0.1), is planned as a replacement of everything.
+    const equivalent = renamedKubeconfig(kubeconfig, "localhost", (server) => server.replace("127.0.0.1", "localhost"));
+    if (kubectl(["--kubeconfig", equivalent, "get", "namespace", NS]).code === 0) {
+        pulumi(["stack", "export", "--file", exported]);
+        pulumi(["stack", "import", "--file", withoutClusterIdentifier(exported)]);
+        pulumi(["config", "set", "kubeconfig", equivalent]);
+        const control = timed("C4. pulumi preview (control: no identifier, equivalent kubeconfig)", () => pulumi(["preview", "--json"]));
+        const controlSteps = changedSteps(control.stdout);
+        check("control: without clusterIdentifier the same cluster under another server name replaces the provider and every object",
+            controlSteps.some((s) => s.type === "pulumi:providers:kubernetes" && REPLACING.has(s.op)) && controlSteps.filter((s) => REPLACING.has(s.op)).length > 5,
+            JSON.stringify(controlSteps));
+        pulumi(["stack", "import", "--file", exported]);
+        const withIdentifier = timed("C5. pulumi preview (identifier kept, equivalent kubeconfig)", () => pulumi(["preview", "--json"]));
+        const kept = changedSteps(withIdentifier.stdout);
+        check("with clusterIdentifier the same change is an update", kept.every((s) => !REPLACING.has(s.op)), JSON.stringify(kept));
+    } else {
+        console.log("       (control skipped: the API server's certificate does not name localhost)");
+    }
+    pulumi(["config", "set", "kubeconfig", kubeconfig]);
+
+    // D. The first preview of kubeconfig + installIstio, charts from a local directory.
+    const charts = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-istio-charts-"));
+    const source = locateIstioCharts();
+    for (const [chart, dir] of Object.entries(CHART_SOURCE_DIRS)) fs.symlinkSync(path.join(source, dir), path.join(charts, chart));
+    pulumi(["stack", "init", ISTIO_STACK]);
+    pulumi(["config", "set", "kubeconfig", kubeconfig]);
+    pulumi(["config", "set", "installIstio", "true"]);
+    pulumi(["config", "set", "istioChartRepository", charts]);
+    pulumi(["config", "set", "namespace", "first-preview"]);
+    const first = timed("D. first pulumi preview (kubeconfig set, installIstio true, local charts)", () => pulumi(["preview", "--json"], true));
+    const firstText = first.stdout + first.stderr;
+    check("the first preview with installIstio on an existing cluster succeeds", first.code === 0 && !/does not exist/.test(firstText), firstText.slice(-3000));
+    if (first.code === 0) {
+        const steps = changedSteps(first.stdout);
+        const releases = steps.filter((s) => s.type === "kubernetes:helm.sh/v3:Release" && s.op === "create").map((s) => s.name).sort();
+        check("...planning the four Istio releases", JSON.stringify(releases) ===
+            JSON.stringify(["bluegreen-istio-base", "bluegreen-istio-cni", "bluegreen-istio-gateway", "bluegreen-istio-istiod"]), JSON.stringify(steps));
+    }
+    pulumi(["stack", "rm", ISTIO_STACK, "--yes", "--force"]);
+    fs.rmSync(charts, { recursive: true, force: true });
+
+    pulumi(["stack", "select", STACK]);
+    timed("pulumi destroy", () => pulumi(["destroy", "--yes", "--skip-preview"]));
+    check("destroy removed the namespace", getJson("get", "namespace", NS) === undefined);
+    pulumi(["stack", "rm", STACK, "--yes"]);
+}
+
+run.finish(main(), "production checks");

@@ -1,0 +1,126 @@
+// Istio's own Helm charts, read from the istio.io/istio Go module, to check the values this package
+// passes: Helm silently ignores a key no template reads, so a misspelt or legacy key would turn a
+// setting off without a word.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { ISTIO_CHARTS } from "../components/istio-mesh";
+import { goModuleDir } from "./go-modules";
+
+/**
+ * The istio.io/istio module version whose `manifests/charts/` are checked: the proxy serves the
+ * repository at pseudo-versions only (this one is ≈1.31, the pinned Istio). Its `Chart.yaml`
+ * versions are placeholders (1.0.0).
+ */
+export const ISTIO_CHARTS_MODULE_VERSION = "v0.0.0-20260827124520-eed52ebb66ad";
+
+/** Where each chart of a Helm repository lives in the Istio source tree. */
+export const CHART_SOURCE_DIRS: Record<keyof typeof ISTIO_CHARTS, string> = {
+    base: "base",
+    cni: "istio-cni",
+    istiod: "istio-control/istio-discovery",
+    gateway: "gateway",
+};
+
+/** Keys 1.24+ charts read in `templates/zzz_profile.yaml` before their defaults apply. */
+export const PROFILE_KEYS = ["profile", "global.profile", "platform", "global.platform", "revision", "compatibilityVersion"];
+
+/** `manifests/charts` of the pinned module: `$ISTIO_CHARTS` when set, else from the Go module cache. */
+export function locateIstioCharts(): string {
+    if (process.env.ISTIO_CHARTS) return process.env.ISTIO_CHARTS;
+    const dir = path.join(goModuleDir("istio.io/istio", ISTIO_CHARTS_MODULE_VERSION, "install Go or set ISTIO_CHARTS to Istio's manifests/charts"),
+        "manifests", "charts");
+    if (!fs.existsSync(dir)) throw new Error(`istio.io/istio@${ISTIO_CHARTS_MODULE_VERSION} has no ${dir}`);
+    return dir;
+}
+
+/** What a chart reads: its defaults, the value paths its templates name, and those they take whole. */
+export interface ChartReads {
+    /** The defaults, unwrapped from `_internal_defaults_do_not_set` (1.24+ charts keep them there). */
+    defaults: Record<string, any>;
+    /** Every `.Values.<path>` a template or injected file names. */
+    referenced: Set<string>;
+    /** Paths a template takes as a whole map (range, toYaml, with, merges): any key below them is read. */
+    wholeMaps: Set<string>;
+}
+
+function filesUnder(dir: string): string[] {
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]);
+}
+
+/**
+ * Reads a chart's values.yaml and templates. The profile machinery (`zzz_profile.yaml`, the legacy
+ * `pilot.*` copy in `zzy_descope_legacy.yaml`) is left out: it touches every key, and its own keys
+ * are {@link PROFILE_KEYS}.
+ */
+export function readChart(chartDir: string): ChartReads {
+    const values = parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8")) ?? {};
+    const defaults = values._internal_defaults_do_not_set ?? values;
+    const referenced = new Set<string>();
+    const wholeMaps = new Set<string>();
+    const sources = filesUnder(chartDir).filter((f) => /\/(templates|files)\//.test(f) && !/zz[yz]_[a-z_]+\.yaml$/.test(f));
+    for (const file of sources) {
+        const text = fs.readFileSync(file, "utf8");
+        for (const action of text.match(/\{\{[\s\S]*?\}\}/g) ?? []) {
+            const takesWhole = /\b(range|toYaml|toJson|with|mergeOverwrite|mustMergeOverwrite)\b/.test(action);
+            for (const m of action.matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
+                const valuePath = m[1].slice(1);
+                referenced.add(valuePath);
+                if (takesWhole) wholeMaps.add(valuePath);
+            }
+        }
+    }
+    return { defaults, referenced, wholeMaps };
+}
+
+function hasPath(value: any, dotted: string): boolean {
+    let v = value;
+    for (const key of dotted.split(".")) {
+        if (v === null || typeof v !== "object" || !(key in v)) return false;
+        v = v[key];
+    }
+    return true;
+}
+
+/** Every leaf path of `values`, dotted (arrays are leaves). */
+export function valuePaths(values: Record<string, any>, prefix = ""): string[] {
+    return Object.entries(values).flatMap(([k, v]) => {
+        const p = prefix ? `${prefix}.${k}` : k;
+        return v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length > 0 ? valuePaths(v, p) : [p];
+    });
+}
+
+/**
+ * The paths of `values` the chart never reads: not among its defaults, not a profile key, not named
+ * by a template, and not below a map a template takes whole.
+ */
+export function unreadValues(values: Record<string, any>, chart: ChartReads): string[] {
+    return valuePaths(values).filter((p) => {
+        if (hasPath(chart.defaults, p) || PROFILE_KEYS.includes(p) || chart.referenced.has(p)) return false;
+        const parts = p.split(".");
+        return !parts.slice(0, -1).some((_, i) => chart.wholeMaps.has(parts.slice(0, i + 1).join(".")));
+    });
+}
+
+/**
+ * The pod labels the gateway chart gives its pods for `values`, read from its templates: the
+ * selector labels of `_helpers.tpl` (`app`/`istio` from `values.labels`, else from the release
+ * name) plus every entry of `values.labels`. Throws when the templates no longer have that shape.
+ */
+export function gatewayChartPodLabels(chartDir: string, releaseName: string, values: { labels?: Record<string, string> }): Record<string, string> {
+    const helpers = fs.readFileSync(path.join(chartDir, "templates", "_helpers.tpl"), "utf8");
+    const deployment = fs.readFileSync(path.join(chartDir, "templates", "deployment.yaml"), "utf8");
+    const selector = /define "gateway\.selectorLabels" -\}\}\s*app: \{\{ \(\.Values\.labels\.app \| quote\) \| default \(include "gateway\.name" \.\) \}\}\s*istio: \{\{ \(\.Values\.labels\.istio \| quote\) \| default \(include "gateway\.name" \. \| trimPrefix "istio-"\) \}\}/;
+    const podTemplate = /template:\s*metadata:[\s\S]*?labels:[\s\S]*?include "gateway\.selectorLabels"[\s\S]*?range \$key, \$val := \.Values\.labels/;
+    if (!selector.test(helpers) || !podTemplate.test(deployment)) {
+        throw new Error(`the gateway chart in ${chartDir} no longer labels its pods as gateway.selectorLabels plus .Values.labels`);
+    }
+    const name = releaseName;
+    return {
+        ...readChart(chartDir).defaults.labels,
+        ...values.labels,
+        app: values.labels?.app ?? name,
+        istio: values.labels?.istio ?? name.replace(/^istio-/, ""),
+    };
+}

@@ -1,0 +1,65 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { ISTIO_CHARTS, ISTIO_DEFAULTS, IstioMeshArgs, gatewayPodLabels, istioChartValues } from "../components/istio-mesh";
+import { CHART_SOURCE_DIRS, ChartReads, gatewayChartPodLabels, locateIstioCharts, readChart, unreadValues } from "../offline/istio-charts";
+
+describe("Istio chart values against Istio's own charts (istio.io/istio module)", function () {
+    // The first run may download istio.io/istio through the Go module proxy.
+    this.timeout(300_000);
+    let charts: string;
+    const reads = {} as Record<keyof typeof ISTIO_CHARTS, ChartReads>;
+
+    before(() => {
+        charts = locateIstioCharts();
+        for (const chart of Object.keys(ISTIO_CHARTS) as (keyof typeof ISTIO_CHARTS)[]) reads[chart] = readChart(path.join(charts, CHART_SOURCE_DIRS[chart]));
+    });
+
+    const variants: [string, IstioMeshArgs][] = [
+        ["the defaults", {}],
+        ["a revision on GKE", { revision: "canary", platform: "gke" }],
+        ["no CNI, no access logs", { cni: false, accessLogging: false }],
+    ];
+    for (const [label, args] of variants) {
+        it(`passes only keys the charts read, with ${label}`, () => {
+            const values = istioChartValues({ ...ISTIO_DEFAULTS, ...args });
+            for (const chart of Object.keys(ISTIO_CHARTS) as (keyof typeof ISTIO_CHARTS)[]) {
+                assert.deepEqual(unreadValues(values[chart], reads[chart]), [], `${chart} values every template of the chart ignores`);
+            }
+        });
+    }
+
+    it("catches keys Helm would silently ignore: legacy pilot.*, typos, keys of another chart", () => {
+        assert.deepEqual(unreadValues({ pilot: { autoscaleMin: 2 }, global: { platfrom: "gke" }, cni: { enabeld: true } }, reads.istiod),
+            ["pilot.autoscaleMin", "global.platfrom", "cni.enabeld"]);
+        assert.deepEqual(unreadValues({ service: { externalTrafficPolicyy: "Local" }, labels: { istio: "ingress" } }, reads.gateway),
+            ["service.externalTrafficPolicyy"]);
+        assert.deepEqual(unreadValues({ replicaCount: 2 }, reads.cni), ["replicaCount"]);
+    });
+
+    it("reads the 1.24+ layout: defaults under _internal_defaults_do_not_set, profile keys in zzz_profile.yaml", () => {
+        for (const chart of Object.values(CHART_SOURCE_DIRS)) {
+            const values = parse(fs.readFileSync(path.join(charts, chart, "values.yaml"), "utf8"));
+            assert.ok(values._internal_defaults_do_not_set, `${chart} wraps its defaults`);
+            assert.match(fs.readFileSync(path.join(charts, chart, "templates", "zzz_profile.yaml"), "utf8"), /profile-platform-%s\.yaml/);
+        }
+        // The GKE profile is what lets the CNI agent's system-node-critical pods run in istio-system.
+        const gke = parse(fs.readFileSync(path.join(charts, CHART_SOURCE_DIRS.cni, "files", "profile-platform-gke.yaml"), "utf8"));
+        assert.equal(gke.resourceQuotas.enabled, true);
+        assert.equal(reads.istiod.defaults.cni.enabled, false, "istiod injects istio-init unless told that CNI is there");
+        assert.equal(reads.base.defaults.base.enableCRDTemplates, true, "the base chart templates its CRDs (Helm upgrades them)");
+    });
+
+    it("labels the gateway pods with exactly what the Gateway selects", () => {
+        for (const release of ["istio-ingress", "istio-edge", "edge"]) {
+            const values = istioChartValues({ ...ISTIO_DEFAULTS, ingressReleaseName: release }).gateway;
+            const podLabels = gatewayChartPodLabels(path.join(charts, CHART_SOURCE_DIRS.gateway), release, values);
+            const selector = { istio: gatewayPodLabels(release).istio };
+            for (const [k, v] of Object.entries(selector)) assert.equal(podLabels[k], v, `${release}: pod label ${k}`);
+            // The same labels whether or not the values pin them: the chart derives them from the release name.
+            const derived = gatewayChartPodLabels(path.join(charts, CHART_SOURCE_DIRS.gateway), release, {});
+            assert.deepEqual({ app: derived.app, istio: derived.istio }, gatewayPodLabels(release));
+        }
+    });
+});

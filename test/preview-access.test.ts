@@ -1,0 +1,104 @@
+import * as assert from "node:assert/strict";
+import type * as svc from "../components/blue-green-service";
+import {
+    AccessRequest, DEFAULT_PREVIEW_ACCESS, PreviewAccess, authorize, buildGatewayPreviewPolicy, buildMeshPreviewPolicy, checkPreviewAccess,
+} from "../components/preview-access";
+import { Resources, evaluate, useMocks } from "./harness";
+
+const selector = { istio: "ingress" };
+const office = "203.0.113.0/24";
+const issuer = "https://issuer.example.com";
+const fromOffice: AccessRequest = { headers: { "x-version": "green" }, remoteIp: "203.0.113.9" };
+const fromInternet: AccessRequest = { headers: { "x-version": "green" }, remoteIp: "198.51.100.20" };
+const withToken: AccessRequest = { ...fromInternet, requestPrincipal: `${issuer}/alice` };
+const plain: AccessRequest = { remoteIp: "198.51.100.20" };
+
+describe("previewAccess: who may reach a color with the header", () => {
+    it("refuses the header from outside the allowed addresses, lets everything else through to routing", () => {
+        const policy = buildGatewayPreviewPolicy(selector, "x-version", { mode: "restricted", sourceCidrs: [office] });
+        assert.equal(authorize([policy], fromOffice), 200);
+        assert.equal(authorize([policy], fromInternet), 403);
+        assert.equal(authorize([policy], { ...fromInternet, headers: { "X-Version": "blue" } }), 403, "header names are case-insensitive");
+        assert.equal(authorize([policy], plain), 200, "ordinary traffic is never refused");
+        assert.equal(authorize([policy], { ...fromInternet, headers: { "x-version": "purple" } }), 200, "a value no route matches reaches the active color anyway");
+        assert.deepEqual(policy, {
+            selector: { matchLabels: { istio: "ingress" } },
+            action: "DENY",
+            rules: [{ from: [{ source: { notRemoteIpBlocks: [office] } }], when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }] }],
+        });
+    });
+
+    it("allows an address OR a valid token of the issuer (one source, fields ANDed in a DENY)", () => {
+        const policy = buildGatewayPreviewPolicy(selector, "x-version", { mode: "restricted", sourceCidrs: [office], jwt: { issuer } });
+        assert.equal(authorize([policy], fromOffice), 200);
+        assert.equal(authorize([policy], withToken), 200);
+        assert.equal(authorize([policy], fromInternet), 403);
+        assert.equal(authorize([policy], { ...fromInternet, requestPrincipal: "https://other.example.com/mallory" }), 403);
+        const tokenOnly = buildGatewayPreviewPolicy(selector, "x-version", { mode: "restricted", sourceCidrs: [], jwt: { issuer } });
+        assert.equal(authorize([tokenOnly], withToken), 200);
+        assert.equal(authorize([tokenOnly], fromOffice), 403);
+    });
+
+    it("refuses the header from everyone by default, until addresses or an issuer are allowed", () => {
+        const policy = buildGatewayPreviewPolicy(selector, "x-version", DEFAULT_PREVIEW_ACCESS);
+        assert.equal(DEFAULT_PREVIEW_ACCESS.mode, "restricted");
+        assert.equal(authorize([policy], fromOffice), 403);
+        assert.equal(authorize([policy], plain), 200);
+    });
+
+    it("in the mesh: only the gateway (already checked) or a token holder may send the header", () => {
+        const policy = buildMeshPreviewPolicy("nginx", "istio-ingress", "x-version", { mode: "restricted", sourceCidrs: [office], jwt: { issuer } });
+        assert.deepEqual(policy.selector, { matchLabels: { app: "nginx" } });
+        assert.equal(authorize([policy], { headers: { "x-version": "green" }, sourceNamespace: "istio-ingress" }), 200);
+        assert.equal(authorize([policy], { headers: { "x-version": "green" }, sourceNamespace: "shop" }), 403);
+        assert.equal(authorize([policy], { headers: { "x-version": "green" }, sourceNamespace: "shop", requestPrincipal: `${issuer}/ci` }), 200);
+        assert.equal(authorize([policy], { headers: { "x-version": "green" } }), 403, "a caller without mTLS identity (outside the mesh)");
+        assert.equal(authorize([policy], { sourceNamespace: "shop" }), 200);
+    });
+
+    it("checks the settings", () => {
+        const ok: PreviewAccess = { mode: "restricted", sourceCidrs: [office, "198.51.100.7/32"], jwt: { issuer, jwksUri: `${issuer}/jwks.json` } };
+        assert.deepEqual(checkPreviewAccess("previewAccess", ok), []);
+        assert.deepEqual(checkPreviewAccess("previewAccess", { mode: "open", sourceCidrs: [] }), []);
+        const bad = checkPreviewAccess("previewAccess", { mode: "open", sourceCidrs: ["203.0.113.1/24"], jwt: { issuer, jwksUri: "http://x" } });
+        assert.deepEqual(bad.map((p) => p.setting), ["previewAccess.sourceCidrs[0]", "previewAccess.jwt.jwksUri", "previewAccess.mode"]);
+    });
+
+    describe("declared by BlueGreenService", () => {
+        let mod: typeof svc;
+        before(async () => {
+            await useMocks();
+            mod = await import("../components/blue-green-service");
+        });
+        const declare = async (args: Partial<svc.BlueGreenServiceArgs>) => {
+            const ev = await evaluate(() => {
+                new mod.BlueGreenService("bg", { activeColor: "blue", gatewaySelector: selector, gatewayNamespace: "istio-ingress", ...args });
+            });
+            assert.equal(ev.error, undefined, ev.error?.message);
+            return new Resources(ev.resources);
+        };
+
+        it("puts the policies at the gateway and at the workload, with the token check at both", async () => {
+            const r = await declare({ previewAccess: { mode: "restricted", sourceCidrs: [office], jwt: { issuer } } });
+            const placed = r.all.filter((x) => ["AuthorizationPolicy", "RequestAuthentication"].includes(x.inputs.kind))
+                .map((x) => [x.inputs.apiVersion, x.inputs.kind, `${x.inputs.metadata.namespace}/${x.inputs.metadata.name}`].join(" ")).sort();
+            assert.deepEqual(placed, [
+                "security.istio.io/v1 AuthorizationPolicy istio-ingress/sample-ns-nginx-preview",
+                "security.istio.io/v1 AuthorizationPolicy sample-ns/nginx-preview",
+                "security.istio.io/v1 RequestAuthentication istio-ingress/sample-ns-nginx-preview",
+                "security.istio.io/v1 RequestAuthentication sample-ns/nginx-preview",
+            ]);
+            const gatewayPolicy = r.all.find((x) => x.inputs.kind === "AuthorizationPolicy" && x.inputs.metadata.namespace === "istio-ingress")!;
+            assert.equal(authorize([gatewayPolicy.inputs.spec], fromInternet), 403);
+            assert.deepEqual(r.all.find((x) => x.inputs.kind === "RequestAuthentication" && x.inputs.metadata.namespace === "istio-ingress")!.inputs.spec,
+                { selector: { matchLabels: selector }, jwtRules: [{ issuer }] });
+        });
+
+        it("leaves the workload policy out without in-mesh routing, and everything out when open", async () => {
+            const gatewayOnly = await declare({ meshRouting: false });
+            assert.deepEqual(gatewayOnly.all.filter((x) => x.inputs.kind === "AuthorizationPolicy").map((x) => x.inputs.metadata.namespace), ["istio-ingress"]);
+            const open = await declare({ previewAccess: { mode: "open", sourceCidrs: [] } });
+            assert.equal(open.all.filter((x) => ["AuthorizationPolicy", "RequestAuthentication"].includes(x.inputs.kind)).length, 0);
+        });
+    });
+});
