@@ -1,0 +1,85 @@
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { parse } from "yaml";
+import * as fs from "node:fs";
+import { PROJECT_ROOT } from "../offline/stack-files";
+
+// The Pulumi Node.js runtime's own reader of the tsconfig it is given (cmd/run/run.js calls it
+// to decide whether ts-node type-checks).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { loadTypeScriptCompilerOptions } = require("@pulumi/pulumi/tsutils") as { loadTypeScriptCompilerOptions(p: string): Record<string, unknown> };
+
+/** `runtime.options.tsconfig` of Pulumi.yaml: the file `pulumi up` compiles the program with. */
+function runtimeTsconfig(): string | undefined {
+    return parse(fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8"))?.runtime?.options?.tsconfig;
+}
+
+interface ChildReport {
+    transpileOnly: unknown;
+    error?: string;
+    types: string[];
+    gcpModules: number;
+}
+
+/**
+ * Loads and evaluates the program in a fresh Node.js process set up the way the runtime sets up a
+ * TypeScript program (cmd/run/run.js: PULUMI_NODEJS_TSCONFIG_PATH from Pulumi.yaml, transpileOnly
+ * from the tsconfig's own noCheck, its compilerOptions over the runtime's defaults), under the mock
+ * engine; reports what it declared and whether any module of @pulumi/gcp was loaded.
+ */
+function evaluateInFreshProcess(overrides: Record<string, string>): ChildReport {
+    const script = `
+        const path = require("path");
+        const { loadTypeScriptCompilerOptions } = require("@pulumi/pulumi/tsutils");
+        const tsconfig = process.env.PULUMI_NODEJS_TSCONFIG_PATH;
+        const compilerOptions = loadTypeScriptCompilerOptions(tsconfig);
+        const transpileOnly = compilerOptions.noCheck;
+        require("ts-node").register({ project: tsconfig, transpileOnly, compilerOptions: {
+            target: "ES2020", module: "nodenext", moduleResolution: "nodenext", sourceMap: "true", ...compilerOptions } });
+        (async () => {
+            const { useMocks, evaluate } = require("./offline/engine");
+            const { loadProgram } = require("./offline/program");
+            const { loadStackConfig } = require("./offline/stack-files");
+            await useMocks();
+            const ev = await evaluate(await loadProgram(), loadStackConfig("dev", JSON.parse(process.argv[1])));
+            const gcpModules = Object.keys(require.cache).filter((f) => f.includes(path.join("node_modules", "@pulumi", "gcp") + path.sep)).length;
+            process.stdout.write(JSON.stringify({ transpileOnly, error: ev.error?.message, types: ev.resources.map((r) => r.type), gcpModules }));
+        })().catch((e) => { console.error(e); process.exit(1); });`;
+    const r = spawnSync(process.execPath, ["-e", script, JSON.stringify(overrides)], {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, PULUMI_NODEJS_TSCONFIG_PATH: runtimeTsconfig() ?? "tsconfig.json" },
+        encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+}
+
+describe("the program as the Pulumi runtime loads it", function () {
+    this.timeout(120_000);
+
+    it("is compiled without type-checking (tsc in npm test checks it), from a tsconfig the runtime reads", () => {
+        const tsconfig = runtimeTsconfig();
+        assert.ok(tsconfig, "Pulumi.yaml runtime.options.tsconfig names the program's tsconfig");
+        assert.ok(fs.existsSync(path.join(PROJECT_ROOT, tsconfig)), `${tsconfig} exists (else the runtime refuses to run)`);
+        // The runtime reads only the file's own compilerOptions, never an extended file's.
+        assert.equal(loadTypeScriptCompilerOptions(path.join(PROJECT_ROOT, tsconfig)).noCheck, true);
+        assert.equal(loadTypeScriptCompilerOptions(path.join(PROJECT_ROOT, "tsconfig.json")).noCheck, undefined, "npm test's tsc --noEmit still type-checks");
+    });
+
+    it("targets an existing cluster without loading @pulumi/gcp", () => {
+        const report = evaluateInFreshProcess({ kubeconfig: "/nonexistent/kubeconfig", installIstio: "false" });
+        assert.equal(report.transpileOnly, true);
+        assert.equal(report.error, undefined);
+        assert.ok(report.types.includes("kubernetes:networking.istio.io/v1:VirtualService"), report.types.join(", "));
+        assert.ok(!report.types.some((t) => t.startsWith("gcp:")), "declares no GCP resource");
+        assert.equal(report.gcpModules, 0, "no module of @pulumi/gcp was loaded");
+    });
+
+    it("loads @pulumi/gcp when it builds a cluster", () => {
+        const report = evaluateInFreshProcess({});
+        assert.equal(report.error, undefined);
+        assert.ok(report.types.includes("gcp:container/cluster:Cluster"));
+        assert.ok(report.gcpModules > 0);
+    });
+});
