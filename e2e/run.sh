@@ -4,11 +4,14 @@
 #                     127.0.0.1 with kwok nodes and Istio's CRDs, run the scenario, tear down.
 #   E2E_EXISTING=1:   use the `pulumi` on PATH and the cluster in $KUBECONFIG (kind on a laptop,
 #                     say; it needs Istio's CRDs), and run only the scenario.
+#   e2e/run.sh <file.ts>: run that script instead of the scenario, with the same toolchain and
+#                     cluster (npm run bench:e2e runs e2e/bench.ts).
 set -euo pipefail
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$E2E_DIR/.."
 
-run_scenario() { node -r ts-node/register/transpile-only "$E2E_DIR/scenario.ts"; }
+SCRIPT="$(realpath "${1:-$E2E_DIR/scenario.ts}")"
+run_scenario() { node -r ts-node/register/transpile-only "$SCRIPT"; }
 
 if [[ "${E2E_EXISTING:-0}" == 1 ]]; then
   command -v pulumi >/dev/null || { echo "E2E_EXISTING=1 needs pulumi on PATH" >&2; exit 2; }
