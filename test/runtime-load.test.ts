@@ -1,14 +1,19 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
+import { inspect } from "node:util";
 import { parse } from "yaml";
 import * as fs from "node:fs";
+import { ConfigError } from "../components/validation";
 import { PROJECT_ROOT } from "../offline/stack-files";
 
 // The Pulumi Node.js runtime's own reader of the tsconfig it is given (cmd/run/run.js calls it
 // to decide whether ts-node type-checks).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { loadTypeScriptCompilerOptions } = require("@pulumi/pulumi/tsutils") as { loadTypeScriptCompilerOptions(p: string): Record<string, unknown> };
+// How the runtime turns an error the program throws into the text `pulumi preview` shows.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { defaultErrorMessage } = require("@pulumi/pulumi/cmd/run/error") as { defaultErrorMessage(err: unknown): string };
 
 /** `runtime.options.tsconfig` of Pulumi.yaml: the file `pulumi up` compiles the program with. */
 function runtimeTsconfig(): string | undefined {
@@ -81,5 +86,24 @@ describe("the program as the Pulumi runtime loads it", function () {
         assert.equal(report.error, undefined);
         assert.ok(report.types.includes("gcp:container/cluster:Cluster"));
         assert.ok(report.gcpModules > 0);
+    });
+
+    it("reports a refused configuration with its message, stack and problems, through the runtime's formatting", () => {
+        const error = new ConfigError([{ setting: "activeColor", message: 'got "purple"; allowed values: blue, green' }]);
+        // The frames a refusal has under the real runtime: the SDK's source maps place them directly
+        // under node_modules/@pulumi/, where Node 20.20's colored stack formatting loops until the
+        // string overflows (nodejs/node#64011): here that would throw "Invalid string length".
+        error.stack = [
+            "ConfigError: " + error.message,
+            "    at module.exports (/project/index.ts:13:44)",
+            "    at async Stack.initialize (/project/node_modules/@pulumi/runtime/stack.ts:78:28)",
+            "    at async Stack.initializeAndRegisterOutputs (/project/node_modules/@pulumi/resource.ts:1598:22)",
+        ].join("\n");
+        // The runtime falls back to plain formatting after that overflow, so the text alone cannot
+        // tell; the colored formatting it tries first must succeed.
+        assert.ok(inspect(error, { colors: true }).includes("activeColor"));
+        const text = defaultErrorMessage(error);
+        assert.ok(text.startsWith(error.stack), text);
+        assert.match(text, /problems: \[\s*\{\s*setting: 'activeColor',\s*message: 'got "purple"; allowed values: blue, green'/);
     });
 });
