@@ -1,9 +1,10 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { inspect } from "node:util";
 import { parse } from "yaml";
-import * as fs from "node:fs";
 import { ConfigError } from "../components/validation";
 import { PROJECT_ROOT } from "../offline/stack-files";
 
@@ -22,6 +23,8 @@ function runtimeTsconfig(): string | undefined {
 
 interface ChildReport {
     transpileOnly: unknown;
+    /** Entries the cached transpiler wrote. */
+    cached: number;
     error?: string;
     types: string[];
     gcpModules: number;
@@ -34,6 +37,7 @@ interface ChildReport {
  * engine; reports what it declared and whether any module of @pulumi/gcp was loaded.
  */
 function evaluateInFreshProcess(overrides: Record<string, string>): ChildReport {
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-ts-cache-"));
     const script = `
         const path = require("path");
         const { loadTypeScriptCompilerOptions } = require("@pulumi/pulumi/tsutils");
@@ -49,13 +53,15 @@ function evaluateInFreshProcess(overrides: Record<string, string>): ChildReport 
             await useMocks();
             const ev = await evaluate(await loadProgram(), loadStackConfig("dev", JSON.parse(process.argv[1])));
             const gcpModules = Object.keys(require.cache).filter((f) => f.includes(path.join("node_modules", "@pulumi", "gcp") + path.sep)).length;
-            process.stdout.write(JSON.stringify({ transpileOnly, error: ev.error?.message, types: ev.resources.map((r) => r.type), gcpModules }));
+            const cached = require("fs").readdirSync(process.env.BLUEGREEN_TS_CACHE_DIR).length;
+            process.stdout.write(JSON.stringify({ transpileOnly, cached, error: ev.error?.message, types: ev.resources.map((r) => r.type), gcpModules }));
         })().catch((e) => { console.error(e); process.exit(1); });`;
     const r = spawnSync(process.execPath, ["-e", script, JSON.stringify(overrides)], {
         cwd: PROJECT_ROOT,
-        env: { ...process.env, PULUMI_NODEJS_TSCONFIG_PATH: runtimeTsconfig() ?? "tsconfig.json" },
+        env: { ...process.env, PULUMI_NODEJS_TSCONFIG_PATH: runtimeTsconfig() ?? "tsconfig.json", BLUEGREEN_TS_CACHE_DIR: cache },
         encoding: "utf8",
     });
+    fs.rmSync(cache, { recursive: true, force: true });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout);
 }
@@ -75,6 +81,7 @@ describe("the program as the Pulumi runtime loads it", function () {
     it("targets an existing cluster without loading @pulumi/gcp", () => {
         const report = evaluateInFreshProcess({ kubeconfig: "/nonexistent/kubeconfig", installIstio: "false" });
         assert.equal(report.transpileOnly, true);
+        assert.ok(report.cached >= 10, `the program's files went through the cached transpiler (${report.cached} entries)`);
         assert.equal(report.error, undefined);
         assert.ok(report.types.includes("kubernetes:networking.istio.io/v1:VirtualService"), report.types.join(", "));
         assert.ok(!report.types.some((t) => t.startsWith("gcp:")), "declares no GCP resource");
