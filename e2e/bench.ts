@@ -6,6 +6,8 @@
 //   pulumi preview (activeColor=purple; the floor throws as its first statement),
 // interleaved run by run so drift in machine load hits both alike, and prints the medians and
 //   ratios: preview=<ours/floor> up=<ours/floor> switch=<ours/floor> refused=<ours refused/ours preview>
+// npm run bench:e2e sets E2E_POD_READY_DELAY_MS=0: no pod-readiness delay stage on the cluster, so
+// ours and the floor wait only for what the engine and the provider do.
 // A script that prints figures; it fails only when a command does not do what it should.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -14,8 +16,8 @@ import * as path from "node:path";
 import { evaluate, useMocks } from "../offline/engine";
 import { loadProgram } from "../offline/program";
 import { loadStackConfig } from "../offline/stack-files";
+import { copyWorkingTree } from "../offline/working-copy";
 import { floorProgram } from "./floor";
-import { copyProject } from "./project";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const STACK = "bench";
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
     const root = path.join(__dirname, "..");
 
     // Ours: the repository as a user has it, on a stack like the e2e's.
-    const ours = project("ours", copyProject(root, "bluegreen-bench-ours-"));
+    const ours = project("ours", copyWorkingTree(root, "bluegreen-bench-ours-"));
     // Its own transpile cache, empty at first: the first command shows what a changed checkout costs.
     ours.env.BLUEGREEN_TS_CACHE_DIR = path.join(ours.dir, ".ts-cache");
     pulumi(ours, ["stack", "init", STACK]);

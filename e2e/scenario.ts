@@ -5,9 +5,9 @@
 // Prints each step's wall time and ends with "N passed, N failed".
 import { execFile, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { copyProject } from "./project";
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.join(__dirname, "..");
@@ -28,7 +28,21 @@ function check(description: string, ok: boolean, detail = ""): void {
     }
 }
 
-const project = copyProject(ROOT, "bluegreen-e2e-");
+/**
+ * A throwaway project directory: a copy of the repository as a user has it (everything but
+ * dependencies, build output and VCS data), with the repo's node_modules. Copying the whole
+ * tree, not a hand-picked list, means the e2e runs what a user's `pulumi up` runs.
+ */
+function makeProject(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-e2e-"));
+    const skip = new Set(["node_modules", ".git", "bin", "out"]);
+    fs.cpSync(ROOT, dir, { recursive: true, filter: (src) => !skip.has(path.relative(ROOT, src).split(path.sep)[0]) });
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+    fs.mkdirSync(path.join(dir, ".state"));
+    return dir;
+}
+
+const project = makeProject();
 const env = {
     ...process.env,
     PULUMI_BACKEND_URL: process.env.PULUMI_BACKEND_URL ?? `file://${path.join(project, ".state")}`,
