@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as gcp from "@pulumi/gcp";
+// Types only: the package (tens of MB of JavaScript) is loaded when a cluster is built, so a stack
+// that targets an existing cluster through `kubeconfig` never pays for it (see loadGcp).
+import type * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import { ConfigProblem, checkInteger, checkOneOf, describe, parseCidr, throwIfProblems } from "./validation";
 
@@ -252,6 +254,11 @@ export function buildKubeconfig(contextName: string, endpoint: string, caCertifi
     }, null, 2);
 }
 
+/** `@pulumi/gcp`, required on first use: only a stack that builds a cluster loads it. */
+function loadGcp(): typeof gcp {
+    return require("@pulumi/gcp");
+}
+
 /**
  * A production-shaped GKE Standard cluster: VPC-native networking, a release channel, Workload
  * Identity, shielded nodes, Dataplane V2, logging and monitoring, and a separately managed,
@@ -276,6 +283,7 @@ export class GkeCluster extends pulumi.ComponentResource {
         const a = resolveGkeClusterArgs(args);
         throwIfProblems(checkGkeClusterArgs(a));
         super("bluegreen:gke:GkeCluster", name, {}, opts);
+        const gcp = loadGcp();
         const child = { parent: this };
         const region = regionOf(a.location);
         const nodeTag = `${a.clusterName}-node`;

@@ -1,6 +1,7 @@
 // Input validation shared by the components and the stack-config reader.
 // Every check returns problems instead of throwing, so that one run reports all bad settings at
 // once and a caller can throw before it declares any resource.
+import { InspectOptionsStylized, inspect } from "node:util";
 
 /** One problem with one setting: `setting` is the argument path or stack config key. */
 export interface ConfigProblem {
@@ -15,6 +16,17 @@ export class ConfigError extends Error {
     constructor(public readonly problems: ConfigProblem[]) {
         super(formatProblems(problems));
         this.name = "ConfigError";
+    }
+
+    /**
+     * Formats as util.inspect does by default, but without colors. The Pulumi runtime reports an
+     * error thrown by the program with `util.inspect(err, { colors: true })`, and Node 20.20 colors a
+     * stack frame under `node_modules/@scope/<file>` (where the SDK's source maps put its frames) in
+     * a loop that runs for half a minute until the string overflows (nodejs/node#64011).
+     */
+    [inspect.custom](_depth: number, options: InspectOptionsStylized): string {
+        const { stylize: _colored, ...plain } = options;
+        return inspect(this, { ...plain, colors: false, customInspect: false });
     }
 }
 

@@ -4,19 +4,26 @@
 #                     127.0.0.1 with kwok nodes and Istio's CRDs, run the scenario, tear down.
 #   E2E_EXISTING=1:   use the `pulumi` on PATH and the cluster in $KUBECONFIG (kind on a laptop,
 #                     say; it needs Istio's CRDs), and run only the scenario.
+#   e2e/run.sh <file.ts>: run that script instead of the scenario, with the same toolchain and
+#                     cluster (npm run bench:e2e runs e2e/bench.ts).
 set -euo pipefail
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$E2E_DIR/.."
 
-run_scenario() { node -r ts-node/register/transpile-only "$E2E_DIR/scenario.ts"; }
-# Production traps (Pod Security, preview policies, clusterIdentifier, first preview with Istio).
-run_production() { node -r ts-node/register/transpile-only "$E2E_DIR/production.ts"; }
+# The scripts to run: the one given, or the users' workflow and then the production traps (Pod
+# Security, preview policies, clusterIdentifier, the first preview with Istio). All of them run;
+# any failure fails the whole.
+if [[ $# -gt 0 ]]; then SCRIPTS=("$(realpath "$1")"); else SCRIPTS=("$E2E_DIR/scenario.ts" "$E2E_DIR/production.ts"); fi
+run_scripts() {
+  local script rc=0
+  for script in "${SCRIPTS[@]}"; do node -r ts-node/register/transpile-only "$script" || rc=1; done
+  return "$rc"
+}
 
 if [[ "${E2E_EXISTING:-0}" == 1 ]]; then
   command -v pulumi >/dev/null || { echo "E2E_EXISTING=1 needs pulumi on PATH" >&2; exit 2; }
   [[ -n "${KUBECONFIG:-}" ]] || { echo "E2E_EXISTING=1 needs KUBECONFIG" >&2; exit 2; }
-  run_scenario
-  run_production
+  run_scripts
   exit
 fi
 
@@ -35,5 +42,4 @@ teardown() {
 trap teardown EXIT
 bash "$E2E_DIR/cluster.sh" up
 eval "$(bash "$E2E_DIR/cluster.sh" env)"
-run_scenario
-run_production
+run_scripts

@@ -276,6 +276,10 @@ async function main(): Promise<void> {
     const text = refused.stdout + refused.stderr;
     check("preview with activeColor=purple fails", refused.code !== 0);
     check("...with the message naming the setting and the allowed values", /activeColor: got "purple"; allowed values: blue, green/.test(text), text.slice(-2000));
+    // The program refuses before declaring anything, so the answer must come as fast as a valid
+    // preview's (it once took a minute; twice the valid preview is a generous bound).
+    check(`...in ${(refused.ms / 1000).toFixed(1)} s, at most twice the valid preview's ${(preview.ms / 1000).toFixed(1)} s`,
+        refused.ms <= 2 * preview.ms);
     vs = kubectl("-n", NS, "get", "virtualservice.networking.istio.io", "nginx");
     check("...and leaves the cluster untouched", vs?.metadata?.resourceVersion === resourceVersion && catchAll(vs) === "blue:100");
     pulumi(["config", "set", "activeColor", "blue"]);
