@@ -130,6 +130,24 @@ async function main(): Promise<void> {
     }));
     check("...and the API server does validate them: a misspelt field is refused", invalid.code !== 0 && /valuez/.test(invalid.stderr), invalid.stderr);
 
+    // E. The policy pack, run by the real CLI's language host (v3.248.0): clean on this stack, and
+    // a mandatory violation (pods injected by a revision no istiod serves) fails the preview.
+    const policed = timed("E1. pulumi preview --policy-pack policy", () => pulumi(["preview", "--policy-pack", "policy"], true));
+    const policedText = policed.stdout + policed.stderr;
+    check("pulumi preview --policy-pack policy runs the pack and passes on the stack",
+        policed.code === 0 && /gke-istio-bluegreen@v0\.1\.0 \(local: policy\)/.test(policedText) && !/\[mandatory\]/.test(policedText), policedText.slice(-3000));
+    const packConfig = path.join(project, "policy-config.json");
+    fs.writeFileSync(packConfig, JSON.stringify({ "injected-revision-installed": { istioRevisions: ["stable"] } }));
+    pulumi(["config", "set", "istioRevision", "canary"]);
+    const violating = timed("E2. pulumi preview --policy-pack policy (namespace injected by revision canary; the pack knows stable)",
+        () => pulumi(["preview", "--policy-pack", "policy", "--policy-pack-config", packConfig], true));
+    const violatingText = violating.stdout + violating.stderr;
+    check("...and fails a violating configuration with the policy's message", violating.code !== 0 &&
+        /\[mandatory\]\s+injected-revision-installed/.test(violatingText) &&
+        /Namespace sample-ns is injected by revision canary, but no istiod of that revision is installed or declared \(known: stable\)/.test(violatingText),
+        violatingText.slice(-3000));
+    pulumi(["config", "rm", "istioRevision"]);
+
     // C. clusterIdentifier on a stack that predates it, then a renamed kubeconfig context.
     const exported = path.join(project, "state.json");
     pulumi(["stack", "export", "--file", exported]);
