@@ -100,6 +100,16 @@ step "pulumi $PULUMI_VERSION" "$E2E_PULUMI" \
   gobuild pulumi "$E2E_PULUMI" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
   "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 
+# scratch_build DIR OUT LDFLAGS: build the main package of the scratch module in DIR into OUT
+# (atomically), then remove DIR.
+scratch_build() {
+  local dir="$1" out="$2" ldflags="$3"
+  (cd "$dir" && go build -p "$E2E_GO_P" -mod=readonly -trimpath -ldflags="-s -w $ldflags" -o "$out.tmp.$$" .) ||
+    { rm -f "$out.tmp.$$"; return 1; }
+  mv -f "$out.tmp.$$" "$out"
+  rm -rf "$dir"
+}
+
 # The language host's module is not on the proxy: build the upstream source kept in the shared
 # folder (its go.mod resolves everything else from the proxy) in a scratch copy, since that
 # folder is read-only and shared by every checkout.
@@ -110,11 +120,7 @@ build_lang_nodejs() {
   rm -rf "$scratch"; mkdir -p "$scratch"
   cp "$E2E_LANG_NODEJS_SRC"/*.go "$E2E_LANG_NODEJS_SRC"/go.mod "$E2E_LANG_NODEJS_SRC"/go.sum "$scratch/"
   chmod -R u+w "$scratch"
-  (cd "$scratch" && go build -p "$E2E_GO_P" -mod=readonly -trimpath \
-    -ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
-    -o "$E2E_PULUMI_LANG_NODEJS.tmp.$$" .) || { rm -f "$E2E_PULUMI_LANG_NODEJS.tmp.$$"; return 1; }
-  mv -f "$E2E_PULUMI_LANG_NODEJS.tmp.$$" "$E2E_PULUMI_LANG_NODEJS"
-  rm -rf "$scratch"
+  scratch_build "$scratch" "$E2E_PULUMI_LANG_NODEJS" "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 }
 step "pulumi-language-nodejs $PULUMI_VERSION" "$E2E_PULUMI_LANG_NODEJS" build_lang_nodejs
 # The CLI finds "bundled" language hosts next to its own executable.
@@ -145,11 +151,7 @@ build_pulumi_k8s() {
   cp "$src"/*.go "$src"/*.json "$scratch/"
   chmod -R u+w "$scratch"
   (cd "$scratch" && VERSION="$PULUMI_K8S_PLUGIN_VERSION" go run -mod=readonly ./generate.go) || return 1
-  (cd "$scratch" && go build -p "$E2E_GO_P" -mod=readonly -trimpath \
-    -ldflags="-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_K8S_PLUGIN_VERSION" \
-    -o "$E2E_PULUMI_K8S.tmp.$$" .) || { rm -f "$E2E_PULUMI_K8S.tmp.$$"; return 1; }
-  mv -f "$E2E_PULUMI_K8S.tmp.$$" "$E2E_PULUMI_K8S"
-  rm -rf "$scratch"
+  scratch_build "$scratch" "$E2E_PULUMI_K8S" "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_K8S_PLUGIN_VERSION"
 }
 step "pulumi-resource-kubernetes $PULUMI_K8S_MODVERSION" "$E2E_PULUMI_K8S" build_pulumi_k8s
 
