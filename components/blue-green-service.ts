@@ -94,6 +94,18 @@ export const BLUE_GREEN_DEFAULTS = {
     } as Record<Color, ColorSpec>,
 };
 
+/** The annotation naming the server-side apply field manager of a Patch resource (pulumi-kubernetes). */
+export const PATCH_FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager";
+
+/**
+ * The field manager labelling a shared namespace: this package's name plus the app, so
+ * `kubectl get ns -o yaml --show-managed-fields` tells who set a label, and every app sharing the
+ * namespace co-owns the labels it asks for (removing one app leaves the others' labels in place).
+ */
+export function namespaceFieldManager(app: string): string {
+    return `gke-istio-bluegreen-${app}`;
+}
+
 /**
  * Namespaces the workload must not take over: Kubernetes' own, Istio's control plane's, and the
  * ingress gateway's when known.
@@ -114,8 +126,14 @@ const MAX_APP_NAME = 63 - "-gateway".length;
 export interface BlueGreenServiceArgs {
     /** The color that receives all traffic not picked by the header: `blue` or `green`. */
     activeColor: Color;
-    /** Namespace created for the workload (labelled for sidecar injection). Default `sample-ns`. */
+    /** Namespace of the workload (labelled for sidecar injection and Pod Security). Default `sample-ns`. */
     namespace?: string;
+    /**
+     * Create and own the namespace (default true). With false the namespace must already exist and
+     * may be shared with other apps: this component only sets its injection and Pod Security labels,
+     * by server-side apply under its own field manager, and never deletes the namespace.
+     */
+    createNamespace?: boolean;
     /** Istio revision to inject (`istio.io/rev`); when unset the namespace gets `istio-injection: enabled`. */
     istioRevision?: string;
     /** Pod Security level the namespace enforces (it always audits against `restricted`). Default `baseline`. */
@@ -180,6 +198,7 @@ export interface BlueGreenServiceArgs {
 export interface ResolvedBlueGreenServiceArgs {
     activeColor: Color;
     namespace: string;
+    createNamespace: boolean;
     istioRevision?: string;
     podSecurity: PodSecurityLevel;
     appName: string;
@@ -210,6 +229,7 @@ export function resolveBlueGreenServiceArgs(args: BlueGreenServiceArgs): Resolve
     return {
         activeColor: args.activeColor,
         namespace: args.namespace ?? d.namespace,
+        createNamespace: args.createNamespace ?? true,
         istioRevision: args.istioRevision,
         podSecurity: args.podSecurity ?? "baseline",
         appName: args.appName ?? d.appName,
@@ -251,6 +271,7 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
     const problems: ConfigProblem[] = [
         ...checkOneOf("activeColor", args.activeColor, COLORS),
         ...checkDnsLabel("namespace", args.namespace),
+        ...(typeof args.createNamespace === "boolean" ? [] : [{ setting: "createNamespace", message: `got ${describe(args.createNamespace)}; allowed values: true, false` }]),
         ...checkOwnNamespace("namespace", args.namespace, reservedNamespaces(args.tls?.gatewayNamespace)),
         ...(args.istioRevision !== undefined ? checkDnsLabel("istioRevision", args.istioRevision) : []),
         ...checkOneOf("podSecurity", args.podSecurity, POD_SECURITY_LEVELS),
@@ -313,8 +334,11 @@ export class BlueGreenService extends pulumi.ComponentResource {
     /** Ready-to-paste curl commands reaching each color (and the default route) through the gateway. */
     public readonly curlCommands: pulumi.Output<Record<Color | "default", string>>;
 
-    /** The workload namespace resource. */
-    public readonly namespace: k8s.core.v1.Namespace;
+    /**
+     * The workload namespace: created and owned here, or (createNamespace false) the server-side
+     * apply patch that labels an existing namespace.
+     */
+    public readonly namespace: k8s.core.v1.Namespace | k8s.core.v1.NamespacePatch;
     /** One Deployment per color. */
     public readonly deployments: Record<Color, k8s.apps.v1.Deployment>;
     /** One PodDisruptionBudget per color. */
@@ -346,9 +370,15 @@ export class BlueGreenService extends pulumi.ComponentResource {
         const replicas = replicasOf(a);
         const meta = (objectName: string) => ({ name: objectName, namespace: ns, labels });
 
-        this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-            metadata: { name: ns, labels: { ...labels, ...injectionLabels(a.istioRevision), ...podSecurityLabels(a.podSecurity) } },
-        }, { parent: this });
+        const namespaceLabels = { ...injectionLabels(a.istioRevision), ...podSecurityLabels(a.podSecurity) };
+        this.namespace = a.createNamespace
+            ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: { ...labels, ...namespaceLabels } } }, { parent: this })
+            // A shared namespace: only the labels this workload needs, applied under a field manager
+            // of its own (never forced), so apps asking for the same values share them and a
+            // conflicting value set by someone else fails the update instead of being overwritten.
+            : new k8s.core.v1.NamespacePatch(`${name}-namespace-labels`, {
+                metadata: { name: ns, labels: namespaceLabels, annotations: { [PATCH_FIELD_MANAGER_ANNOTATION]: namespaceFieldManager(app) } },
+            }, { parent: this });
         const inNamespace: pulumi.CustomResourceOptions = { parent: this, dependsOn: [this.namespace] };
 
         // Istio objects need the CRDs and istiod's validating webhook, and pods get their sidecar only
@@ -472,7 +502,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
 
         this.activeColor = pulumi.output(a.activeColor);
         this.idleColor = pulumi.output(otherColor(a.activeColor));
-        this.namespaceName = this.namespace.metadata.name;
+        this.namespaceName = (this.namespace.metadata as pulumi.Output<{ name?: string }>).apply((m) => m.name ?? ns);
         this.hosts = pulumi.output(a.hosts);
         this.serviceAddress = pulumi.interpolate`${host}:${a.servicePort}`;
         this.curlCommands = pulumi.output(args.ingressAddress ?? "$INGRESS_IP").apply((address) =>

@@ -79,7 +79,7 @@ export function configKeyFor(argumentPath: string): string {
 
 /** Every setting of this project, as declared in Pulumi.yaml (a test keeps the two equal). */
 export const STACK_SETTINGS = [
-    "activeColor", "namespace", "istioRevision", "appName", "hosts", "blueImage", "greenImage", "blueReplicas", "greenReplicas",
+    "activeColor", "namespace", "createNamespace", "istioRevision", "appName", "hosts", "blueImage", "greenImage", "blueReplicas", "greenReplicas",
     "headerName", "loadBalancer", "externalServices", "kubeconfig", "clusterName", "clusterLocation", "releaseChannel",
     "deletionProtection", "machineType", "minNodes", "maxNodes", "diskSizeGb", "nodesCidr", "podsCidr", "servicesCidr",
     "privateNodes", "masterCidr", "masterAuthorizedNetworks", "installIstio", "istioVersion", "mtlsMode", "ingressReplicas",
@@ -369,6 +369,7 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
     return resolveBlueGreenServiceArgs({
         activeColor: (reader.string("activeColor") ?? BLUE_GREEN_DEFAULTS.activeColor) as Color,
         namespace: reader.string("namespace"),
+        createNamespace: reader.boolean("createNamespace"),
         istioRevision: reader.optional("istioRevision"),
         podSecurity: reader.string("podSecurity") as PodSecurityLevel | undefined,
         appName: reader.string("appName"),

@@ -7,6 +7,7 @@ import { Evaluation, Resources, evaluate, useMocks, valueOf } from "./harness";
 const T = {
     component: "bluegreen:workload:BlueGreenService",
     namespace: "kubernetes:core/v1:Namespace",
+    namespacePatch: "kubernetes:core/v1:NamespacePatch",
     deployment: "kubernetes:apps/v1:Deployment",
     service: "kubernetes:core/v1:Service",
     provider: "pulumi:providers:kubernetes",
@@ -53,6 +54,50 @@ describe("BlueGreenService", () => {
         assert.equal(privileged["pod-security.kubernetes.io/enforce"], "privileged");
         const refused = await declare({ podSecurity: "restricted" as any });
         assert.match(refused.error?.message ?? "", /podSecurity: got "restricted"; allowed values: baseline, privileged/);
+    });
+
+    it("with createNamespace false owns no Namespace: it labels the existing one by server-side apply under its own field manager", async () => {
+        const { r, component } = await declare({ createNamespace: false, istioRevision: "asm-1-31", podSecurity: "privileged" });
+        assert.equal(r.ofType(T.namespace).length, 0, "no Namespace object: deleting the stack must not delete a shared namespace");
+        const patch = r.get(T.namespacePatch, "bg-namespace-labels");
+        assert.equal(patch.inputs.metadata.name, "sample-ns");
+        assert.deepEqual(patch.inputs.metadata.labels, {
+            "istio.io/rev": "asm-1-31", "pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/audit": "restricted",
+        });
+        assert.deepEqual(patch.inputs.metadata.annotations, { "pulumi.com/patchFieldManager": "gke-istio-bluegreen-nginx" });
+        assert.equal(patch.inputs.metadata.annotations["pulumi.com/patchForce"], undefined, "never forced over someone else's labels");
+        // Everything in the namespace still waits for its labels (injection must be on before pods start).
+        for (const d of r.ofType(T.deployment)) assert.ok(d.dependsOn.includes(patch.urn), d.name);
+        assert.ok(r.get(T.service, "bg-service").dependsOn.includes(patch.urn));
+        assert.equal(await valueOf(component!.namespaceName), "sample-ns");
+    });
+
+    it("lets two apps share one namespace: no Namespace object twice, the same labels from two field managers", async () => {
+        const ev = await evaluate(() => {
+            const provider = new k8s.Provider("cluster", {});
+            for (const app of ["shop", "cart"]) {
+                new mod.BlueGreenService(app, { activeColor: "blue", appName: app, namespace: "team-a", createNamespace: false, hosts: [`${app}.example.com`] },
+                    { providers: [provider] });
+            }
+        });
+        assert.equal(ev.error, undefined);
+        const r = new Resources(ev.resources);
+        assert.equal(r.ofType(T.namespace).length, 0);
+        const patches = r.ofType(T.namespacePatch);
+        assert.deepEqual(patches.map((p) => p.inputs.metadata.name), ["team-a", "team-a"]);
+        assert.deepEqual(patches.map((p) => p.inputs.metadata.annotations["pulumi.com/patchFieldManager"]).sort(),
+            ["gke-istio-bluegreen-cart", "gke-istio-bluegreen-shop"]);
+        assert.deepEqual(patches[0].inputs.metadata.labels, patches[1].inputs.metadata.labels, "same values: co-owned, no conflict");
+        // Every object that lands in the namespace is unique by kind and name.
+        const keys = r.all.filter((x) => x.custom && x.inputs.kind && x.inputs.metadata?.namespace === "team-a")
+            .map((x) => `${x.inputs.kind}/${x.inputs.metadata.name}`);
+        assert.equal(new Set(keys).size, keys.length, keys.join(", "));
+    });
+
+    it("refuses a createNamespace that is not a boolean before declaring anything", async () => {
+        const refused = await declare({ createNamespace: "no" as any });
+        assert.match(refused.error?.message ?? "", /createNamespace: got "no"; allowed values: true, false/);
+        assert.deepEqual(refused.resources.filter((x) => x.type !== T.provider && x.type !== "pulumi:pulumi:Stack").map((x) => x.type), []);
     });
 
     it("uses the revision label instead of istio-injection when a revision is given (never both)", async () => {

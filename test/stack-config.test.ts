@@ -43,6 +43,8 @@ describe("stack config", () => {
     it("needs only the GCP project and region, and applies the defaults", () => {
         const env = read({});
         assert.equal(env.workload.activeColor, "blue");
+        assert.equal(env.workload.createNamespace, true);
+        assert.equal(read({ createNamespace: "false" }).workload.createNamespace, false);
         assert.deepEqual(env.workload.colors, BLUE_GREEN_DEFAULTS.colors);
         assert.equal(env.kubeconfig, undefined);
         assert.equal(env.cluster?.project, "my-project-id");

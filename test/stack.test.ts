@@ -64,6 +64,20 @@ describe("stack (index.ts)", () => {
         assert.equal(outputs.curlCommands.green, `curl -sS -H 'Host: sample.hoge.com' -H 'x-version: green' http://${MOCK_INGRESS_IP}/`);
     });
 
+    it("deploys into an existing, shared namespace with createNamespace false: labels it, never owns it", async () => {
+        const shared = new Resources((await run({ createNamespace: "false" })).resources);
+        const owned = new Resources((await run()).resources);
+        const workloadNamespaces = (r: Resources) => r.ofType("kubernetes:core/v1:Namespace").filter((x) => x.inputs.metadata.name === "sample-ns");
+        assert.equal(workloadNamespaces(owned).length, 1);
+        assert.equal(workloadNamespaces(shared).length, 0);
+        const [patch] = shared.ofType("kubernetes:core/v1:NamespacePatch");
+        assert.equal(patch.inputs.metadata.name, "sample-ns");
+        assert.equal(patch.inputs.metadata.labels["istio-injection"], "enabled");
+        assert.equal(patch.inputs.metadata.annotations["pulumi.com/patchFieldManager"], "gke-istio-bluegreen-nginx");
+        const refused = await run({ createNamespace: "maybe" });
+        assert.match(refused.error?.message ?? "", /createNamespace/);
+    });
+
     it("targets an existing cluster and mesh without any GCP or Helm resource", async () => {
         // The program refuses a kubeconfig path that does not exist: give it a real (temporary) file.
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-kubeconfig-"));
