@@ -66,6 +66,7 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ["mesh.revision", "istioRevision"],
     ["mesh", ""],
     ["existingGatewaySelector", "ingressGatewaySelector"],
+    ["installMesh", "installIstio"],
 ];
 
 /** The stack config key of a component argument path (`cluster.nodePool.minNodes` -> `minNodes`). */
@@ -497,7 +498,7 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
     if (options.keys !== undefined) reader.problems.push(...checkConfigKeys(options.keys, options.project ?? ""));
     const installIstio = reader.boolean("installIstio") ?? true;
     const existingGatewayNamespace = reader.optional("ingressGatewayNamespace");
-    const workload = readWorkload(reader, gatewayNamespaceOf({ mesh: installIstio ? {} : false, existingGatewayNamespace }));
+    const workload = readWorkload(reader, gatewayNamespaceOf({ installMesh: installIstio, existingGatewayNamespace }));
     const kubeconfig = reader.optional("kubeconfig");
     if (kubeconfig !== undefined) reader.problems.push(...checkKubeconfig(kubeconfig, options.fileExists ?? fs.existsSync));
     const clusterIdentifier = reader.optional("clusterIdentifier");
@@ -517,10 +518,11 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
         cluster,
         kubeconfig,
         clusterIdentifier,
-        mesh: installIstio ? mesh : (false as const),
+        installMesh: installIstio,
+        mesh: installIstio ? mesh : undefined,
         existingGatewaySelector: reader.labels("ingressGatewaySelector"),
         existingGatewayNamespace,
-        certManager: installCertManager ? { version: certManagerVersion } : (false as const),
+        certManager: installCertManager ? { version: certManagerVersion } : undefined,
         workload,
     };
     const locationKey = reader.optional("clusterLocation") === undefined && get("gcp:region") !== undefined ? "gcp:region" : "clusterLocation";

@@ -18,10 +18,25 @@ describe("BlueGreenEnvironment", () => {
 
     it("composes cluster -> mesh -> workload under one parent", async () => {
         const { r } = await declare({ cluster, mesh: {}, workload: { activeColor: "blue" } });
-        const root = r.get("bluegreen:index:BlueGreenEnvironment", "env");
-        for (const [type, name] of [["bluegreen:gke:GkeCluster", "env-gke"], ["bluegreen:istio:IstioMesh", "env-istio"], ["bluegreen:workload:BlueGreenService", "env-app"]]) {
+        const root = r.get("gke-istio-bluegreen:index:BlueGreenEnvironment", "env");
+        for (const [type, name] of [["gke-istio-bluegreen:index:GkeCluster", "env-gke"], ["gke-istio-bluegreen:index:IstioMesh", "env-istio"], ["gke-istio-bluegreen:index:BlueGreenService", "env-app"]]) {
             assert.equal(r.get(type, name).parent, root.urn, `${name} is a child of the environment`);
         }
+    });
+
+    it("registers every component as gke-istio-bluegreen:index:<Class>, aliased to its previous token so existing stacks adopt it", async () => {
+        const { r } = await declare({ cluster, mesh: {}, certManager: {}, workload: { activeColor: "blue" } });
+        const previous: [string, string, string][] = [
+            ["BlueGreenEnvironment", "env", "bluegreen:index:BlueGreenEnvironment"],
+            ["GkeCluster", "env-gke", "bluegreen:gke:GkeCluster"],
+            ["IstioMesh", "env-istio", "bluegreen:istio:IstioMesh"],
+            ["CertManager", "env-cert-manager", "bluegreen:tls:CertManager"],
+            ["BlueGreenService", "env-app", "bluegreen:workload:BlueGreenService"],
+        ];
+        for (const [cls, name, old] of previous) {
+            assert.deepEqual(r.get(`gke-istio-bluegreen:index:${cls}`, name).aliases, [{ type: old }], cls);
+        }
+        assert.deepEqual(r.all.filter((x) => x.type.startsWith("bluegreen:")).map((x) => x.type), [], "no component keeps an old token");
     });
 
     it("makes every Istio object and Deployment of the workload wait for base and istiod", async () => {
@@ -29,7 +44,7 @@ describe("BlueGreenEnvironment", () => {
         const releases = r.ofType("kubernetes:helm.sh/v3:Release");
         const base = releases.find((x) => x.inputs.chart === "base")!;
         const istiod = releases.find((x) => x.inputs.chart === "istiod")!;
-        const app = r.get("bluegreen:workload:BlueGreenService", "env-app");
+        const app = r.get("gke-istio-bluegreen:index:BlueGreenService", "env-app");
         const waiting = r.all.filter((x) => x.parent === app.urn && ["Gateway", "DestinationRule", "VirtualService", "ServiceEntry", "Deployment"].includes(x.inputs.kind));
         assert.equal(waiting.length, 5);
         for (const x of waiting) {

@@ -1,17 +1,41 @@
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import type * as bgs from "../components/blue-green-service";
 import type { KubernetesObject } from "../components/references";
 import { COLORS, routeRequest } from "../components/routing";
 import { Evaluation, Resources, evaluate, useMocks, valueOf } from "./harness";
 
 const T = {
-    component: "bluegreen:workload:BlueGreenService",
+    component: "gke-istio-bluegreen:index:BlueGreenService",
     namespace: "kubernetes:core/v1:Namespace",
     namespacePatch: "kubernetes:core/v1:NamespacePatch",
     deployment: "kubernetes:apps/v1:Deployment",
     service: "kubernetes:core/v1:Service",
     provider: "pulumi:providers:kubernetes",
 };
+
+/** Declares a BlueGreenService whose blue image is an Output resolving to a bad value; prints how the update failed. */
+const RESOLVED_BAD_IMAGE = `
+const pulumi = require("@pulumi/pulumi");
+const { useMocks, evaluate } = require("./test/harness");
+(async () => {
+    let failure;
+    process.on("unhandledRejection", (e) => { failure = failure ?? e; });
+    await useMocks();
+    const k8s = require("@pulumi/kubernetes");
+    const { BlueGreenService } = require("./components/blue-green-service");
+    let declared = false;
+    const ev = evaluate(() => {
+        const provider = new k8s.Provider("cluster", {});
+        new BlueGreenService("bg", { activeColor: "blue", colors: { blue: { image: pulumi.output("nginx:latest"), replicas: 2 } } }, { providers: [provider] });
+        declared = true;
+    }).then((r) => { failure = failure ?? r.error; }, (e) => { failure = failure ?? e; });
+    for (let waited = 0; !failure && waited < 20000; waited += 50) await Promise.race([ev, new Promise((r) => setTimeout(r, 50))]);
+    console.log(JSON.stringify({ declared, message: failure && failure.message }));
+    process.exit(0);
+})();
+`;
 
 describe("BlueGreenService", () => {
     let mod: typeof bgs;
@@ -251,7 +275,7 @@ describe("BlueGreenService", () => {
             const provider = new k8s.Provider("cluster", {});
             // Stands in for the mesh install; the mesh component passes its istiod release here.
             const mesh = new k8s.core.v1.Namespace("mesh", { metadata: { name: "istio-system" } }, { provider });
-            new mod.BlueGreenService("bg", { activeColor: "blue", istioDependencies: [mesh] }, { providers: [provider] });
+            new mod.BlueGreenService("bg", { activeColor: "blue" }, { providers: [provider], istioDependencies: [mesh] });
         });
         const r = new Resources(resources);
         const mesh = r.get(T.namespace, "mesh");
@@ -449,6 +473,25 @@ describe("BlueGreenService", () => {
         const bad = await declare({ rolloutTimeoutSeconds: 0, drainDelaySeconds: 1.5 });
         assert.match(bad.error?.message ?? "", /rolloutTimeoutSeconds: got 0; allowed values: a whole number from 10 to 7200/);
         assert.match(bad.error?.message ?? "", /drainDelaySeconds: got 1.5/);
+    });
+
+    it("takes an image from another resource (an Output) and checks it when it resolves, failing the update with the same message", async function () {
+        this.timeout(60_000);
+        const pulumi = await import("@pulumi/pulumi");
+        const built = await declare({ colors: { blue: { image: pulumi.output("registry.example.com/shop:2.0.1"), replicas: 2 } } });
+        assert.equal(built.error, undefined);
+        assert.equal(built.r.get(T.deployment, "bg-blue").inputs.spec.template.spec.containers[0].image, "registry.example.com/shop:2.0.1");
+        const known = await declare({ colors: { blue: { image: "nginx:latest", replicas: 2 } } });
+        const expected = known.error?.message ?? "";
+        assert.match(expected, /colors\.blue\.image/);
+        // Resolved later: the Deployment's registration fails when the bad value arrives. A failed
+        // registration leaves the mock engine unusable, so this runs in a process of its own.
+        const result = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", RESOLVED_BAD_IMAGE], {
+            cwd: path.join(__dirname, ".."), encoding: "utf8", timeout: 50_000,
+        });
+        const failure = JSON.parse(result.stdout.trim().split("\n").pop() ?? "{}");
+        assert.equal(failure.declared, true, "everything before the failure was declared: nothing was refused up front");
+        assert.ok(typeof failure.message === "string" && failure.message.endsWith(expected), `the ConfigError text, verbatim: ${result.stdout}${result.stderr}`);
     });
 
     it("refuses bad arguments before declaring any child", async () => {

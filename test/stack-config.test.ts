@@ -196,7 +196,8 @@ describe("stack config", () => {
 
     it("uses an existing mesh's gateway selector only when Istio is not installed here", () => {
         const env = read({ installIstio: "false", ingressGatewaySelector: "istio=ingressgateway,app=istio-ingressgateway" });
-        assert.equal(env.mesh, false);
+        assert.equal(env.installMesh, false);
+        assert.equal(env.mesh, undefined);
         assert.deepEqual(env.existingGatewaySelector, { istio: "ingressgateway", app: "istio-ingressgateway" });
         assert.match(problemsFor({ ingressGatewaySelector: "istio=ingress" }).message, /ingressGatewaySelector: is "istio=ingress" but only applies with installIstio false/);
         assert.match(problemsFor({ installIstio: "false", ingressGatewaySelector: "istio" }).message, /ingressGatewaySelector: got "istio"; allowed values: pod labels/);

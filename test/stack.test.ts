@@ -21,7 +21,7 @@ describe("stack (index.ts)", () => {
         const ev = await run();
         assert.equal(ev.error, undefined);
         const r = new Resources(ev.resources);
-        for (const type of ["bluegreen:index:BlueGreenEnvironment", "bluegreen:gke:GkeCluster", "bluegreen:istio:IstioMesh", "bluegreen:workload:BlueGreenService",
+        for (const type of ["gke-istio-bluegreen:index:BlueGreenEnvironment", "gke-istio-bluegreen:index:GkeCluster", "gke-istio-bluegreen:index:IstioMesh", "gke-istio-bluegreen:index:BlueGreenService",
             "gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool"]) {
             assert.equal(r.ofType(type).length, 1, type);
         }
@@ -36,7 +36,7 @@ describe("stack (index.ts)", () => {
         const providers = r.ofType("pulumi:providers:kubernetes");
         assert.equal(providers.length, 1, "exactly one Kubernetes provider");
         const [provider] = providers;
-        assert.equal(r.byUrn(provider.parent!)?.type, "bluegreen:gke:GkeCluster");
+        assert.equal(r.byUrn(provider.parent!)?.type, "gke-istio-bluegreen:index:GkeCluster");
         assert.deepEqual(provider.secretPaths, ["kubeconfig"]);
         assert.match(provider.inputs.kubeconfig, /gke-gcloud-auth-plugin/);
         assert.ok(provider.dependsOn.includes(r.ofType("gcp:container/nodePool:NodePool")[0].urn), "the provider waits for the node pool");
