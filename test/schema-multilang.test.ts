@@ -6,7 +6,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { useMocks } from "./harness";
+import { Resources, evaluate, useMocks, valueOf } from "./harness";
 
 const root = path.join(__dirname, "..");
 const PACKAGE = "gke-istio-bluegreen";
@@ -25,6 +25,7 @@ describe("multi-language schema (Pulumi's component analyzer)", function () {
     this.timeout(180_000);
     let schema: any;
     let api: typeof import("../components");
+    let provider: import("@pulumi/pulumi/provider/experimental/provider").ComponentProvider;
 
     before(async () => {
         await useMocks();
@@ -33,7 +34,8 @@ describe("multi-language schema (Pulumi's component analyzer)", function () {
         // The components as the plugin host finds them: every ComponentResource the package exports.
         const components = getPulumiComponents(api);
         assert.deepEqual(components.map((c: { name: string }) => c.name).sort(), Object.keys(OUTPUTS).sort());
-        schema = JSON.parse(await new ComponentProvider({ dirname: root, name: PACKAGE, components }).getSchema());
+        provider = new ComponentProvider({ dirname: root, name: PACKAGE, components });
+        schema = JSON.parse(await provider.getSchema());
     });
 
     it("describes every component under its gke-istio-bluegreen:index token", () => {
@@ -103,6 +105,21 @@ describe("multi-language schema (Pulumi's component analyzer)", function () {
         const curl = schema.resources[token("BlueGreenService")].properties.curlCommands;
         assert.equal(curl.$ref, `#/types/${token("CurlCommands")}`);
         assert.deepEqual(Object.keys(schema.types[token("CurlCommands")].properties).sort(), ["blue", "default", "green"]);
+    });
+
+    it("constructs a component from its type token and plain inputs, as the plugin host does for another language", async () => {
+        let state: Record<string, any> = {};
+        const ev = await evaluate(async () => {
+            ({ state } = await provider.construct("shop", token("BlueGreenService"),
+                { activeColor: "green", appName: "shop", namespace: "shop", hosts: ["shop.example.com"], createNamespace: false }, {}));
+        });
+        assert.equal(ev.error, undefined);
+        const r = new Resources(ev.resources);
+        assert.deepEqual(r.get(token("BlueGreenService"), "shop").aliases, [{ type: "bluegreen:workload:BlueGreenService" }]);
+        assert.equal(r.only("VirtualService").inputs.spec.http.at(-1).route[0].destination.subset, "green");
+        assert.deepEqual(Object.keys(state).sort(), OUTPUTS.BlueGreenService);
+        assert.equal(await valueOf(state.activeColor), "green");
+        await assert.rejects(provider.construct("x", "bluegreen:workload:BlueGreenService", { activeColor: "blue" }, {}), /Invalid package name bluegreen/);
     });
 
     it("is a plugin Pulumi can load: PulumiPlugin.yaml (nodejs) and package.json main built by prepare", () => {
