@@ -1,13 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import {
-    BLUE_GREEN_DEFAULTS, BlueGreenService, CurlCommands, WorkloadArgs, checkBlueGreenServiceArgs, reservedNamespaces, resolveBlueGreenServiceArgs,
+    BLUE_GREEN_DEFAULTS, BlueGreenService, ColorsArgs, CurlCommands, WorkloadArgs, checkBlueGreenServiceArgs, pinnedImage, reservedNamespaces,
+    resolveBlueGreenServiceArgs,
 } from "./blue-green-service";
 import { CERT_MANAGER_DEFAULTS, CertManager, CertManagerArgs, checkCertManagerArgs } from "./cert-manager";
 import { TlsArgs } from "./delivery";
 import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, resolveGkeClusterArgs } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioMesh, IstioMeshArgs, checkIstioMeshArgs } from "./istio-mesh";
-import { Color } from "./routing";
+import { COLORS, Color } from "./routing";
 import { ConfigProblem, checkDnsLabel, checkOwnNamespace, describe, throwIfProblems } from "./validation";
 import { componentType, withPreviousType } from "./tokens";
 
@@ -71,6 +72,20 @@ export function meshOf(args: Pick<BlueGreenEnvironmentArgs, "installMesh" | "mes
 /** The workload's TLS arguments with the gateway namespace filled in. */
 function workloadTls(args: BlueGreenEnvironmentArgs): TlsArgs | undefined {
     return args.workload.tls ? { ...args.workload.tls, gatewayNamespace: gatewayNamespaceOf(args) } : undefined;
+}
+
+/**
+ * The workload's colors with images that come from other resources checked, when they resolve,
+ * under this environment's names (`workload.colors.<color>.image`), as known images are up front.
+ */
+function checkedColors(colors: ColorsArgs | undefined): ColorsArgs | undefined {
+    if (!colors) return colors;
+    const checked: ColorsArgs = { ...colors };
+    for (const color of COLORS) {
+        const spec = colors[color];
+        if (spec) checked[color] = { ...spec, image: pinnedImage(`workload.colors.${color}.image`, spec.image) };
+    }
+    return checked;
 }
 
 /** Prefixes the setting of each problem with the part it belongs to (`cluster.`, `mesh.`, `workload.`). */
@@ -196,6 +211,7 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
         const certManager = args.certManager ? new CertManager(`${name}-cert-manager`, args.certManager, providerOpts) : undefined;
         kids.workload = new BlueGreenService(`${name}-app`, {
             ...args.workload,
+            colors: checkedColors(args.workload.colors),
             tls: workloadTls(args),
             gatewaySelector: kids.mesh?.gatewaySelector ?? args.existingGatewaySelector,
             gatewayNamespace: gatewayNamespaceOf(args),

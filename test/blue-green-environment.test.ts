@@ -1,8 +1,28 @@
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import type * as envMod from "../components/blue-green-environment";
 import { Resources, evaluate, useMocks } from "./harness";
 
 const cluster = { project: "my-project-id", clusterName: "bg", location: "us-central1", deletionProtection: false };
+
+/** Declares an environment whose workload's blue image is an Output resolving to a bad value; prints how the update failed. */
+const RESOLVED_BAD_IMAGE = `
+const pulumi = require("@pulumi/pulumi");
+const { useMocks, evaluate } = require("./test/harness");
+(async () => {
+    let failure;
+    process.on("unhandledRejection", (e) => { failure = failure ?? e; });
+    await useMocks();
+    const { BlueGreenEnvironment } = require("./components/blue-green-environment");
+    const ev = evaluate(() => new BlueGreenEnvironment("env", { kubeconfig: "/k", installMesh: false,
+        workload: { activeColor: "blue", colors: { blue: { image: pulumi.output("nginx:latest"), replicas: 2 } } } }))
+        .then((r) => { failure = failure ?? r.error; }, (e) => { failure = failure ?? e; });
+    for (let waited = 0; !failure && waited < 20000; waited += 50) await Promise.race([ev, new Promise((r) => setTimeout(r, 50))]);
+    console.log(JSON.stringify({ message: failure && failure.message }));
+    process.exit(0);
+})();
+`;
 
 describe("BlueGreenEnvironment", () => {
     let mod: typeof envMod;
@@ -37,6 +57,19 @@ describe("BlueGreenEnvironment", () => {
             assert.deepEqual(r.get(`gke-istio-bluegreen:index:${cls}`, name).aliases, [{ type: old }], cls);
         }
         assert.deepEqual(r.all.filter((x) => x.type.startsWith("bluegreen:")).map((x) => x.type), [], "no component keeps an old token");
+    });
+
+    it("checks a workload image that comes from another resource when it resolves, under the same name as a known one", async function () {
+        this.timeout(60_000);
+        const known = await declare({ kubeconfig: "/k", installMesh: false, workload: { activeColor: "blue", colors: { blue: { image: "nginx:latest", replicas: 2 } } } });
+        const expected = known.error?.message ?? "";
+        assert.match(expected, /workload\.colors\.blue\.image/);
+        // A failed registration leaves the mock engine unusable: this runs in a process of its own.
+        const result = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", RESOLVED_BAD_IMAGE], {
+            cwd: path.join(__dirname, ".."), encoding: "utf8", timeout: 50_000,
+        });
+        const failure = JSON.parse(result.stdout.trim().split("\n").pop() ?? "{}");
+        assert.ok(typeof failure.message === "string" && failure.message.endsWith(expected), `the ConfigError text, verbatim: ${result.stdout}${result.stderr}`);
     });
 
     it("makes every Istio object and Deployment of the workload wait for base and istiod", async () => {
