@@ -1,50 +1,56 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import {
-    BLUE_GREEN_DEFAULTS, BlueGreenService, BlueGreenServiceArgs, checkBlueGreenServiceArgs, reservedNamespaces, resolveBlueGreenServiceArgs,
+    BLUE_GREEN_DEFAULTS, BlueGreenService, ColorsArgs, CurlCommands, WorkloadArgs, checkBlueGreenServiceArgs, pinnedImage, reservedNamespaces,
+    resolveBlueGreenServiceArgs,
 } from "./blue-green-service";
 import { CERT_MANAGER_DEFAULTS, CertManager, CertManagerArgs, checkCertManagerArgs } from "./cert-manager";
 import { TlsArgs } from "./delivery";
 import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, resolveGkeClusterArgs } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioMesh, IstioMeshArgs, checkIstioMeshArgs } from "./istio-mesh";
-import { Color } from "./routing";
+import { COLORS, Color } from "./routing";
 import { ConfigProblem, checkDnsLabel, checkOwnNamespace, describe, throwIfProblems } from "./validation";
+import { componentType, withPreviousType } from "./tokens";
 
-/** Arguments of {@link BlueGreenEnvironment}. */
+/** Arguments of BlueGreenEnvironment. */
 export interface BlueGreenEnvironmentArgs {
     /** Build a GKE cluster with these settings. Omit to target an existing cluster through `kubeconfig`. */
     cluster?: GkeClusterArgs;
-    /** Kubeconfig (path or contents) of an existing cluster; only without `cluster`. Unset: the ambient kubeconfig. */
+    /** Kubeconfig (path or contents) of an existing cluster; only without `cluster`. Unset: the ambient kubeconfig. May come from another resource. */
     kubeconfig?: pulumi.Input<string>;
     /**
      * The existing cluster's identity for the Kubernetes provider (`clusterIdentifier`); only without
      * `cluster`. The provider, and every Kubernetes resource with it, is replaced only when this
      * changes, never because the kubeconfig's endpoint, CA or context name changed. Change it when
-     * the stack moves to a different cluster. Default {@link DEFAULT_CLUSTER_IDENTIFIER}.
+     * the stack moves to a different cluster. Default `existing-cluster`.
      */
     clusterIdentifier?: string;
-    /** Install Istio with these settings, or `false` to use the Istio the cluster already runs. */
-    mesh: IstioMeshArgs | false;
-    /** Pod labels of the existing ingress gateway; only with `mesh: false`. Default `{ istio: "ingressgateway" }`. */
+    /** Install Istio here (default true), or false to use the Istio the cluster already runs. */
+    installMesh?: boolean;
+    /** Settings of the Istio installed here; only with `installMesh` (default settings when unset). */
+    mesh?: IstioMeshArgs;
+    /** Pod labels of the existing ingress gateway; only with `installMesh: false`. Default `{ istio: "ingressgateway" }`. */
     existingGatewaySelector?: Record<string, string>;
-    /** Namespace of the existing ingress gateway's pods (for TLS secrets); only with `mesh: false`. Default `istio-system`. */
+    /** Namespace of the existing ingress gateway's pods (for TLS secrets); only with `installMesh: false`. Default `istio-system`. */
     existingGatewayNamespace?: string;
-    /** Install cert-manager with these settings (for `workload.tls.certificate`), or `false` (default) to use one already there. */
-    certManager?: CertManagerArgs | false;
+    /** Install cert-manager with these settings (for `workload.tls.certificate`); unset (default): use one already there. */
+    certManager?: CertManagerArgs;
     /** The blue-green workload; its gateway selector, mesh dependencies, TLS namespace and ingress address are wired here. */
-    workload: Omit<BlueGreenServiceArgs, "gatewaySelector" | "istioDependencies" | "certManagerDependencies" | "ingressAddress" | "tls" |
-        "gatewayNamespace" | "gatewayDependencies"> & {
-        /** HTTPS at the gateway; the secret's namespace is the ingress gateway's. */
-        tls?: Omit<TlsArgs, "gatewayNamespace">;
-    };
+    workload: WorkloadArgs;
+}
+
+/** The mesh arguments as installed here, or false for an existing mesh. */
+export function installedMesh(args: Pick<BlueGreenEnvironmentArgs, "installMesh" | "mesh">): IstioMeshArgs | false {
+    return args.installMesh === false ? false : args.mesh ?? {};
 }
 
 /** The identity of an existing cluster when none is given: stable, so kubeconfig edits never replace the provider. */
 export const DEFAULT_CLUSTER_IDENTIFIER = "existing-cluster";
 
 /** The namespace of the ingress gateway pods: the installed mesh's, or the existing one's. */
-export function gatewayNamespaceOf(args: Pick<BlueGreenEnvironmentArgs, "mesh" | "existingGatewayNamespace">): string {
-    return args.mesh !== false ? args.mesh.ingressNamespace ?? ISTIO_DEFAULTS.ingressNamespace : args.existingGatewayNamespace ?? "istio-system";
+export function gatewayNamespaceOf(args: Pick<BlueGreenEnvironmentArgs, "installMesh" | "mesh" | "existingGatewayNamespace">): string {
+    const installed = installedMesh(args);
+    return installed !== false ? installed.ingressNamespace ?? ISTIO_DEFAULTS.ingressNamespace : args.existingGatewayNamespace ?? "istio-system";
 }
 
 /**
@@ -52,19 +58,34 @@ export function gatewayNamespaceOf(args: Pick<BlueGreenEnvironmentArgs, "mesh" |
  * with (a namespace labelled `istio.io/rev: <rev>` with no istiod of that revision starts its pods
  * without sidecars, silently), and on a cluster built here the charts use the GKE platform profile.
  */
-export function meshOf(args: Pick<BlueGreenEnvironmentArgs, "mesh" | "cluster" | "workload">): Required<IstioMeshArgs> | false {
-    if (args.mesh === false) return false;
+export function meshOf(args: Pick<BlueGreenEnvironmentArgs, "installMesh" | "mesh" | "cluster" | "workload">): Required<IstioMeshArgs> | false {
+    const installed = installedMesh(args);
+    if (installed === false) return false;
     return {
         ...ISTIO_DEFAULTS,
-        ...args.mesh,
-        revision: args.mesh.revision ?? args.workload.istioRevision ?? "",
-        platform: args.mesh.platform ?? (args.cluster ? "gke" : ""),
+        ...installed,
+        revision: installed.revision ?? args.workload.istioRevision ?? "",
+        platform: installed.platform ?? (args.cluster ? "gke" : ""),
     };
 }
 
 /** The workload's TLS arguments with the gateway namespace filled in. */
 function workloadTls(args: BlueGreenEnvironmentArgs): TlsArgs | undefined {
     return args.workload.tls ? { ...args.workload.tls, gatewayNamespace: gatewayNamespaceOf(args) } : undefined;
+}
+
+/**
+ * The workload's colors with images that come from other resources checked, when they resolve,
+ * under this environment's names (`workload.colors.<color>.image`), as known images are up front.
+ */
+function checkedColors(colors: ColorsArgs | undefined): ColorsArgs | undefined {
+    if (!colors) return colors;
+    const checked: ColorsArgs = { ...colors };
+    for (const color of COLORS) {
+        const spec = colors[color];
+        if (spec) checked[color] = { ...spec, image: pinnedImage(`workload.colors.${color}.image`, spec.image) };
+    }
+    return checked;
 }
 
 /** Prefixes the setting of each problem with the part it belongs to (`cluster.`, `mesh.`, `workload.`). */
@@ -87,15 +108,21 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
             }
         }
     }
+    const installed = installedMesh(args);
     for (const setting of ["existingGatewaySelector", "existingGatewayNamespace"] as const) {
-        if (args.mesh !== false && args[setting] !== undefined) {
-            problems.push({ setting, message: "is set while Istio is installed here; allowed values: unset (the installed gateway's are used) or set mesh to false" });
+        if (installed !== false && args[setting] !== undefined) {
+            problems.push({ setting, message: "is set while Istio is installed here; allowed values: unset (the installed gateway's are used) or set installMesh to false" });
         }
+    }
+    if (args.installMesh !== undefined && typeof args.installMesh !== "boolean") {
+        problems.push({ setting: "installMesh", message: `got ${describe(args.installMesh)}; allowed values: true, false` });
+    } else if (installed === false && args.mesh !== undefined) {
+        problems.push({ setting: "mesh", message: "is set while installMesh is false; allowed values: unset (the cluster's own Istio is used) or set installMesh to true" });
     }
     if (args.certManager) problems.push(...under("certManager", checkCertManagerArgs({ ...CERT_MANAGER_DEFAULTS, ...args.certManager })));
     // Namespaces this environment installs into besides the workload's (the workload itself refuses Kubernetes' and Istio's).
     const taken = [
-        ...(args.mesh !== false ? [{ name: args.mesh.systemNamespace ?? ISTIO_DEFAULTS.systemNamespace, owner: "the Istio control plane" }] : []),
+        ...(installed !== false ? [{ name: installed.systemNamespace ?? ISTIO_DEFAULTS.systemNamespace, owner: "the Istio control plane" }] : []),
         { name: gatewayNamespaceOf(args), owner: "the ingress gateway" },
         ...(args.certManager ? [{ name: args.certManager.namespace ?? CERT_MANAGER_DEFAULTS.namespace, owner: "cert-manager" }] : []),
     ].filter((r) => !reservedNamespaces(workloadTls(args)?.gatewayNamespace).some((s) => s.name === r.name));
@@ -104,7 +131,7 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
     const mesh = meshOf(args);
     if (mesh !== false) {
         // A revision taken from the workload is checked there; report it once.
-        const revisionFromWorkload = args.mesh !== false && args.mesh.revision === undefined;
+        const revisionFromWorkload = installed !== false && installed.revision === undefined;
         problems.push(...under("mesh", checkIstioMeshArgs(mesh)).filter((p) => !(revisionFromWorkload && p.setting === "mesh.revision" &&
             checkDnsLabel("istioRevision", mesh.revision).length > 0)));
         if ((args.workload.istioRevision ?? "") !== mesh.revision) {
@@ -126,6 +153,18 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
 }
 
 /**
+ * The child resources of a BlueGreenEnvironment, for TypeScript programs. Kept out of the class's own fields:
+ * Pulumi's schema analyzer turns every field into an output, and these are not outputs.
+ */
+interface BlueGreenEnvironmentChildren {
+    provider: k8s.Provider;
+    cluster?: GkeCluster;
+    mesh?: IstioMesh;
+    workload: BlueGreenService;
+}
+const blueGreenEnvironmentChildren = new WeakMap<BlueGreenEnvironment, BlueGreenEnvironmentChildren>();
+
+/**
  * The whole environment in one component: a GKE cluster (or an existing cluster), Istio from its
  * Helm charts (or an existing mesh), and the blue-green workload, wired through one Kubernetes
  * provider so nothing falls back to an ambient kubeconfig when the stack builds its own cluster.
@@ -144,57 +183,54 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
     /** The other color. */
     public readonly idleColor: pulumi.Output<Color>;
     /** curl commands reaching each color through the gateway. */
-    public readonly curlCommands: pulumi.Output<Record<Color | "default", string>>;
-    /** The Kubernetes provider every Kubernetes resource uses. */
-    public readonly provider: k8s.Provider;
-    /** The cluster component, when one is built. */
-    public readonly cluster?: GkeCluster;
-    /** The mesh component, when Istio is installed. */
-    public readonly mesh?: IstioMesh;
-    /** The workload component. */
-    public readonly workload: BlueGreenService;
+    public readonly curlCommands: pulumi.Output<CurlCommands>;
 
     constructor(name: string, args: BlueGreenEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate every part before registering anything, so bad input never leaves a half-built stack.
         throwIfProblems(checkBlueGreenEnvironmentArgs(args));
-        super("bluegreen:index:BlueGreenEnvironment", name, {}, opts);
+        super(componentType("BlueGreenEnvironment"), name, {}, withPreviousType(opts, "bluegreen:index:BlueGreenEnvironment"));
+        const kids = {} as BlueGreenEnvironmentChildren;
+        blueGreenEnvironmentChildren.set(this, kids);
 
         if (args.cluster) {
-            this.cluster = new GkeCluster(`${name}-gke`, args.cluster, { parent: this });
-            this.provider = this.cluster.provider;
+            kids.cluster = new GkeCluster(`${name}-gke`, args.cluster, { parent: this });
+            kids.provider = kids.cluster.provider;
         } else {
             // A kubeconfig may carry credentials (tokens, client keys): a secret in the state and in previews.
-            this.provider = new k8s.Provider(`${name}-k8s`, {
+            kids.provider = new k8s.Provider(`${name}-k8s`, {
                 kubeconfig: args.kubeconfig === undefined ? undefined : pulumi.secret(args.kubeconfig),
                 clusterIdentifier: args.clusterIdentifier ?? DEFAULT_CLUSTER_IDENTIFIER,
             }, { parent: this });
         }
-        const providerOpts = { parent: this, providers: [this.provider] };
+        const providerOpts = { parent: this, providers: [kids.provider] };
 
         const mesh = meshOf(args);
         if (mesh !== false) {
-            this.mesh = new IstioMesh(`${name}-istio`, mesh, providerOpts);
+            kids.mesh = new IstioMesh(`${name}-istio`, mesh, providerOpts);
         }
         const certManager = args.certManager ? new CertManager(`${name}-cert-manager`, args.certManager, providerOpts) : undefined;
-        this.workload = new BlueGreenService(`${name}-app`, {
+        kids.workload = new BlueGreenService(`${name}-app`, {
             ...args.workload,
+            colors: checkedColors(args.workload.colors),
             tls: workloadTls(args),
-            gatewaySelector: this.mesh?.gatewaySelector ?? args.existingGatewaySelector,
-            istioDependencies: this.mesh?.ready,
-            certManagerDependencies: certManager?.ready,
+            gatewaySelector: kids.mesh?.gatewaySelector ?? args.existingGatewaySelector,
             gatewayNamespace: gatewayNamespaceOf(args),
+            ingressAddress: kids.mesh?.ingressAddress,
+        }, {
+            ...providerOpts,
+            istioDependencies: kids.mesh?.ready,
+            certManagerDependencies: certManager?.ready,
             // The Certificate and the preview policy live in the gateway's namespace: they wait for it.
-            gatewayDependencies: this.mesh ? [this.mesh.ingressNamespaceResource] : [],
-            ingressAddress: this.mesh?.ingressAddress,
-        }, providerOpts);
+            gatewayDependencies: kids.mesh ? [kids.mesh.ingressNamespaceResource] : [],
+        });
 
-        this.clusterName = this.cluster?.clusterName ?? pulumi.output("");
-        this.kubeconfig = this.cluster?.kubeconfig ?? pulumi.secret(pulumi.output(args.kubeconfig ?? ""));
-        this.ingressAddress = this.mesh?.ingressAddress ?? pulumi.output("");
-        this.istioVersion = this.mesh?.version ?? pulumi.output("");
-        this.activeColor = this.workload.activeColor;
-        this.idleColor = this.workload.idleColor;
-        this.curlCommands = this.workload.curlCommands;
+        this.clusterName = kids.cluster?.clusterName ?? pulumi.output("");
+        this.kubeconfig = kids.cluster?.kubeconfig ?? pulumi.secret(pulumi.output(args.kubeconfig ?? ""));
+        this.ingressAddress = kids.mesh?.ingressAddress ?? pulumi.output("");
+        this.istioVersion = kids.mesh?.version ?? pulumi.output("");
+        this.activeColor = kids.workload.activeColor;
+        this.idleColor = kids.workload.idleColor;
+        this.curlCommands = kids.workload.curlCommands;
 
         this.registerOutputs({
             clusterName: this.clusterName,
@@ -205,5 +241,25 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
             idleColor: this.idleColor,
             curlCommands: this.curlCommands,
         });
+    }
+
+    /** The Kubernetes provider every Kubernetes resource uses. */
+    get provider(): k8s.Provider {
+        return blueGreenEnvironmentChildren.get(this)!.provider;
+    }
+
+    /** The cluster component, when one is built. */
+    get cluster(): GkeCluster | undefined {
+        return blueGreenEnvironmentChildren.get(this)!.cluster;
+    }
+
+    /** The mesh component, when Istio is installed. */
+    get mesh(): IstioMesh | undefined {
+        return blueGreenEnvironmentChildren.get(this)!.mesh;
+    }
+
+    /** The workload component. */
+    get workload(): BlueGreenService {
+        return blueGreenEnvironmentChildren.get(this)!.workload;
     }
 }

@@ -4,6 +4,7 @@ import {
     DEFAULT_RESILIENCE,
     Resilience,
     TlsArgs,
+    WorkloadTlsArgs,
     checkMirror,
     checkResilience,
     checkTargetedRoutes,
@@ -38,6 +39,7 @@ import {
     LOAD_BALANCER_POLICIES,
     LoadBalancerPolicy,
     TargetedRoute,
+    TrafficWeights,
     buildDestinationRuleSpec,
     buildGatewaySpec,
     buildVirtualServiceSpec,
@@ -72,6 +74,7 @@ import {
     injectionLabels,
     podSecurityLabels,
 } from "./workload";
+import { componentType, withPreviousType } from "./tokens";
 
 /** The Istio networking API version this package declares (stable since Istio 1.22). */
 export const ISTIO_NETWORKING_API = "networking.istio.io/v1";
@@ -91,8 +94,20 @@ export const BLUE_GREEN_DEFAULTS = {
     colors: {
         blue: { image: "nginx:1.27.5", replicas: 2 },
         green: { image: "nginx:1.28.0", replicas: 2 },
-    } as Record<Color, ColorSpec>,
+    } as Record<Color, { image: string; replicas: number }>,
 };
+
+/** The annotation naming the server-side apply field manager of a Patch resource (pulumi-kubernetes). */
+export const PATCH_FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager";
+
+/**
+ * The field manager labelling a shared namespace: this package's name plus the app, so
+ * `kubectl get ns -o yaml --show-managed-fields` tells who set a label, and every app sharing the
+ * namespace co-owns the labels it asks for (removing one app leaves the others' labels in place).
+ */
+export function namespaceFieldManager(app: string): string {
+    return `gke-istio-bluegreen-${app}`;
+}
 
 /**
  * Namespaces the workload must not take over: Kubernetes' own, Istio's control plane's, and the
@@ -110,12 +125,29 @@ export function reservedNamespaces(gatewayNamespace?: string): { name: string; o
 // this component appends.
 const MAX_APP_NAME = 63 - "-gateway".length;
 
-/** Arguments of {@link BlueGreenService}. */
-export interface BlueGreenServiceArgs {
+/** Image and replica count per color. */
+export interface ColorsArgs {
+    /** The blue color. Default nginx 1.27.5, 2 replicas. */
+    blue?: ColorSpec;
+    /** The green color. Default nginx 1.28.0, 2 replicas. */
+    green?: ColorSpec;
+}
+
+/**
+ * The blue-green workload's own settings: BlueGreenEnvironment's `workload` (the environment wires
+ * the gateway, its namespace and address), and the base of BlueGreenService's arguments.
+ */
+export interface WorkloadArgs {
     /** The color that receives all traffic not picked by the header: `blue` or `green`. */
     activeColor: Color;
-    /** Namespace created for the workload (labelled for sidecar injection). Default `sample-ns`. */
+    /** Namespace of the workload (labelled for sidecar injection and Pod Security). Default `sample-ns`. */
     namespace?: string;
+    /**
+     * Create and own the namespace (default true). With false the namespace must already exist and
+     * may be shared with other apps: this component only sets its injection and Pod Security labels,
+     * by server-side apply under its own field manager, and never deletes the namespace.
+     */
+    createNamespace?: boolean;
     /** Istio revision to inject (`istio.io/rev`); when unset the namespace gets `istio-injection: enabled`. */
     istioRevision?: string;
     /** Pod Security level the namespace enforces (it always audits against `restricted`). Default `baseline`. */
@@ -123,7 +155,7 @@ export interface BlueGreenServiceArgs {
     /** App name: the `app` label and the name of the Service, VirtualService and DestinationRule. Default `nginx`. */
     appName?: string;
     /** Image and replica count per color. Default nginx 1.27.5 (blue) and 1.28.0 (green), 2 replicas each. */
-    colors?: Partial<Record<Color, ColorSpec>>;
+    colors?: ColorsArgs;
     /** Container requests and limits, the same for both colors. */
     resources?: ContainerResources;
     /** Hosts the Gateway admits and the VirtualService serves. Default `["sample.hoge.com"]`. */
@@ -134,12 +166,10 @@ export interface BlueGreenServiceArgs {
     loadBalancer?: LoadBalancerPolicy;
     /** Port the Service exposes (it forwards to container port 80). Default 40001. */
     servicePort?: number;
-    /** Pod labels of the Istio ingress gateway the Gateway binds to. Default `{ istio: "ingressgateway" }`. */
-    gatewaySelector?: Record<string, string>;
     /** External endpoints registered as ServiceEntries in the workload namespace. */
     externalServices?: ExternalService[];
     /** Split of the catch-all route, e.g. `{ blue: 90, green: 10 }` (whole numbers summing to 100). Unset: 100% to activeColor. */
-    trafficWeights?: Partial<Record<Color, number>>;
+    trafficWeights?: TrafficWeights;
     /** Rules sending chosen requests (header, cookie, in-mesh caller labels) to a chosen color, before the catch-all. */
     targetedRoutes?: TargetedRoute[];
     /** Share (0-100) of catch-all traffic shadowed to the idle color, responses discarded. Default 0. */
@@ -149,7 +179,7 @@ export interface BlueGreenServiceArgs {
     /** Replicas of the idle color. Default: its own replica count (the same as the active color's by default). */
     idleReplicas?: number;
     /** HTTPS at the gateway with a secret in the gateway's namespace, optionally issued by cert-manager. */
-    tls?: TlsArgs;
+    tls?: WorkloadTlsArgs;
     /** Route timeouts and retries; DestinationRule outlier detection and connection pool. */
     resilience?: Partial<Resilience>;
     /** Seconds a terminating pod keeps serving (preStop) so proxies stop sending to it first; 0 turns it off. Default 30. */
@@ -158,16 +188,6 @@ export interface BlueGreenServiceArgs {
     drainAction?: DrainAction;
     /** Seconds a Deployment's rollout may take before `pulumi up` fails (and the route is left as it was). Default 600. */
     rolloutTimeoutSeconds?: number;
-    /** Address of the ingress gateway, used in the ready-to-paste curl commands. Default `$INGRESS_IP`. */
-    ingressAddress?: pulumi.Input<string>;
-    /** Resources the Deployments and Istio objects must wait for (the installed mesh: CRDs and a ready istiod). */
-    istioDependencies?: pulumi.Resource[];
-    /** Resources a cert-manager Certificate must wait for (the cert-manager install with its CRDs). */
-    certManagerDependencies?: pulumi.Resource[];
-    /** Namespace of the ingress gateway pods, where the gateway-level preview policy lives. Default `istio-system` (TLS: `tls.gatewayNamespace`). */
-    gatewayNamespace?: string;
-    /** Resources objects in the gateway's namespace (Certificate, preview policy) wait for: the namespace, when it is created here. */
-    gatewayDependencies?: pulumi.Resource[];
     /**
      * Who may use the color header to reach a color directly. Default `restricted` with nothing
      * allowed: requests carrying it are refused (403) at the gateway. `open` is the seed's
@@ -176,10 +196,47 @@ export interface BlueGreenServiceArgs {
     previewAccess?: PreviewAccess;
 }
 
+/** Arguments of BlueGreenService. */
+export interface BlueGreenServiceArgs extends WorkloadArgs {
+    /** HTTPS at the gateway with a secret in the gateway's namespace (`gatewayNamespace`), optionally issued by cert-manager. */
+    tls?: TlsArgs;
+    /** Pod labels of the Istio ingress gateway the Gateway binds to. Default `{ istio: "ingressgateway" }`. */
+    gatewaySelector?: Record<string, string>;
+    /** Namespace of the ingress gateway pods, where the gateway-level preview policy lives. Default `istio-system` (TLS: `tls.gatewayNamespace`). */
+    gatewayNamespace?: string;
+    /** Address of the ingress gateway, used in the ready-to-paste curl commands; may come from another resource. Default `$INGRESS_IP`. */
+    ingressAddress?: pulumi.Input<string>;
+}
+
+/**
+ * Options of BlueGreenService: the component options, plus what its children wait for. Resources
+ * cannot travel through a multi-language schema, so these are options of the TypeScript class
+ * (BlueGreenEnvironment wires them); from other languages, install the mesh first.
+ */
+export interface BlueGreenServiceOptions extends pulumi.ComponentResourceOptions {
+    /** Resources the Deployments and Istio objects must wait for (the installed mesh: CRDs and a ready istiod). */
+    istioDependencies?: pulumi.Resource[];
+    /** Resources a cert-manager Certificate must wait for (the cert-manager install with its CRDs). */
+    certManagerDependencies?: pulumi.Resource[];
+    /** Resources objects in the gateway's namespace (Certificate, preview policy) wait for: the namespace, when it is created here. */
+    gatewayDependencies?: pulumi.Resource[];
+}
+
+/** ready-to-paste curl commands, one per color and one for the default route. */
+export interface CurlCommands {
+    /** Reaches blue through the header. */
+    blue: string;
+    /** Reaches green through the header. */
+    green: string;
+    /** Follows the default route (the active color, or the split). */
+    default: string;
+}
+
 /** Arguments with every default applied. */
 export interface ResolvedBlueGreenServiceArgs {
     activeColor: Color;
     namespace: string;
+    createNamespace: boolean;
     istioRevision?: string;
     podSecurity: PodSecurityLevel;
     appName: string;
@@ -191,7 +248,7 @@ export interface ResolvedBlueGreenServiceArgs {
     servicePort: number;
     gatewaySelector: Record<string, string>;
     externalServices: ExternalService[];
-    trafficWeights?: Partial<Record<Color, number>>;
+    trafficWeights?: TrafficWeights;
     targetedRoutes: TargetedRoute[];
     mirrorToIdle: number;
     meshRouting: boolean;
@@ -210,6 +267,7 @@ export function resolveBlueGreenServiceArgs(args: BlueGreenServiceArgs): Resolve
     return {
         activeColor: args.activeColor,
         namespace: args.namespace ?? d.namespace,
+        createNamespace: args.createNamespace ?? true,
         istioRevision: args.istioRevision,
         podSecurity: args.podSecurity ?? "baseline",
         appName: args.appName ?? d.appName,
@@ -251,6 +309,7 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
     const problems: ConfigProblem[] = [
         ...checkOneOf("activeColor", args.activeColor, COLORS),
         ...checkDnsLabel("namespace", args.namespace),
+        ...(typeof args.createNamespace === "boolean" ? [] : [{ setting: "createNamespace", message: `got ${describe(args.createNamespace)}; allowed values: true, false` }]),
         ...checkOwnNamespace("namespace", args.namespace, reservedNamespaces(args.tls?.gatewayNamespace)),
         ...(args.istioRevision !== undefined ? checkDnsLabel("istioRevision", args.istioRevision) : []),
         ...checkOneOf("podSecurity", args.podSecurity, POD_SECURITY_LEVELS),
@@ -263,7 +322,7 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
         ...checkOneOf("loadBalancer", args.loadBalancer, LOAD_BALANCER_POLICIES),
         ...checkInteger("servicePort", args.servicePort, 1, 65535),
         ...checkExternalServices("externalServices", args.externalServices),
-        ...(args.trafficWeights ? checkTrafficWeights("trafficWeights", args.trafficWeights) : []),
+        ...(args.trafficWeights ? checkTrafficWeights("trafficWeights", args.trafficWeights as Record<string, number>) : []),
         ...checkTargetedRoutes("targetedRoutes", args.targetedRoutes),
         ...checkResilience("resilience", args.resilience),
         ...(args.tls ? checkTls("tls", args.tls) : []),
@@ -276,7 +335,9 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
         problems.push({ setting: "gatewayNamespace", message: `is ${describe(args.gatewayNamespace)} but tls.gatewayNamespace is ${describe(args.tls.gatewayNamespace)}; allowed values: the same namespace` });
     }
     for (const color of COLORS) {
-        problems.push(...checkPinnedImage(`colors.${color}.image`, args.colors[color].image));
+        // An image from another resource (an Output) is checked when it resolves: see pinnedImage.
+        const image = args.colors[color].image;
+        if (!pulumi.Output.isInstance(image) && !(image instanceof Promise)) problems.push(...checkPinnedImage(`colors.${color}.image`, image));
         problems.push(...checkInteger(`colors.${color}.replicas`, args.colors[color].replicas, 0, 1000));
     }
     if (COLORS.includes(args.activeColor)) {
@@ -291,6 +352,24 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
     }
     return problems;
 }
+
+/**
+ * The child resources of a BlueGreenService, for TypeScript programs. Kept out of the class's own fields:
+ * Pulumi's schema analyzer turns every field into an output, and these are not outputs.
+ */
+interface BlueGreenServiceChildren {
+    namespace: k8s.core.v1.Namespace | k8s.core.v1.NamespacePatch;
+    deployments: Record<Color, k8s.apps.v1.Deployment>;
+    disruptionBudgets: Record<Color, k8s.policy.v1.PodDisruptionBudget>;
+    service: k8s.core.v1.Service;
+    gateway: k8s.apiextensions.CustomResource;
+    destinationRule: k8s.apiextensions.CustomResource;
+    virtualService: k8s.apiextensions.CustomResource;
+    serviceEntries: k8s.apiextensions.CustomResource[];
+    certificate?: k8s.apiextensions.CustomResource;
+    previewPolicies: k8s.apiextensions.CustomResource[];
+}
+const blueGreenServiceChildren = new WeakMap<BlueGreenService, BlueGreenServiceChildren>();
 
 /**
  * A blue-green workload behind an Istio ingress gateway: two Deployments (one per color) with a
@@ -311,34 +390,16 @@ export class BlueGreenService extends pulumi.ComponentResource {
     /** In-cluster address of the Service, `<fqdn>:<port>`. */
     public readonly serviceAddress: pulumi.Output<string>;
     /** Ready-to-paste curl commands reaching each color (and the default route) through the gateway. */
-    public readonly curlCommands: pulumi.Output<Record<Color | "default", string>>;
+    public readonly curlCommands: pulumi.Output<CurlCommands>;
 
-    /** The workload namespace resource. */
-    public readonly namespace: k8s.core.v1.Namespace;
-    /** One Deployment per color. */
-    public readonly deployments: Record<Color, k8s.apps.v1.Deployment>;
-    /** One PodDisruptionBudget per color. */
-    public readonly disruptionBudgets: Record<Color, k8s.policy.v1.PodDisruptionBudget>;
-    /** The Service in front of both colors. */
-    public readonly service: k8s.core.v1.Service;
-    /** The Istio Gateway. */
-    public readonly gateway: k8s.apiextensions.CustomResource;
-    /** The Istio DestinationRule defining the color subsets. */
-    public readonly destinationRule: k8s.apiextensions.CustomResource;
-    /** The Istio VirtualService carrying the switch. */
-    public readonly virtualService: k8s.apiextensions.CustomResource;
-    /** The Istio ServiceEntries for external endpoints. */
-    public readonly serviceEntries: k8s.apiextensions.CustomResource[];
-    /** The cert-manager Certificate for the gateway's TLS secret, when one is requested. */
-    public readonly certificate?: k8s.apiextensions.CustomResource;
-    /** The AuthorizationPolicies and RequestAuthentications restricting the color header (none when previewAccess is open). */
-    public readonly previewPolicies: k8s.apiextensions.CustomResource[];
-
-    constructor(name: string, args: BlueGreenServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: BlueGreenServiceArgs, opts?: BlueGreenServiceOptions) {
         // Validate before registering anything, so bad input never leaves a half-built stack.
         const a = resolveBlueGreenServiceArgs(args);
         throwIfProblems(checkBlueGreenServiceArgs(a));
-        super("bluegreen:workload:BlueGreenService", name, {}, opts);
+        const { istioDependencies = [], certManagerDependencies = [], gatewayDependencies = [], ...componentOpts } = opts ?? {};
+        super(componentType("BlueGreenService"), name, {}, withPreviousType(componentOpts, "bluegreen:workload:BlueGreenService"));
+        const kids = {} as BlueGreenServiceChildren;
+        blueGreenServiceChildren.set(this, kids);
 
         const ns = a.namespace;
         const app = a.appName;
@@ -346,17 +407,23 @@ export class BlueGreenService extends pulumi.ComponentResource {
         const replicas = replicasOf(a);
         const meta = (objectName: string) => ({ name: objectName, namespace: ns, labels });
 
-        this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-            metadata: { name: ns, labels: { ...labels, ...injectionLabels(a.istioRevision), ...podSecurityLabels(a.podSecurity) } },
-        }, { parent: this });
-        const inNamespace: pulumi.CustomResourceOptions = { parent: this, dependsOn: [this.namespace] };
+        const namespaceLabels = { ...injectionLabels(a.istioRevision), ...podSecurityLabels(a.podSecurity) };
+        kids.namespace = a.createNamespace
+            ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: { ...labels, ...namespaceLabels } } }, { parent: this })
+            // A shared namespace: only the labels this workload needs, applied under a field manager
+            // of its own (never forced), so apps asking for the same values share them and a
+            // conflicting value set by someone else fails the update instead of being overwritten.
+            : new k8s.core.v1.NamespacePatch(`${name}-namespace-labels`, {
+                metadata: { name: ns, labels: namespaceLabels, annotations: { [PATCH_FIELD_MANAGER_ANNOTATION]: namespaceFieldManager(app) } },
+            }, { parent: this });
+        const inNamespace: pulumi.CustomResourceOptions = { parent: this, dependsOn: [kids.namespace] };
 
         // Istio objects need the CRDs and istiod's validating webhook, and pods get their sidecar only
         // if istiod's injection webhook is up when they are created: both wait for the mesh.
-        const mesh = args.istioDependencies ?? [];
+        const mesh = istioDependencies;
         const afterMesh = (...extra: pulumi.Resource[]): pulumi.CustomResourceOptions => ({
             parent: this,
-            dependsOn: [this.namespace, ...mesh, ...extra],
+            dependsOn: [kids.namespace, ...mesh, ...extra],
         });
         const deployments = {} as Record<Color, k8s.apps.v1.Deployment>;
         const budgets = {} as Record<Color, k8s.policy.v1.PodDisruptionBudget>;
@@ -372,7 +439,10 @@ export class BlueGreenService extends pulumi.ComponentResource {
         });
         const deployment = (color: Color, ...after: pulumi.Resource[]) => new k8s.apps.v1.Deployment(`${name}-${color}`, {
             metadata: { ...meta(`${app}-${color}`), labels: { ...labels, app, version: color } },
-            spec: buildDeploymentSpec({ app, color, spec: { ...a.colors[color], replicas: replicas[color] }, resources: a.resources, drain: a.drain }),
+            spec: buildDeploymentSpec({
+                app, color, resources: a.resources, drain: a.drain,
+                spec: { image: pinnedImage(`colors.${color}.image`, a.colors[color].image), replicas: replicas[color] },
+            }),
         }, {
             ...afterMesh(...after),
             // The provider awaits the rollout (new ReplicaSet ready) within this time, or fails the update.
@@ -387,9 +457,9 @@ export class BlueGreenService extends pulumi.ComponentResource {
                 spec: buildPodDisruptionBudgetSpec(app, color),
             }, inNamespace);
         }
-        this.disruptionBudgets = budgets;
+        kids.disruptionBudgets = budgets;
 
-        this.service = new k8s.core.v1.Service(`${name}-service`, {
+        kids.service = new k8s.core.v1.Service(`${name}-service`, {
             metadata: { ...meta(app), labels: { ...labels, app } },
             spec: buildServiceSpec(app, a.servicePort),
         }, inNamespace);
@@ -404,7 +474,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
 
         if (a.tls?.certificate) {
             // The gateway reads credentialName from its own namespace, so the Certificate lives there.
-            this.certificate = new k8s.apiextensions.CustomResource(`${name}-certificate`, {
+            kids.certificate = new k8s.apiextensions.CustomResource(`${name}-certificate`, {
                 apiVersion: "cert-manager.io/v1",
                 kind: "Certificate",
                 metadata: { name: a.tls.credentialName, namespace: a.tls.gatewayNamespace, labels },
@@ -413,46 +483,46 @@ export class BlueGreenService extends pulumi.ComponentResource {
                     dnsNames: [...a.hosts],
                     issuerRef: { name: a.tls.certificate.issuerName, kind: a.tls.certificate.issuerKind ?? "ClusterIssuer", group: "cert-manager.io" },
                 },
-            }, { parent: this, dependsOn: [...args.certManagerDependencies ?? [], ...args.gatewayDependencies ?? []] });
+            }, { parent: this, dependsOn: [...certManagerDependencies, ...gatewayDependencies] });
         }
 
         // Who may use the color header: refused (403) at the gateway unless allowed; with in-mesh
         // routing, also at the workload for callers inside the mesh.
-        this.previewPolicies = [];
+        kids.previewPolicies = [];
         if (a.previewAccess.mode === "restricted") {
             const security = (resourceName: string, kind: string, metadata: { name: string; namespace: string }, spec: object, dependsOn: pulumi.Resource[]) =>
                 new k8s.apiextensions.CustomResource(resourceName, { apiVersion: ISTIO_SECURITY_API, kind, metadata: { ...metadata, labels }, spec },
-                    { parent: this, dependsOn: [this.namespace, ...mesh, ...dependsOn] });
+                    { parent: this, dependsOn: [kids.namespace, ...mesh, ...dependsOn] });
             const atGateway = { name: `${ns}-${app}-preview`, namespace: a.gatewayNamespace };
             const inMesh = { name: `${app}-preview`, namespace: ns };
             const jwt = a.previewAccess.jwt;
-            const gatewayDeps = args.gatewayDependencies ?? [];
+            const gatewayDeps = gatewayDependencies;
             if (jwt) {
-                this.previewPolicies.push(security(`${name}-preview-jwt`, "RequestAuthentication", atGateway,
+                kids.previewPolicies.push(security(`${name}-preview-jwt`, "RequestAuthentication", atGateway,
                     buildRequestAuthenticationSpec(a.gatewaySelector, jwt), gatewayDeps));
             }
-            this.previewPolicies.push(security(`${name}-preview-access`, "AuthorizationPolicy", atGateway,
+            kids.previewPolicies.push(security(`${name}-preview-access`, "AuthorizationPolicy", atGateway,
                 buildGatewayPreviewPolicy(a.gatewaySelector, a.headerName, a.previewAccess), gatewayDeps));
             if (a.meshRouting) {
                 if (jwt) {
-                    this.previewPolicies.push(security(`${name}-mesh-preview-jwt`, "RequestAuthentication", inMesh,
+                    kids.previewPolicies.push(security(`${name}-mesh-preview-jwt`, "RequestAuthentication", inMesh,
                         buildRequestAuthenticationSpec({ app }, jwt), []));
                 }
-                this.previewPolicies.push(security(`${name}-mesh-preview-access`, "AuthorizationPolicy", inMesh,
+                kids.previewPolicies.push(security(`${name}-mesh-preview-access`, "AuthorizationPolicy", inMesh,
                     buildMeshPreviewPolicy(app, a.gatewayNamespace, a.headerName, a.previewAccess), []));
             }
         }
 
         const gatewayName = `${app}-gateway`;
         const host = serviceFqdn(app, ns);
-        this.gateway = istioObject(`${name}-gateway`, "Gateway", gatewayName, buildGatewaySpec(a.gatewaySelector, a.hosts, a.tls),
-            afterMesh(...(this.certificate ? [this.certificate] : [])));
-        this.destinationRule = istioObject(`${name}-destinationrule`, "DestinationRule", app,
+        kids.gateway = istioObject(`${name}-gateway`, "Gateway", gatewayName, buildGatewaySpec(a.gatewaySelector, a.hosts, a.tls),
+            afterMesh(...(kids.certificate ? [kids.certificate] : [])));
+        kids.destinationRule = istioObject(`${name}-destinationrule`, "DestinationRule", app,
             buildDestinationRuleSpec(host, a.loadBalancer, a.resilience));
-        this.serviceEntries = a.externalServices.map((s) =>
+        kids.serviceEntries = a.externalServices.map((s) =>
             istioObject(`${name}-serviceentry-${s.name}`, "ServiceEntry", s.name, buildServiceEntrySpec(s)));
         // The VirtualService goes last: the subsets it names and the Gateway it binds to exist first.
-        this.virtualService = istioObject(`${name}-virtualservice`, "VirtualService", app, buildVirtualServiceSpec({
+        kids.virtualService = istioObject(`${name}-virtualservice`, "VirtualService", app, buildVirtualServiceSpec({
             // In-mesh callers address the Service by name: bind to the mesh as well, for that host.
             hosts: a.meshRouting ? [...a.hosts, host] : a.hosts,
             gateways: a.meshRouting ? [`${ns}/${gatewayName}`, "mesh"] : [`${ns}/${gatewayName}`],
@@ -465,14 +535,14 @@ export class BlueGreenService extends pulumi.ComponentResource {
             mirrorToIdle: a.mirrorToIdle,
             timeout: a.resilience.timeout,
             retries: a.resilience.retries,
-        }), afterMesh(this.destinationRule, this.gateway, this.service, ...order.beforeRoute.map((color) => deployments[color])));
+        }), afterMesh(kids.destinationRule, kids.gateway, kids.service, ...order.beforeRoute.map((color) => deployments[color])));
         // Colors that receive no traffic change (scale down, new image) only once the route has moved away.
-        for (const color of order.afterRoute) deployments[color] = deployment(color, this.virtualService);
-        this.deployments = deployments;
+        for (const color of order.afterRoute) deployments[color] = deployment(color, kids.virtualService);
+        kids.deployments = deployments;
 
         this.activeColor = pulumi.output(a.activeColor);
         this.idleColor = pulumi.output(otherColor(a.activeColor));
-        this.namespaceName = this.namespace.metadata.name;
+        this.namespaceName = (kids.namespace.metadata as pulumi.Output<{ name?: string }>).apply((m) => m.name ?? ns);
         this.hosts = pulumi.output(a.hosts);
         this.serviceAddress = pulumi.interpolate`${host}:${a.servicePort}`;
         this.curlCommands = pulumi.output(args.ingressAddress ?? "$INGRESS_IP").apply((address) =>
@@ -487,13 +557,80 @@ export class BlueGreenService extends pulumi.ComponentResource {
             curlCommands: this.curlCommands,
         });
     }
+
+    /**
+     * The workload namespace: created and owned here, or (createNamespace false) the server-side
+     * apply patch that labels an existing namespace.
+     */
+    get namespace(): k8s.core.v1.Namespace | k8s.core.v1.NamespacePatch {
+        return blueGreenServiceChildren.get(this)!.namespace;
+    }
+
+    /** One Deployment per color. */
+    get deployments(): Record<Color, k8s.apps.v1.Deployment> {
+        return blueGreenServiceChildren.get(this)!.deployments;
+    }
+
+    /** One PodDisruptionBudget per color. */
+    get disruptionBudgets(): Record<Color, k8s.policy.v1.PodDisruptionBudget> {
+        return blueGreenServiceChildren.get(this)!.disruptionBudgets;
+    }
+
+    /** The Service in front of both colors. */
+    get service(): k8s.core.v1.Service {
+        return blueGreenServiceChildren.get(this)!.service;
+    }
+
+    /** The Istio Gateway. */
+    get gateway(): k8s.apiextensions.CustomResource {
+        return blueGreenServiceChildren.get(this)!.gateway;
+    }
+
+    /** The Istio DestinationRule defining the color subsets. */
+    get destinationRule(): k8s.apiextensions.CustomResource {
+        return blueGreenServiceChildren.get(this)!.destinationRule;
+    }
+
+    /** The Istio VirtualService carrying the switch. */
+    get virtualService(): k8s.apiextensions.CustomResource {
+        return blueGreenServiceChildren.get(this)!.virtualService;
+    }
+
+    /** The Istio ServiceEntries for external endpoints. */
+    get serviceEntries(): k8s.apiextensions.CustomResource[] {
+        return blueGreenServiceChildren.get(this)!.serviceEntries;
+    }
+
+    /** The cert-manager Certificate for the gateway's TLS secret, when one is requested. */
+    get certificate(): k8s.apiextensions.CustomResource | undefined {
+        return blueGreenServiceChildren.get(this)!.certificate;
+    }
+
+    /** The AuthorizationPolicies and RequestAuthentications restricting the color header (none when previewAccess is open). */
+    get previewPolicies(): k8s.apiextensions.CustomResource[] {
+        return blueGreenServiceChildren.get(this)!.previewPolicies;
+    }
+}
+
+
+/**
+ * The image of a color as the Deployment gets it. A known image was checked before anything was
+ * declared; one that comes from another resource is checked when it resolves, with the same
+ * message, and a bad one fails the update (the Deployment is never sent).
+ */
+export function pinnedImage(setting: string, image: pulumi.Input<string>): pulumi.Input<string> {
+    if (!pulumi.Output.isInstance(image) && !(image instanceof Promise)) return image;
+    return pulumi.output(image).apply((value) => {
+        throwIfProblems(checkPinnedImage(setting, value));
+        return value;
+    });
 }
 
 /**
  * curl commands that reach each color through the ingress gateway, and the default route. With
  * TLS they use HTTPS and pin the host name to the gateway address, so SNI and the certificate match.
  */
-export function curlCommands(address: string, host: string, headerName: string, https = false): Record<Color | "default", string> {
+export function curlCommands(address: string, host: string, headerName: string, https = false): CurlCommands {
     const base = https ? `curl -sS --resolve '${host}:443:${address}'` : `curl -sS -H 'Host: ${host}'`;
     const url = https ? `https://${host}/` : `http://${address}/`;
     return {

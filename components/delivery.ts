@@ -58,15 +58,29 @@ export interface CertificateRequest {
     /** Issuer name. */
     issuerName: string;
     /** `ClusterIssuer` (default) or `Issuer` (which must live in the gateway's namespace). */
-    issuerKind?: "ClusterIssuer" | "Issuer";
+    issuerKind?: IssuerKind;
+}
+
+/** The kind of a cert-manager issuer. */
+export const IssuerKind = {
+    /** A cluster-wide issuer. */
+    ClusterIssuer: "ClusterIssuer",
+    /** An issuer in the gateway's namespace. */
+    Issuer: "Issuer",
+} as const;
+/** The kind of a cert-manager issuer. */
+export type IssuerKind = (typeof IssuerKind)[keyof typeof IssuerKind];
+
+/** TLS at the ingress gateway, as a workload asks for it (the environment knows the gateway's namespace). */
+export interface WorkloadTlsArgs extends GatewayTls {
+    /** Have cert-manager issue the secret. */
+    certificate?: CertificateRequest;
 }
 
 /** TLS at the ingress gateway. */
-export interface TlsArgs extends GatewayTls {
+export interface TlsArgs extends WorkloadTlsArgs {
     /** Namespace of the ingress gateway pods, where the secret (and a Certificate) must live. */
     gatewayNamespace: string;
-    /** Have cert-manager issue the secret. */
-    certificate?: CertificateRequest;
 }
 
 /** Replica counts after idle sizing: the idle color runs `idleReplicas` when set. */

@@ -2,20 +2,36 @@
 // so sidecars know them even when the mesh only allows registered destinations.
 import { ConfigProblem, checkDnsLabel, checkInteger, checkOneOf, describe, isDnsName } from "./validation";
 
-/** Port protocols Istio understands on a ServiceEntry. */
-export const SERVICE_ENTRY_PROTOCOLS = ["HTTP", "HTTPS", "HTTP2", "GRPC", "TLS", "TCP", "MONGO"] as const;
-/** One ServiceEntry port protocol. */
-export type ServiceEntryProtocol = (typeof SERVICE_ENTRY_PROTOCOLS)[number];
+/** A port protocol Istio understands on a ServiceEntry. */
+export const ServiceEntryProtocol = { Http: "HTTP", Https: "HTTPS", Http2: "HTTP2", Grpc: "GRPC", Tls: "TLS", Tcp: "TCP", Mongo: "MONGO" } as const;
+/** A port protocol Istio understands on a ServiceEntry. */
+export type ServiceEntryProtocol = (typeof ServiceEntryProtocol)[keyof typeof ServiceEntryProtocol];
+/** The ServiceEntry port protocols. */
+export const SERVICE_ENTRY_PROTOCOLS: readonly ServiceEntryProtocol[] = Object.values(ServiceEntryProtocol);
 
 /** How sidecars resolve the endpoint's addresses. */
-export const SERVICE_ENTRY_RESOLUTIONS = ["DNS", "DNS_ROUND_ROBIN", "STATIC", "NONE"] as const;
-/** One ServiceEntry resolution mode. */
-export type ServiceEntryResolution = (typeof SERVICE_ENTRY_RESOLUTIONS)[number];
+export const ServiceEntryResolution = { Dns: "DNS", DnsRoundRobin: "DNS_ROUND_ROBIN", Static: "STATIC", None: "NONE" } as const;
+/** How sidecars resolve the endpoint's addresses. */
+export type ServiceEntryResolution = (typeof ServiceEntryResolution)[keyof typeof ServiceEntryResolution];
+/** The ServiceEntry resolution modes. */
+export const SERVICE_ENTRY_RESOLUTIONS: readonly ServiceEntryResolution[] = Object.values(ServiceEntryResolution);
 
 /** Whether the endpoint counts as part of the mesh. */
-export const SERVICE_ENTRY_LOCATIONS = ["MESH_EXTERNAL", "MESH_INTERNAL"] as const;
-/** One ServiceEntry location. */
-export type ServiceEntryLocation = (typeof SERVICE_ENTRY_LOCATIONS)[number];
+export const ServiceEntryLocation = { MeshExternal: "MESH_EXTERNAL", MeshInternal: "MESH_INTERNAL" } as const;
+/** Whether the endpoint counts as part of the mesh. */
+export type ServiceEntryLocation = (typeof ServiceEntryLocation)[keyof typeof ServiceEntryLocation];
+/** The ServiceEntry locations. */
+export const SERVICE_ENTRY_LOCATIONS: readonly ServiceEntryLocation[] = Object.values(ServiceEntryLocation);
+
+/** A port of an external endpoint. */
+export interface ExternalServicePort {
+    /** Port number. */
+    number: number;
+    /** Protocol on that port. */
+    protocol: ServiceEntryProtocol;
+    /** Port name; default `<protocol>-<number>` in lowercase. */
+    name?: string;
+}
 
 /** An external endpoint to register in the mesh. */
 export interface ExternalService {
@@ -24,7 +40,7 @@ export interface ExternalService {
     /** DNS names of the endpoint. */
     hosts: string[];
     /** Ports the workload calls. */
-    ports: { number: number; protocol: ServiceEntryProtocol; name?: string }[];
+    ports: ExternalServicePort[];
     /** Address resolution; default `DNS`. */
     resolution?: ServiceEntryResolution;
     /** Location; default `MESH_EXTERNAL`. */

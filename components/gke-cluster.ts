@@ -4,11 +4,23 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import { ConfigProblem, checkInteger, checkOneOf, describe, parseCidr, throwIfProblems } from "./validation";
+import { componentType, withPreviousType } from "./tokens";
 
-/** GKE release channels. */
-export const RELEASE_CHANNELS = ["RAPID", "REGULAR", "STABLE", "EXTENDED"] as const;
+/** A GKE release channel. */
+export const ReleaseChannel = {
+    /** The newest GKE versions, weeks after open-source release. */
+    Rapid: "RAPID",
+    /** Versions qualified on Rapid for a while (GKE's default). */
+    Regular: "REGULAR",
+    /** Versions qualified on Regular, for stability over features. */
+    Stable: "STABLE",
+    /** Regular versions kept up to 24 months (extended support). */
+    Extended: "EXTENDED",
+} as const;
 /** One GKE release channel. */
-export type ReleaseChannel = (typeof RELEASE_CHANNELS)[number];
+export type ReleaseChannel = (typeof ReleaseChannel)[keyof typeof ReleaseChannel];
+/** The GKE release channels. */
+export const RELEASE_CHANNELS: readonly ReleaseChannel[] = Object.values(ReleaseChannel);
 
 /** The IAM roles of the node service account in its project: writing logs and metrics. */
 export const NODE_SERVICE_ACCOUNT_ROLES = [
@@ -94,7 +106,7 @@ export interface NetworkRanges {
     services: string;
 }
 
-/** Arguments of {@link GkeCluster}. */
+/** Arguments of GkeCluster. */
 export interface GkeClusterArgs {
     /** GCP project ID; the Workload Identity pool is `<project>.svc.id.goog`. */
     project: string;
@@ -260,6 +272,17 @@ function loadGcp(): typeof gcp {
 }
 
 /**
+ * The child resources of a GkeCluster, for TypeScript programs. Kept out of the class's own fields:
+ * Pulumi's schema analyzer turns every field into an output, and these are not outputs.
+ */
+interface GkeClusterChildren {
+    provider: k8s.Provider;
+    cluster: gcp.container.Cluster;
+    nodePool: gcp.container.NodePool;
+}
+const gkeClusterChildren = new WeakMap<GkeCluster, GkeClusterChildren>();
+
+/**
  * A production-shaped GKE Standard cluster: VPC-native networking, a release channel, Workload
  * Identity, shielded nodes, Dataplane V2, logging and monitoring, and a separately managed,
  * autoscaled node pool running as a least-privilege service account. Optionally private nodes
@@ -272,17 +295,13 @@ export class GkeCluster extends pulumi.ComponentResource {
     public readonly endpoint: pulumi.Output<string>;
     /** A kubeconfig for the cluster (secret), using gke-gcloud-auth-plugin. */
     public readonly kubeconfig: pulumi.Output<string>;
-    /** A Kubernetes provider for the cluster that waits for the node pool. */
-    public readonly provider: k8s.Provider;
-    /** The cluster resource. */
-    public readonly cluster: gcp.container.Cluster;
-    /** The node pool resource. */
-    public readonly nodePool: gcp.container.NodePool;
 
     constructor(name: string, args: GkeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         const a = resolveGkeClusterArgs(args);
         throwIfProblems(checkGkeClusterArgs(a));
-        super("bluegreen:gke:GkeCluster", name, {}, opts);
+        super(componentType("GkeCluster"), name, {}, withPreviousType(opts, "bluegreen:gke:GkeCluster"));
+        const kids = {} as GkeClusterChildren;
+        gkeClusterChildren.set(this, kids);
         const gcp = loadGcp();
         const child = { parent: this };
         const region = regionOf(a.location);
@@ -365,7 +384,7 @@ export class GkeCluster extends pulumi.ComponentResource {
             }, child));
         }
 
-        this.cluster = new gcp.container.Cluster(`${name}-cluster`, {
+        kids.cluster = new gcp.container.Cluster(`${name}-cluster`, {
             name: a.clusterName,
             project: a.project,
             location: a.location,
@@ -392,10 +411,10 @@ export class GkeCluster extends pulumi.ComponentResource {
             resourceLabels: { "managed-by": "pulumi", "cluster": a.clusterName },
         }, child);
 
-        this.nodePool = new gcp.container.NodePool(`${name}-pool`, {
+        kids.nodePool = new gcp.container.NodePool(`${name}-pool`, {
             name: `${a.clusterName}-pool`,
             project: a.project,
-            cluster: this.cluster.name,
+            cluster: kids.cluster.name,
             location: a.location,
             // Set at creation only (see ignoreChanges below): changing it would replace the pool.
             initialNodeCount: initialNodeCount(a.nodePool.minNodes),
@@ -423,22 +442,37 @@ export class GkeCluster extends pulumi.ComponentResource {
             ignoreChanges: ["initialNodeCount"],
         });
 
-        this.clusterName = this.cluster.name;
-        this.endpoint = this.cluster.endpoint;
-        this.kubeconfig = pulumi.secret(pulumi.all([this.cluster.name, this.cluster.endpoint, this.cluster.masterAuth])
+        this.clusterName = kids.cluster.name;
+        this.endpoint = kids.cluster.endpoint;
+        this.kubeconfig = pulumi.secret(pulumi.all([kids.cluster.name, kids.cluster.endpoint, kids.cluster.masterAuth])
             .apply(([clusterName, endpoint, auth]) =>
                 buildKubeconfig(gkeClusterIdentifier(a.project, a.location, clusterName), endpoint, auth.clusterCaCertificate ?? "")));
-        this.provider = new k8s.Provider(`${name}-k8s`, {
+        kids.provider = new k8s.Provider(`${name}-k8s`, {
             kubeconfig: this.kubeconfig,
             // Without it, a changed endpoint, CA or a kubeconfig computed during an update would make
             // the provider (and with it every Kubernetes resource) be replaced.
             clusterIdentifier: gkeClusterIdentifier(a.project, a.location, a.clusterName),
-        }, { parent: this, dependsOn: [this.nodePool] });
+        }, { parent: this, dependsOn: [kids.nodePool] });
 
         this.registerOutputs({
             clusterName: this.clusterName,
             endpoint: this.endpoint,
             kubeconfig: this.kubeconfig,
         });
+    }
+
+    /** A Kubernetes provider for the cluster that waits for the node pool. */
+    get provider(): k8s.Provider {
+        return gkeClusterChildren.get(this)!.provider;
+    }
+
+    /** The cluster resource. */
+    get cluster(): gcp.container.Cluster {
+        return gkeClusterChildren.get(this)!.cluster;
+    }
+
+    /** The node pool resource. */
+    get nodePool(): gcp.container.NodePool {
+        return gkeClusterChildren.get(this)!.nodePool;
     }
 }

@@ -11,16 +11,27 @@ export { IstioMesh } from "./istio-mesh";
 
 // Their arguments and the types of argument fields.
 export type { BlueGreenEnvironmentArgs } from "./blue-green-environment";
-export type { BlueGreenServiceArgs } from "./blue-green-service";
+export type { BlueGreenServiceArgs, BlueGreenServiceOptions, ColorsArgs, CurlCommands, WorkloadArgs } from "./blue-green-service";
 export type { CertManagerArgs } from "./cert-manager";
-export type { ExistingNetwork, GkeClusterArgs, ImageRepository, NetworkRanges, NodePoolSettings, ReleaseChannel } from "./gke-cluster";
-export type { IstioMeshArgs, IstioPlatform, MtlsMode } from "./istio-mesh";
-export type { PreviewAccess, PreviewAccessMode } from "./preview-access";
-export type { CertificateRequest, Resilience, TlsArgs } from "./delivery";
-export type { ExternalService, ServiceEntryProtocol } from "./external-services";
-export type { DrainAction } from "./rollout";
-export type { Color, ConnectionPool, GatewayTls, LoadBalancerPolicy, OutlierDetection, RetryPolicy, StringMatch, TargetedRoute } from "./routing";
-export type { ColorSpec, ContainerResources, PodSecurityLevel } from "./workload";
+export type { ExistingNetwork, GkeClusterArgs, ImageRepository, NetworkRanges, NodePoolSettings } from "./gke-cluster";
+export type { IstioMeshArgs } from "./istio-mesh";
+export type { PreviewAccess, PreviewJwt } from "./preview-access";
+export type { CertificateRequest, Resilience, TlsArgs, WorkloadTlsArgs } from "./delivery";
+export type { ExternalService, ExternalServicePort } from "./external-services";
+export type {
+    ConnectionPool, GatewayTls, HttpConnectionPool, OutlierDetection, RetryPolicy, StringMatch, TargetedRoute, TcpConnectionPool, TrafficWeights,
+} from "./routing";
+export type { ColorSpec, ContainerResources, ResourceQuantities } from "./workload";
+
+// Enums: each an object of named values and a type of the same name (what the schema's enums are).
+export { ReleaseChannel } from "./gke-cluster";
+export { IstioPlatform, MtlsMode } from "./istio-mesh";
+export { PreviewAccessMode } from "./preview-access";
+export { IssuerKind } from "./delivery";
+export { ServiceEntryLocation, ServiceEntryProtocol, ServiceEntryResolution } from "./external-services";
+export { DrainAction } from "./rollout";
+export { Color, LoadBalancerPolicy } from "./routing";
+export { PodSecurityLevel } from "./workload";
 
 // Allowed values and defaults.
 export { BLUE_GREEN_DEFAULTS } from "./blue-green-service";

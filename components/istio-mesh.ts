@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ConfigProblem, checkDnsLabel, checkInteger, checkOneOf, describe, throwIfProblems } from "./validation";
+import { componentType, withPreviousType } from "./tokens";
 
 /** The official Istio Helm chart repository. */
 export const ISTIO_CHART_REPOSITORY = "https://istio-release.storage.googleapis.com/charts";
@@ -19,10 +20,27 @@ export const DEFAULT_ISTIO_VERSION = "1.31.4";
  */
 export const MIN_ISTIO_VERSION = "1.24.0";
 
-/** Platform profiles the 1.24+ charts ship (`files/profile-platform-<name>.yaml`). */
-export const ISTIO_PLATFORMS = ["gke", "k3d", "k3s", "microk8s", "minikube", "openshift"] as const;
-/** One platform profile. */
-export type IstioPlatform = (typeof ISTIO_PLATFORMS)[number];
+/** A platform profile of the Istio 1.24+ charts (`files/profile-platform-<name>.yaml`), or none. */
+export const IstioPlatform = {
+    /** No platform profile. */
+    None: "",
+    /** Google Kubernetes Engine. */
+    Gke: "gke",
+    /** k3d. */
+    K3d: "k3d",
+    /** k3s. */
+    K3s: "k3s",
+    /** MicroK8s. */
+    Microk8s: "microk8s",
+    /** minikube. */
+    Minikube: "minikube",
+    /** OpenShift. */
+    Openshift: "openshift",
+} as const;
+/** A platform profile of the Istio 1.24+ charts (`files/profile-platform-<name>.yaml`), or none. */
+export type IstioPlatform = (typeof IstioPlatform)[keyof typeof IstioPlatform];
+/** The platform profiles the charts ship. */
+export const ISTIO_PLATFORMS: readonly IstioPlatform[] = Object.values(IstioPlatform).filter((p) => p !== IstioPlatform.None);
 
 /** Compares two `x.y.z` versions numerically. */
 export function compareVersions(a: string, b: string): number {
@@ -48,13 +66,20 @@ export function chartSource(repository: string, chart: string): { chart: string;
 }
 
 /** Mesh-wide mutual TLS modes for the root-namespace PeerAuthentication. */
-export const MTLS_MODES = ["STRICT", "PERMISSIVE"] as const;
-/** One mutual TLS mode. */
-export type MtlsMode = (typeof MTLS_MODES)[number];
+export const MtlsMode = {
+    /** Only mutual TLS between workloads. */
+    Strict: "STRICT",
+    /** Mutual TLS and plain text (while migrating). */
+    Permissive: "PERMISSIVE",
+} as const;
+/** A mesh-wide mutual TLS mode. */
+export type MtlsMode = (typeof MtlsMode)[keyof typeof MtlsMode];
+/** The mutual TLS modes. */
+export const MTLS_MODES: readonly MtlsMode[] = Object.values(MtlsMode);
 
-/** Arguments of {@link IstioMesh}. */
+/** Arguments of IstioMesh. */
 export interface IstioMeshArgs {
-    /** Istio version; every chart is pinned to it. Default {@link DEFAULT_ISTIO_VERSION}. */
+    /** Istio version; every chart is pinned to it. Default `1.31.4` (`DEFAULT_ISTIO_VERSION`). */
     version?: string;
     /** Helm repository of the charts (`https://`, `oci://`), or a local directory with one folder per chart. Default the official repository. */
     repository?: string;
@@ -64,7 +89,7 @@ export interface IstioMeshArgs {
      */
     revision?: string;
     /** The charts' platform profile (`global.platform`); `gke` makes the CNI chart find GKE's CNI directory and allow its system-node-critical pods. Empty: none. */
-    platform?: IstioPlatform | "";
+    platform?: IstioPlatform;
     /** Istio CNI instead of the `istio-init` container (NET_ADMIN, NET_RAW), so workload namespaces can enforce Pod Security `baseline`. Default true. */
     cni?: boolean;
     /** Namespace of istiod and the mesh root (PeerAuthentication). Default `istio-system`. */
@@ -179,6 +204,16 @@ export function istioChartValues(a: Required<IstioMeshArgs>) {
 }
 
 /**
+ * The child resources of a IstioMesh, for TypeScript programs. Kept out of the class's own fields:
+ * Pulumi's schema analyzer turns every field into an output, and these are not outputs.
+ */
+interface IstioMeshChildren {
+    ready: pulumi.Resource[];
+    ingressNamespaceResource: k8s.core.v1.Namespace;
+}
+const istioMeshChildren = new WeakMap<IstioMesh, IstioMeshChildren>();
+
+/**
  * Istio from its official Helm charts, all pinned to one version: `base` (CRDs), the `cni` node
  * agent, then `istiod` (awaited until ready, so its webhooks answer), then the `gateway` chart as a
  * LoadBalancer ingress gateway in its own namespace; plus mesh-wide STRICT mTLS.
@@ -190,19 +225,17 @@ export class IstioMesh extends pulumi.ComponentResource {
     public readonly ingressAddress: pulumi.Output<string>;
     /** Labels selecting the ingress gateway pods, for Istio Gateway resources. */
     public readonly gatewaySelector: Record<string, string>;
-    /** What Istio resources must wait for: the CRDs and a ready istiod. */
-    public readonly ready: pulumi.Resource[];
     /** Namespace of the ingress gateway pods (where its TLS secrets must live). */
     public readonly ingressNamespace: string;
-    /** The ingress gateway's namespace resource: objects placed there (a Certificate) wait for it. */
-    public readonly ingressNamespaceResource: k8s.core.v1.Namespace;
     /** The revision istiod was installed as (empty: the default revision). */
     public readonly revision: string;
 
     constructor(name: string, args: IstioMeshArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         const a: Required<IstioMeshArgs> = { ...ISTIO_DEFAULTS, ...args };
         throwIfProblems(checkIstioMeshArgs(a));
-        super("bluegreen:istio:IstioMesh", name, {}, opts);
+        super(componentType("IstioMesh"), name, {}, withPreviousType(opts, "bluegreen:istio:IstioMesh"));
+        const kids = {} as IstioMeshChildren;
+        istioMeshChildren.set(this, kids);
         const values = istioChartValues(a);
 
         const systemNs = new k8s.core.v1.Namespace(`${name}-system-namespace`, {
@@ -255,9 +288,9 @@ export class IstioMesh extends pulumi.ComponentResource {
 
         this.version = pulumi.output(a.version);
         this.gatewaySelector = { istio: gatewayPodLabels(a.ingressReleaseName).istio };
-        this.ready = [base, ...cni, istiod];
+        kids.ready = [base, ...cni, istiod];
         this.ingressNamespace = a.ingressNamespace;
-        this.ingressNamespaceResource = ingressNs;
+        kids.ingressNamespaceResource = ingressNs;
         this.revision = a.revision;
 
         this.registerOutputs({
@@ -265,5 +298,15 @@ export class IstioMesh extends pulumi.ComponentResource {
             ingressAddress: this.ingressAddress,
             gatewaySelector: this.gatewaySelector,
         });
+    }
+
+    /** What Istio resources must wait for: the CRDs and a ready istiod. */
+    get ready(): pulumi.Resource[] {
+        return istioMeshChildren.get(this)!.ready;
+    }
+
+    /** The ingress gateway's namespace resource: objects placed there (a Certificate) wait for it. */
+    get ingressNamespaceResource(): k8s.core.v1.Namespace {
+        return istioMeshChildren.get(this)!.ingressNamespaceResource;
     }
 }

@@ -7,9 +7,16 @@ import { COLORS } from "./routing";
 import { ConfigProblem, checkOneOf, describe, parseCidr } from "./validation";
 
 /** `restricted`: only allowed callers may use the color header; `open`: anyone may (the seed's behaviour). */
-export const PREVIEW_ACCESS_MODES = ["restricted", "open"] as const;
-/** One preview access mode. */
-export type PreviewAccessMode = (typeof PREVIEW_ACCESS_MODES)[number];
+export const PreviewAccessMode = {
+    /** Only the allowed addresses and token issuer may send the color header; others get 403. */
+    Restricted: "restricted",
+    /** Anyone may send the color header (the policy pack warns). */
+    Open: "open",
+} as const;
+/** Who may send the color header. */
+export type PreviewAccessMode = (typeof PreviewAccessMode)[keyof typeof PreviewAccessMode];
+/** The preview access modes. */
+export const PREVIEW_ACCESS_MODES: readonly PreviewAccessMode[] = Object.values(PreviewAccessMode);
 
 /** Who may send the color header. */
 export interface PreviewAccess {
@@ -18,7 +25,15 @@ export interface PreviewAccess {
     /** Client addresses allowed at the ingress gateway, as IPv4 CIDRs (the gateway sees them with externalTrafficPolicy Local). */
     sourceCidrs: string[];
     /** Callers with a valid JWT from this issuer are allowed, at the gateway and in the mesh. */
-    jwt?: { issuer: string; jwksUri?: string };
+    jwt?: PreviewJwt;
+}
+
+/** A JWT issuer whose tokens allow sending the color header. */
+export interface PreviewJwt {
+    /** The tokens' `iss`. */
+    issuer: string;
+    /** The issuer's JWKS URL; discovered from the issuer when unset. */
+    jwksUri?: string;
 }
 
 /** The default: nobody outside may use the header until addresses or an issuer are allowed. */

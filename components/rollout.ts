@@ -5,16 +5,18 @@ import { COLORS, Color, TargetedRoute, catchAllSplit, otherColor } from "./routi
 import { ConfigProblem, checkInteger, checkOneOf } from "./validation";
 
 /** How a pod waits before it stops: the Kubernetes `sleep` lifecycle action, or `sleep` run in the app container. */
-export const DrainActions = {
+export const DrainAction = {
     /** The kubelet's own `preStop.sleep` (Kubernetes 1.30+, on by default; GA in 1.34). Needs nothing in the image. */
     Sleep: "sleep",
     /** `preStop.exec` running `/bin/sleep` in the app container: older clusters; the image must ship `sleep` (nginx does). */
     Exec: "exec",
 } as const;
-/** A value of {@link DrainActions}. */
-export type DrainAction = (typeof DrainActions)[keyof typeof DrainActions];
+/** How a pod waits before it stops. */
+export type DrainAction = (typeof DrainAction)[keyof typeof DrainAction];
+/** The drain actions by name (the name earlier releases exported). */
+export const DrainActions = DrainAction;
 /** Every drain action, for validation messages. */
-export const DRAIN_ACTIONS: readonly DrainAction[] = Object.values(DrainActions);
+export const DRAIN_ACTIONS: readonly DrainAction[] = Object.values(DrainAction);
 
 /** Seconds a terminating pod keeps serving: Istio needs seconds to push an endpoint change to every proxy (Argo Rollouts waits 30 s). */
 export const DEFAULT_DRAIN_DELAY_SECONDS = 30;

@@ -2,15 +2,34 @@
 // this request?" the way Istio does. No Pulumi here: tests, the offline renderer and the policy
 // pack call these directly.
 
-/** The two colors of a blue-green deployment. */
-export const COLORS = ["blue", "green"] as const;
-/** One of the two colors. */
-export type Color = (typeof COLORS)[number];
+// Enums are `as const` objects whose type has the same name: what Pulumi's schema analyzer reads as
+// an enum (it looks the object up by the type's name). The arrays serve loops and messages.
 
-/** The load-balancing algorithms the DestinationRule may use (Istio `LoadBalancerSettings.simple`). */
-export const LOAD_BALANCER_POLICIES = ["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM"] as const;
-/** One of the supported load-balancing algorithms. */
-export type LoadBalancerPolicy = (typeof LOAD_BALANCER_POLICIES)[number];
+/** One of the two colors of a blue-green deployment. */
+export const Color = {
+    /** The blue color. */
+    Blue: "blue",
+    /** The green color. */
+    Green: "green",
+} as const;
+/** One of the two colors of a blue-green deployment. */
+export type Color = (typeof Color)[keyof typeof Color];
+/** The two colors, in order. */
+export const COLORS: readonly Color[] = Object.values(Color);
+
+/** A load-balancing algorithm of the DestinationRule (Istio `LoadBalancerSettings.simple`). */
+export const LoadBalancerPolicy = {
+    /** Each endpoint in turn. */
+    RoundRobin: "ROUND_ROBIN",
+    /** The endpoint with the fewest active requests (of two picked at random). */
+    LeastRequest: "LEAST_REQUEST",
+    /** A random endpoint. */
+    Random: "RANDOM",
+} as const;
+/** A load-balancing algorithm of the DestinationRule (Istio `LoadBalancerSettings.simple`). */
+export type LoadBalancerPolicy = (typeof LoadBalancerPolicy)[keyof typeof LoadBalancerPolicy];
+/** The supported load-balancing algorithms. */
+export const LOAD_BALANCER_POLICIES: readonly LoadBalancerPolicy[] = Object.values(LoadBalancerPolicy);
 
 /** The pod label that tells the colors apart; DestinationRule subsets select on it. */
 export const VERSION_LABEL = "version";
@@ -33,9 +52,20 @@ export interface RouteDestination {
 
 /** A string match as Istio's `StringMatch` (one of exact, prefix, regex). */
 export interface StringMatch {
+    /** The exact value. */
     exact?: string;
+    /** A prefix of the value. */
     prefix?: string;
+    /** An RE2 regular expression the whole value matches. */
     regex?: string;
+}
+
+/** A split of the catch-all route between the colors, in percent (whole numbers summing to 100). */
+export interface TrafficWeights {
+    /** Percent of catch-all traffic to blue. */
+    blue?: number;
+    /** Percent of catch-all traffic to green. */
+    green?: number;
 }
 
 /** An Istio HTTPMatchRequest, limited to the conditions this package emits. */
@@ -172,16 +202,40 @@ export function cookieMatch(name: string, value: string): StringMatch {
 
 /** Outlier detection: eject endpoints that keep failing (Istio `OutlierDetection`). */
 export interface OutlierDetection {
+    /** Consecutive 5xx responses that eject an endpoint. */
     consecutive5xxErrors: number;
+    /** How often endpoints are scanned, e.g. `10s`. */
     interval: string;
+    /** Minimum ejection time, e.g. `30s`. */
     baseEjectionTime: string;
+    /** At most this percent of endpoints are ejected at once. */
     maxEjectionPercent: number;
 }
 
 /** Connection-pool limits (Istio `ConnectionPoolSettings`). */
 export interface ConnectionPool {
-    tcp: { maxConnections: number; connectTimeout: string };
-    http: { http1MaxPendingRequests: number; http2MaxRequests: number; maxRetries: number };
+    /** TCP limits. */
+    tcp: TcpConnectionPool;
+    /** HTTP limits. */
+    http: HttpConnectionPool;
+}
+
+/** TCP connection limits of a color (Istio `ConnectionPoolSettings.TCPSettings`). */
+export interface TcpConnectionPool {
+    /** Maximum connections to the color. */
+    maxConnections: number;
+    /** Connect timeout, e.g. `5s`. */
+    connectTimeout: string;
+}
+
+/** HTTP request limits of a color (Istio `ConnectionPoolSettings.HTTPSettings`). */
+export interface HttpConnectionPool {
+    /** Maximum requests waiting for a connection. */
+    http1MaxPendingRequests: number;
+    /** Maximum concurrent requests. */
+    http2MaxRequests: number;
+    /** Maximum concurrent retries. */
+    maxRetries: number;
 }
 
 /** Defaults that protect a color from a failing pod and from overload without getting in the way of nginx. */

@@ -66,6 +66,7 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ["mesh.revision", "istioRevision"],
     ["mesh", ""],
     ["existingGatewaySelector", "ingressGatewaySelector"],
+    ["installMesh", "installIstio"],
 ];
 
 /** The stack config key of a component argument path (`cluster.nodePool.minNodes` -> `minNodes`). */
@@ -79,7 +80,7 @@ export function configKeyFor(argumentPath: string): string {
 
 /** Every setting of this project, as declared in Pulumi.yaml (a test keeps the two equal). */
 export const STACK_SETTINGS = [
-    "activeColor", "namespace", "istioRevision", "appName", "hosts", "blueImage", "greenImage", "blueReplicas", "greenReplicas",
+    "activeColor", "namespace", "createNamespace", "istioRevision", "appName", "hosts", "blueImage", "greenImage", "blueReplicas", "greenReplicas",
     "headerName", "loadBalancer", "externalServices", "kubeconfig", "clusterName", "clusterLocation", "releaseChannel",
     "deletionProtection", "machineType", "minNodes", "maxNodes", "diskSizeGb", "nodesCidr", "podsCidr", "servicesCidr",
     "privateNodes", "masterCidr", "masterAuthorizedNetworks", "installIstio", "istioVersion", "mtlsMode", "ingressReplicas",
@@ -369,6 +370,7 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
     return resolveBlueGreenServiceArgs({
         activeColor: (reader.string("activeColor") ?? BLUE_GREEN_DEFAULTS.activeColor) as Color,
         namespace: reader.string("namespace"),
+        createNamespace: reader.boolean("createNamespace"),
         istioRevision: reader.optional("istioRevision"),
         podSecurity: reader.string("podSecurity") as PodSecurityLevel | undefined,
         appName: reader.string("appName"),
@@ -496,7 +498,7 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
     if (options.keys !== undefined) reader.problems.push(...checkConfigKeys(options.keys, options.project ?? ""));
     const installIstio = reader.boolean("installIstio") ?? true;
     const existingGatewayNamespace = reader.optional("ingressGatewayNamespace");
-    const workload = readWorkload(reader, gatewayNamespaceOf({ mesh: installIstio ? {} : false, existingGatewayNamespace }));
+    const workload = readWorkload(reader, gatewayNamespaceOf({ installMesh: installIstio, existingGatewayNamespace }));
     const kubeconfig = reader.optional("kubeconfig");
     if (kubeconfig !== undefined) reader.problems.push(...checkKubeconfig(kubeconfig, options.fileExists ?? fs.existsSync));
     const clusterIdentifier = reader.optional("clusterIdentifier");
@@ -516,10 +518,11 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
         cluster,
         kubeconfig,
         clusterIdentifier,
-        mesh: installIstio ? mesh : (false as const),
+        installMesh: installIstio,
+        mesh: installIstio ? mesh : undefined,
         existingGatewaySelector: reader.labels("ingressGatewaySelector"),
         existingGatewayNamespace,
-        certManager: installCertManager ? { version: certManagerVersion } : (false as const),
+        certManager: installCertManager ? { version: certManagerVersion } : undefined,
         workload,
     };
     const locationKey = reader.optional("clusterLocation") === undefined && get("gcp:region") !== undefined ? "gcp:region" : "clusterLocation";

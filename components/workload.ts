@@ -1,3 +1,4 @@
+import type * as pulumi from "@pulumi/pulumi";
 // Pure builders for the Kubernetes side of the blue-green workload: namespace labels, one
 // Deployment per color and the color-agnostic Service.
 import type * as k8s from "@pulumi/kubernetes";
@@ -9,8 +10,8 @@ export const CONTAINER_PORT = 80;
 
 /** Image and replica count of one color. */
 export interface ColorSpec {
-    /** Container image, pinned to a tag or digest. */
-    image: string;
+    /** Container image, pinned to a tag or digest; may come from another resource (an image built in the same program). */
+    image: pulumi.Input<string>;
     /** Number of pods; 0 parks the color. */
     replicas: number;
 }
@@ -18,9 +19,17 @@ export interface ColorSpec {
 /** CPU and memory requests and limits of the app container. */
 export interface ContainerResources {
     /** What the scheduler reserves, e.g. `{ cpu: "50m", memory: "64Mi" }`. */
-    requests: { cpu: string; memory: string };
+    requests: ResourceQuantities;
     /** The ceiling, e.g. `{ cpu: "500m", memory: "128Mi" }`. */
-    limits: { cpu: string; memory: string };
+    limits: ResourceQuantities;
+}
+
+/** CPU and memory quantities, in Kubernetes notation. */
+export interface ResourceQuantities {
+    /** CPU, e.g. `50m`. */
+    cpu: string;
+    /** Memory, e.g. `64Mi`. */
+    memory: string;
 }
 
 /** Requests and limits that fit nginx serving static content. */
@@ -39,9 +48,16 @@ export function injectionLabels(istioRevision?: string): Record<string, string> 
  * `istio-init` container's NET_ADMIN/NET_RAW are refused) and admits the stock nginx image, whose
  * master runs as root; `restricted` would refuse it. `privileged` is for meshes without CNI.
  */
-export const POD_SECURITY_LEVELS = ["baseline", "privileged"] as const;
+export const PodSecurityLevel = {
+    /** Pod Security `baseline`. */
+    Baseline: "baseline",
+    /** Pod Security `privileged` (no restriction). */
+    Privileged: "privileged",
+} as const;
 /** One enforced Pod Security level. */
-export type PodSecurityLevel = (typeof POD_SECURITY_LEVELS)[number];
+export type PodSecurityLevel = (typeof PodSecurityLevel)[keyof typeof PodSecurityLevel];
+/** The Pod Security levels a workload namespace may enforce. */
+export const POD_SECURITY_LEVELS: readonly PodSecurityLevel[] = Object.values(PodSecurityLevel);
 
 /**
  * Namespace labels for Pod Security admission: enforce `level`, and audit against `restricted`

@@ -29,6 +29,8 @@ export interface DeclaredResource {
     errorHooks: string[];
     /** Input paths whose changes the engine ignores (the ignoreChanges option). */
     ignoreChanges: string[];
+    /** Previous identities the engine adopts the resource from (the aliases option): alias specs' types and alias URNs. */
+    aliases: { type?: string; name?: string; urn?: string }[];
 }
 
 /** What a program declared and returned. */
@@ -125,12 +127,23 @@ export function useMocks(stack = "dev"): Promise<void> {
                         customTimeouts: customTimeoutsOf(req),
                         errorHooks: req.getHooks()?.getOnErrorList() ?? [],
                         ignoreChanges: req.getIgnorechangesList(),
+                        aliases: aliasesOf(req),
                     });
                 }
                 callback(err, resp);
             });
     })();
     return installed;
+}
+
+/** The aliases of a registration: structured alias specs (what the engine gets today) or plain alias URNs. */
+function aliasesOf(req: any): DeclaredResource["aliases"] {
+    const specs = (req.getAliasesList?.() ?? []).map((alias: any) => {
+        if (alias.hasUrn?.() || alias.getUrn?.()) return { urn: alias.getUrn() };
+        const spec = alias.getSpec();
+        return { ...(spec.getType() ? { type: spec.getType() } : {}), ...(spec.getName() ? { name: spec.getName() } : {}) };
+    });
+    return [...specs, ...(req.getAliasurnsList?.() ?? []).map((urn: string) => ({ urn }))];
 }
 
 /** Sets the stack configuration the way `pulumi config set` would (keys without the project prefix). */

@@ -34,6 +34,7 @@ const VALUES: Record<string, string[]> = {
         list("green:cookie:beta=opt-in"), list("green:source:app=checkout,app=cart"), list("purple:header:a=b")],
     mirrorToIdle: ["0", "20", "150"],
     meshRouting: ["true", "false", "yes"],
+    createNamespace: ["true", "false", "no"],
     externalServices: ["[]", list("tcp://db.example.com:5432"), list("tcp://a-b.example.com:1", "tcp://a.b.example.com:2"), list("ftp://x.example.com:21")],
     tlsCredentialName: ["", "sample-tls", "Bad_Name"],
     httpsRedirect: ["false", "true"],

@@ -1,8 +1,28 @@
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import type * as envMod from "../components/blue-green-environment";
 import { Resources, evaluate, useMocks } from "./harness";
 
 const cluster = { project: "my-project-id", clusterName: "bg", location: "us-central1", deletionProtection: false };
+
+/** Declares an environment whose workload's blue image is an Output resolving to a bad value; prints how the update failed. */
+const RESOLVED_BAD_IMAGE = `
+const pulumi = require("@pulumi/pulumi");
+const { useMocks, evaluate } = require("./test/harness");
+(async () => {
+    let failure;
+    process.on("unhandledRejection", (e) => { failure = failure ?? e; });
+    await useMocks();
+    const { BlueGreenEnvironment } = require("./components/blue-green-environment");
+    const ev = evaluate(() => new BlueGreenEnvironment("env", { kubeconfig: "/k", installMesh: false,
+        workload: { activeColor: "blue", colors: { blue: { image: pulumi.output("nginx:latest"), replicas: 2 } } } }))
+        .then((r) => { failure = failure ?? r.error; }, (e) => { failure = failure ?? e; });
+    for (let waited = 0; !failure && waited < 20000; waited += 50) await Promise.race([ev, new Promise((r) => setTimeout(r, 50))]);
+    console.log(JSON.stringify({ message: failure && failure.message }));
+    process.exit(0);
+})();
+`;
 
 describe("BlueGreenEnvironment", () => {
     let mod: typeof envMod;
@@ -18,10 +38,38 @@ describe("BlueGreenEnvironment", () => {
 
     it("composes cluster -> mesh -> workload under one parent", async () => {
         const { r } = await declare({ cluster, mesh: {}, workload: { activeColor: "blue" } });
-        const root = r.get("bluegreen:index:BlueGreenEnvironment", "env");
-        for (const [type, name] of [["bluegreen:gke:GkeCluster", "env-gke"], ["bluegreen:istio:IstioMesh", "env-istio"], ["bluegreen:workload:BlueGreenService", "env-app"]]) {
+        const root = r.get("gke-istio-bluegreen:index:BlueGreenEnvironment", "env");
+        for (const [type, name] of [["gke-istio-bluegreen:index:GkeCluster", "env-gke"], ["gke-istio-bluegreen:index:IstioMesh", "env-istio"], ["gke-istio-bluegreen:index:BlueGreenService", "env-app"]]) {
             assert.equal(r.get(type, name).parent, root.urn, `${name} is a child of the environment`);
         }
+    });
+
+    it("registers every component as gke-istio-bluegreen:index:<Class>, aliased to its previous token so existing stacks adopt it", async () => {
+        const { r } = await declare({ cluster, mesh: {}, certManager: {}, workload: { activeColor: "blue" } });
+        const previous: [string, string, string][] = [
+            ["BlueGreenEnvironment", "env", "bluegreen:index:BlueGreenEnvironment"],
+            ["GkeCluster", "env-gke", "bluegreen:gke:GkeCluster"],
+            ["IstioMesh", "env-istio", "bluegreen:istio:IstioMesh"],
+            ["CertManager", "env-cert-manager", "bluegreen:tls:CertManager"],
+            ["BlueGreenService", "env-app", "bluegreen:workload:BlueGreenService"],
+        ];
+        for (const [cls, name, old] of previous) {
+            assert.deepEqual(r.get(`gke-istio-bluegreen:index:${cls}`, name).aliases, [{ type: old }], cls);
+        }
+        assert.deepEqual(r.all.filter((x) => x.type.startsWith("bluegreen:")).map((x) => x.type), [], "no component keeps an old token");
+    });
+
+    it("checks a workload image that comes from another resource when it resolves, under the same name as a known one", async function () {
+        this.timeout(60_000);
+        const known = await declare({ kubeconfig: "/k", installMesh: false, workload: { activeColor: "blue", colors: { blue: { image: "nginx:latest", replicas: 2 } } } });
+        const expected = known.error?.message ?? "";
+        assert.match(expected, /workload\.colors\.blue\.image/);
+        // A failed registration leaves the mock engine unusable: this runs in a process of its own.
+        const result = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", RESOLVED_BAD_IMAGE], {
+            cwd: path.join(__dirname, ".."), encoding: "utf8", timeout: 50_000,
+        });
+        const failure = JSON.parse(result.stdout.trim().split("\n").pop() ?? "{}");
+        assert.ok(typeof failure.message === "string" && failure.message.endsWith(expected), `the ConfigError text, verbatim: ${result.stdout}${result.stderr}`);
     });
 
     it("makes every Istio object and Deployment of the workload wait for base and istiod", async () => {
@@ -29,7 +77,7 @@ describe("BlueGreenEnvironment", () => {
         const releases = r.ofType("kubernetes:helm.sh/v3:Release");
         const base = releases.find((x) => x.inputs.chart === "base")!;
         const istiod = releases.find((x) => x.inputs.chart === "istiod")!;
-        const app = r.get("bluegreen:workload:BlueGreenService", "env-app");
+        const app = r.get("gke-istio-bluegreen:index:BlueGreenService", "env-app");
         const waiting = r.all.filter((x) => x.parent === app.urn && ["Gateway", "DestinationRule", "VirtualService", "ServiceEntry", "Deployment"].includes(x.inputs.kind));
         assert.equal(waiting.length, 5);
         for (const x of waiting) {

@@ -1,16 +1,41 @@
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import type * as bgs from "../components/blue-green-service";
 import type { KubernetesObject } from "../components/references";
 import { COLORS, routeRequest } from "../components/routing";
 import { Evaluation, Resources, evaluate, useMocks, valueOf } from "./harness";
 
 const T = {
-    component: "bluegreen:workload:BlueGreenService",
+    component: "gke-istio-bluegreen:index:BlueGreenService",
     namespace: "kubernetes:core/v1:Namespace",
+    namespacePatch: "kubernetes:core/v1:NamespacePatch",
     deployment: "kubernetes:apps/v1:Deployment",
     service: "kubernetes:core/v1:Service",
     provider: "pulumi:providers:kubernetes",
 };
+
+/** Declares a BlueGreenService whose blue image is an Output resolving to a bad value; prints how the update failed. */
+const RESOLVED_BAD_IMAGE = `
+const pulumi = require("@pulumi/pulumi");
+const { useMocks, evaluate } = require("./test/harness");
+(async () => {
+    let failure;
+    process.on("unhandledRejection", (e) => { failure = failure ?? e; });
+    await useMocks();
+    const k8s = require("@pulumi/kubernetes");
+    const { BlueGreenService } = require("./components/blue-green-service");
+    let declared = false;
+    const ev = evaluate(() => {
+        const provider = new k8s.Provider("cluster", {});
+        new BlueGreenService("bg", { activeColor: "blue", colors: { blue: { image: pulumi.output("nginx:latest"), replicas: 2 } } }, { providers: [provider] });
+        declared = true;
+    }).then((r) => { failure = failure ?? r.error; }, (e) => { failure = failure ?? e; });
+    for (let waited = 0; !failure && waited < 20000; waited += 50) await Promise.race([ev, new Promise((r) => setTimeout(r, 50))]);
+    console.log(JSON.stringify({ declared, message: failure && failure.message }));
+    process.exit(0);
+})();
+`;
 
 describe("BlueGreenService", () => {
     let mod: typeof bgs;
@@ -53,6 +78,50 @@ describe("BlueGreenService", () => {
         assert.equal(privileged["pod-security.kubernetes.io/enforce"], "privileged");
         const refused = await declare({ podSecurity: "restricted" as any });
         assert.match(refused.error?.message ?? "", /podSecurity: got "restricted"; allowed values: baseline, privileged/);
+    });
+
+    it("with createNamespace false owns no Namespace: it labels the existing one by server-side apply under its own field manager", async () => {
+        const { r, component } = await declare({ createNamespace: false, istioRevision: "asm-1-31", podSecurity: "privileged" });
+        assert.equal(r.ofType(T.namespace).length, 0, "no Namespace object: deleting the stack must not delete a shared namespace");
+        const patch = r.get(T.namespacePatch, "bg-namespace-labels");
+        assert.equal(patch.inputs.metadata.name, "sample-ns");
+        assert.deepEqual(patch.inputs.metadata.labels, {
+            "istio.io/rev": "asm-1-31", "pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/audit": "restricted",
+        });
+        assert.deepEqual(patch.inputs.metadata.annotations, { "pulumi.com/patchFieldManager": "gke-istio-bluegreen-nginx" });
+        assert.equal(patch.inputs.metadata.annotations["pulumi.com/patchForce"], undefined, "never forced over someone else's labels");
+        // Everything in the namespace still waits for its labels (injection must be on before pods start).
+        for (const d of r.ofType(T.deployment)) assert.ok(d.dependsOn.includes(patch.urn), d.name);
+        assert.ok(r.get(T.service, "bg-service").dependsOn.includes(patch.urn));
+        assert.equal(await valueOf(component!.namespaceName), "sample-ns");
+    });
+
+    it("lets two apps share one namespace: no Namespace object twice, the same labels from two field managers", async () => {
+        const ev = await evaluate(() => {
+            const provider = new k8s.Provider("cluster", {});
+            for (const app of ["shop", "cart"]) {
+                new mod.BlueGreenService(app, { activeColor: "blue", appName: app, namespace: "team-a", createNamespace: false, hosts: [`${app}.example.com`] },
+                    { providers: [provider] });
+            }
+        });
+        assert.equal(ev.error, undefined);
+        const r = new Resources(ev.resources);
+        assert.equal(r.ofType(T.namespace).length, 0);
+        const patches = r.ofType(T.namespacePatch);
+        assert.deepEqual(patches.map((p) => p.inputs.metadata.name), ["team-a", "team-a"]);
+        assert.deepEqual(patches.map((p) => p.inputs.metadata.annotations["pulumi.com/patchFieldManager"]).sort(),
+            ["gke-istio-bluegreen-cart", "gke-istio-bluegreen-shop"]);
+        assert.deepEqual(patches[0].inputs.metadata.labels, patches[1].inputs.metadata.labels, "same values: co-owned, no conflict");
+        // Every object that lands in the namespace is unique by kind and name.
+        const keys = r.all.filter((x) => x.custom && x.inputs.kind && x.inputs.metadata?.namespace === "team-a")
+            .map((x) => `${x.inputs.kind}/${x.inputs.metadata.name}`);
+        assert.equal(new Set(keys).size, keys.length, keys.join(", "));
+    });
+
+    it("refuses a createNamespace that is not a boolean before declaring anything", async () => {
+        const refused = await declare({ createNamespace: "no" as any });
+        assert.match(refused.error?.message ?? "", /createNamespace: got "no"; allowed values: true, false/);
+        assert.deepEqual(refused.resources.filter((x) => x.type !== T.provider && x.type !== "pulumi:pulumi:Stack").map((x) => x.type), []);
     });
 
     it("uses the revision label instead of istio-injection when a revision is given (never both)", async () => {
@@ -206,7 +275,7 @@ describe("BlueGreenService", () => {
             const provider = new k8s.Provider("cluster", {});
             // Stands in for the mesh install; the mesh component passes its istiod release here.
             const mesh = new k8s.core.v1.Namespace("mesh", { metadata: { name: "istio-system" } }, { provider });
-            new mod.BlueGreenService("bg", { activeColor: "blue", istioDependencies: [mesh] }, { providers: [provider] });
+            new mod.BlueGreenService("bg", { activeColor: "blue" }, { providers: [provider], istioDependencies: [mesh] });
         });
         const r = new Resources(resources);
         const mesh = r.get(T.namespace, "mesh");
@@ -404,6 +473,25 @@ describe("BlueGreenService", () => {
         const bad = await declare({ rolloutTimeoutSeconds: 0, drainDelaySeconds: 1.5 });
         assert.match(bad.error?.message ?? "", /rolloutTimeoutSeconds: got 0; allowed values: a whole number from 10 to 7200/);
         assert.match(bad.error?.message ?? "", /drainDelaySeconds: got 1.5/);
+    });
+
+    it("takes an image from another resource (an Output) and checks it when it resolves, failing the update with the same message", async function () {
+        this.timeout(60_000);
+        const pulumi = await import("@pulumi/pulumi");
+        const built = await declare({ colors: { blue: { image: pulumi.output("registry.example.com/shop:2.0.1"), replicas: 2 } } });
+        assert.equal(built.error, undefined);
+        assert.equal(built.r.get(T.deployment, "bg-blue").inputs.spec.template.spec.containers[0].image, "registry.example.com/shop:2.0.1");
+        const known = await declare({ colors: { blue: { image: "nginx:latest", replicas: 2 } } });
+        const expected = known.error?.message ?? "";
+        assert.match(expected, /colors\.blue\.image/);
+        // Resolved later: the Deployment's registration fails when the bad value arrives. A failed
+        // registration leaves the mock engine unusable, so this runs in a process of its own.
+        const result = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", RESOLVED_BAD_IMAGE], {
+            cwd: path.join(__dirname, ".."), encoding: "utf8", timeout: 50_000,
+        });
+        const failure = JSON.parse(result.stdout.trim().split("\n").pop() ?? "{}");
+        assert.equal(failure.declared, true, "everything before the failure was declared: nothing was refused up front");
+        assert.ok(typeof failure.message === "string" && failure.message.endsWith(expected), `the ConfigError text, verbatim: ${result.stdout}${result.stderr}`);
     });
 
     it("refuses bad arguments before declaring any child", async () => {

@@ -50,7 +50,7 @@ describe("the real-engine benchmark's floor (e2e/floor.ts)", () => {
             assert.equal(theirs.error, undefined);
             assert.deepEqual(objectsOf(theirs.resources), objectsOf(ours.resources), color);
             assert.ok(Object.keys(objectsOf(ours.resources)).length >= 9);
-            assert.ok(!theirs.resources.some((r) => r.type.startsWith("bluegreen:")), "no components");
+            assert.ok(!theirs.resources.some((r) => r.type.startsWith("gke-istio-bluegreen:")), "no components");
         }
     });
 

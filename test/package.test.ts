@@ -41,11 +41,12 @@ describe("the public API (components/index.ts)", () => {
     it("exports exactly the deliberate list: adding or removing a name is a decision made here", async () => {
         const api = await import("../components");
         assert.deepEqual(Object.keys(api).sort(), [
-            "BLUE_GREEN_DEFAULTS", "BlueGreenEnvironment", "BlueGreenService", "CERT_MANAGER_DEFAULTS", "COLORS", "CertManager", "ConfigError",
+            "BLUE_GREEN_DEFAULTS", "BlueGreenEnvironment", "BlueGreenService", "CERT_MANAGER_DEFAULTS", "COLORS", "CertManager", "Color", "ConfigError",
             "DEFAULT_CLUSTER_IDENTIFIER", "DEFAULT_DRAIN_DELAY_SECONDS", "DEFAULT_ISTIO_VERSION", "DEFAULT_PREVIEW_ACCESS", "DEFAULT_RESILIENCE",
-            "DEFAULT_RESOURCES", "DEFAULT_ROLLOUT_TIMEOUT_SECONDS", "DrainActions", "GKE_DEFAULTS", "GkeCluster", "ISTIO_DEFAULTS", "ISTIO_PLATFORMS",
-            "IstioMesh", "LOAD_BALANCER_POLICIES", "MIN_ISTIO_VERSION", "MTLS_MODES", "POD_SECURITY_LEVELS", "PREVIEW_ACCESS_MODES", "RELEASE_CHANNELS",
-            "SERVICE_ENTRY_PROTOCOLS", "authorize", "buildDeploymentSpec", "buildDestinationRuleSpec", "buildGatewayPreviewPolicy", "buildGatewaySpec",
+            "DEFAULT_RESOURCES", "DEFAULT_ROLLOUT_TIMEOUT_SECONDS", "DrainAction", "DrainActions", "GKE_DEFAULTS", "GkeCluster", "ISTIO_DEFAULTS",
+            "ISTIO_PLATFORMS", "IssuerKind", "IstioMesh", "IstioPlatform", "LOAD_BALANCER_POLICIES", "LoadBalancerPolicy", "MIN_ISTIO_VERSION",
+            "MTLS_MODES", "MtlsMode", "POD_SECURITY_LEVELS", "PREVIEW_ACCESS_MODES", "PodSecurityLevel", "PreviewAccessMode", "RELEASE_CHANNELS",
+            "ReleaseChannel", "SERVICE_ENTRY_PROTOCOLS", "ServiceEntryLocation", "ServiceEntryProtocol", "ServiceEntryResolution", "authorize", "buildDeploymentSpec", "buildDestinationRuleSpec", "buildGatewayPreviewPolicy", "buildGatewaySpec",
             "buildMeshPreviewPolicy", "buildRequestAuthenticationSpec", "buildServiceEntrySpec", "buildServiceSpec", "buildVirtualServiceSpec",
             "curlCommands", "describeRouting", "rolloutOrder", "routeRequest", "trafficReceivers",
         ]);

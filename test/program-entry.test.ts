@@ -67,7 +67,7 @@ describe("program entry (what Pulumi runs)", () => {
         const ev = await evaluate(program, loadStackConfig("dev", {}, dir));
         assert.equal(ev.error, undefined);
         const r = new Resources(ev.resources);
-        assert.equal(r.ofType("bluegreen:index:BlueGreenEnvironment").length, 1);
+        assert.equal(r.ofType("gke-istio-bluegreen:index:BlueGreenEnvironment").length, 1);
         assert.equal(r.ofKind("VirtualService").length, 1);
         assert.equal(r.ofKind("Deployment").length, 2);
     });

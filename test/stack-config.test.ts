@@ -43,6 +43,8 @@ describe("stack config", () => {
     it("needs only the GCP project and region, and applies the defaults", () => {
         const env = read({});
         assert.equal(env.workload.activeColor, "blue");
+        assert.equal(env.workload.createNamespace, true);
+        assert.equal(read({ createNamespace: "false" }).workload.createNamespace, false);
         assert.deepEqual(env.workload.colors, BLUE_GREEN_DEFAULTS.colors);
         assert.equal(env.kubeconfig, undefined);
         assert.equal(env.cluster?.project, "my-project-id");
@@ -194,7 +196,8 @@ describe("stack config", () => {
 
     it("uses an existing mesh's gateway selector only when Istio is not installed here", () => {
         const env = read({ installIstio: "false", ingressGatewaySelector: "istio=ingressgateway,app=istio-ingressgateway" });
-        assert.equal(env.mesh, false);
+        assert.equal(env.installMesh, false);
+        assert.equal(env.mesh, undefined);
         assert.deepEqual(env.existingGatewaySelector, { istio: "ingressgateway", app: "istio-ingressgateway" });
         assert.match(problemsFor({ ingressGatewaySelector: "istio=ingress" }).message, /ingressGatewaySelector: is "istio=ingress" but only applies with installIstio false/);
         assert.match(problemsFor({ installIstio: "false", ingressGatewaySelector: "istio" }).message, /ingressGatewaySelector: got "istio"; allowed values: pod labels/);

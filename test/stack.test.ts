@@ -21,7 +21,7 @@ describe("stack (index.ts)", () => {
         const ev = await run();
         assert.equal(ev.error, undefined);
         const r = new Resources(ev.resources);
-        for (const type of ["bluegreen:index:BlueGreenEnvironment", "bluegreen:gke:GkeCluster", "bluegreen:istio:IstioMesh", "bluegreen:workload:BlueGreenService",
+        for (const type of ["gke-istio-bluegreen:index:BlueGreenEnvironment", "gke-istio-bluegreen:index:GkeCluster", "gke-istio-bluegreen:index:IstioMesh", "gke-istio-bluegreen:index:BlueGreenService",
             "gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool"]) {
             assert.equal(r.ofType(type).length, 1, type);
         }
@@ -36,7 +36,7 @@ describe("stack (index.ts)", () => {
         const providers = r.ofType("pulumi:providers:kubernetes");
         assert.equal(providers.length, 1, "exactly one Kubernetes provider");
         const [provider] = providers;
-        assert.equal(r.byUrn(provider.parent!)?.type, "bluegreen:gke:GkeCluster");
+        assert.equal(r.byUrn(provider.parent!)?.type, "gke-istio-bluegreen:index:GkeCluster");
         assert.deepEqual(provider.secretPaths, ["kubeconfig"]);
         assert.match(provider.inputs.kubeconfig, /gke-gcloud-auth-plugin/);
         assert.ok(provider.dependsOn.includes(r.ofType("gcp:container/nodePool:NodePool")[0].urn), "the provider waits for the node pool");
@@ -62,6 +62,20 @@ describe("stack (index.ts)", () => {
         assert.equal(outputs.activeColor, "green");
         assert.equal(outputs.idleColor, "blue");
         assert.equal(outputs.curlCommands.green, `curl -sS -H 'Host: sample.hoge.com' -H 'x-version: green' http://${MOCK_INGRESS_IP}/`);
+    });
+
+    it("deploys into an existing, shared namespace with createNamespace false: labels it, never owns it", async () => {
+        const shared = new Resources((await run({ createNamespace: "false" })).resources);
+        const owned = new Resources((await run()).resources);
+        const workloadNamespaces = (r: Resources) => r.ofType("kubernetes:core/v1:Namespace").filter((x) => x.inputs.metadata.name === "sample-ns");
+        assert.equal(workloadNamespaces(owned).length, 1);
+        assert.equal(workloadNamespaces(shared).length, 0);
+        const [patch] = shared.ofType("kubernetes:core/v1:NamespacePatch");
+        assert.equal(patch.inputs.metadata.name, "sample-ns");
+        assert.equal(patch.inputs.metadata.labels["istio-injection"], "enabled");
+        assert.equal(patch.inputs.metadata.annotations["pulumi.com/patchFieldManager"], "gke-istio-bluegreen-nginx");
+        const refused = await run({ createNamespace: "maybe" });
+        assert.match(refused.error?.message ?? "", /createNamespace/);
     });
 
     it("targets an existing cluster and mesh without any GCP or Helm resource", async () => {
