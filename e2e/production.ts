@@ -185,6 +185,34 @@ async function main(): Promise<void> {
     }
     pulumi(["config", "set", "kubeconfig", kubeconfig]);
 
+    // F. A stack created before the type tokens moved to gke-istio-bluegreen:index:<Class>: its state
+    // carries the previous tokens (in types, URNs, parents and dependencies). The aliases must adopt
+    // every component and child, never replace them.
+    const PREVIOUS_TOKENS: Record<string, string> = {
+        "gke-istio-bluegreen:index:BlueGreenEnvironment": "bluegreen:index:BlueGreenEnvironment",
+        "gke-istio-bluegreen:index:BlueGreenService": "bluegreen:workload:BlueGreenService",
+    };
+    const generationBefore = getJson("-n", NS, "get", "deployment", "nginx-blue")?.metadata?.generation;
+    pulumi(["stack", "export", "--file", exported]);
+    let state = fs.readFileSync(exported, "utf8");
+    for (const [now, before] of Object.entries(PREVIOUS_TOKENS)) state = state.split(now).join(before);
+    check("the rewritten state carries only the previous tokens", !/gke-istio-bluegreen:index:/.test(state) && /bluegreen:workload:BlueGreenService/.test(state));
+    const previous = path.join(project, "state-previous-tokens.json");
+    fs.writeFileSync(previous, state);
+    pulumi(["stack", "import", "--file", previous]);
+    const upgrading = timed("F1. pulumi preview (a stack whose state has the previous type tokens)", () => pulumi(["preview", "--json"]));
+    const upgradingSteps = changedSteps(upgrading.stdout);
+    check("the previous tokens are aliases: no object is created, deleted or replaced", upgradingSteps.every((s) =>
+        !REPLACING.has(s.op) && s.op !== "delete" && s.op !== "create"), JSON.stringify(upgradingSteps));
+    timed("F2. pulumi up (adopt the new tokens)", () => pulumi(["up", "--yes", "--skip-preview"]));
+    pulumi(["stack", "export", "--file", exported]);
+    const adopted = fs.readFileSync(exported, "utf8");
+    check("...and after pulumi up the state names the components by their new tokens only",
+        /gke-istio-bluegreen:index:BlueGreenService/.test(adopted) && !/bluegreen:workload:BlueGreenService/.test(adopted));
+    const generationAfter = getJson("-n", NS, "get", "deployment", "nginx-blue")?.metadata?.generation;
+    check("...while the workload was never touched (Deployment generation unchanged)",
+        generationBefore !== undefined && generationAfter === generationBefore, `${generationBefore} -> ${generationAfter}`);
+
     // D. The first preview of kubeconfig + installIstio, charts from a local directory.
     const charts = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-istio-charts-"));
     const source = locateIstioCharts();
