@@ -15,8 +15,9 @@ import {
 } from "./delivery";
 import { ExternalService, buildServiceEntrySpec, checkExternalServices } from "./external-services";
 import {
-    DEFAULT_PREVIEW_ACCESS,
+    resolvePreviewAccess,
     PreviewAccess,
+    ResolvedPreviewAccess,
     buildGatewayPreviewPolicy,
     buildMeshPreviewPolicy,
     buildRequestAuthenticationSpec,
@@ -258,7 +259,7 @@ export interface ResolvedBlueGreenServiceArgs {
     drain: DrainSettings;
     rolloutTimeoutSeconds: number;
     gatewayNamespace: string;
-    previewAccess: PreviewAccess;
+    previewAccess: ResolvedPreviewAccess;
 }
 
 /** Applies defaults to the arguments. */
@@ -292,7 +293,7 @@ export function resolveBlueGreenServiceArgs(args: BlueGreenServiceArgs): Resolve
         drain: { delaySeconds: args.drainDelaySeconds ?? DEFAULT_DRAIN_DELAY_SECONDS, action: args.drainAction ?? DrainActions.Sleep },
         rolloutTimeoutSeconds: args.rolloutTimeoutSeconds ?? DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
         gatewayNamespace: args.gatewayNamespace ?? args.tls?.gatewayNamespace ?? "istio-system",
-        previewAccess: args.previewAccess ?? DEFAULT_PREVIEW_ACCESS,
+        previewAccess: resolvePreviewAccess(args.previewAccess),
     };
 }
 

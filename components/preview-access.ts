@@ -21,9 +21,9 @@ export const PREVIEW_ACCESS_MODES: readonly PreviewAccessMode[] = Object.values(
 /** Who may send the color header. */
 export interface PreviewAccess {
     /** Default `restricted`. */
-    mode: PreviewAccessMode;
-    /** Client addresses allowed at the ingress gateway, as IPv4 CIDRs (the gateway sees them with externalTrafficPolicy Local). */
-    sourceCidrs: string[];
+    mode?: PreviewAccessMode;
+    /** Client addresses allowed at the ingress gateway, as IPv4 CIDRs (the gateway sees them with externalTrafficPolicy Local). Default none. */
+    sourceCidrs?: string[];
     /** Callers with a valid JWT from this issuer are allowed, at the gateway and in the mesh. */
     jwt?: PreviewJwt;
 }
@@ -37,10 +37,22 @@ export interface PreviewJwt {
 }
 
 /** The default: nobody outside may use the header until addresses or an issuer are allowed. */
-export const DEFAULT_PREVIEW_ACCESS: PreviewAccess = { mode: "restricted", sourceCidrs: [] };
+export const DEFAULT_PREVIEW_ACCESS: ResolvedPreviewAccess = { mode: "restricted", sourceCidrs: [] };
+
+/** Preview access with its defaults applied: what the checks and builders work on. */
+export type ResolvedPreviewAccess = Required<Pick<PreviewAccess, "mode" | "sourceCidrs">> & Pick<PreviewAccess, "jwt">;
+
+/** Applies the defaults to what a caller gave (any field may be left out). */
+export function resolvePreviewAccess(access: PreviewAccess | undefined): ResolvedPreviewAccess {
+    return {
+        mode: access?.mode ?? DEFAULT_PREVIEW_ACCESS.mode,
+        sourceCidrs: access?.sourceCidrs ?? DEFAULT_PREVIEW_ACCESS.sourceCidrs,
+        ...(access?.jwt !== undefined ? { jwt: access.jwt } : {}),
+    };
+}
 
 /** Checks the preview access settings. */
-export function checkPreviewAccess(setting: string, access: PreviewAccess): ConfigProblem[] {
+export function checkPreviewAccess(setting: string, access: ResolvedPreviewAccess): ConfigProblem[] {
     const problems = checkOneOf(`${setting}.mode`, access.mode, PREVIEW_ACCESS_MODES);
     access.sourceCidrs.forEach((cidr, i) => {
         if (!parseCidr(cidr)) {
@@ -85,7 +97,7 @@ const principalsOf = (jwt?: { issuer: string }) => (jwt ? [`${jwt.issuer}/*`] : 
  * "not from an allowed address and not with an allowed token" is one rule; with neither allowed,
  * every request carrying the header is refused.
  */
-export function buildGatewayPreviewPolicy(gatewaySelector: Record<string, string>, headerName: string, access: PreviewAccess): AuthorizationPolicySpec {
+export function buildGatewayPreviewPolicy(gatewaySelector: Record<string, string>, headerName: string, access: ResolvedPreviewAccess): AuthorizationPolicySpec {
     const source = {
         ...(access.sourceCidrs.length ? { notRemoteIpBlocks: [...access.sourceCidrs] } : {}),
         ...(access.jwt ? { notRequestPrincipals: principalsOf(access.jwt) } : {}),
@@ -103,7 +115,7 @@ export function buildGatewayPreviewPolicy(gatewaySelector: Record<string, string
  * namespace (already checked there) or carries a valid JWT of the issuer. Client addresses mean
  * nothing inside the mesh (pod IPs), so allowed CIDRs do not apply here.
  */
-export function buildMeshPreviewPolicy(app: string, gatewayNamespace: string, headerName: string, access: PreviewAccess): AuthorizationPolicySpec {
+export function buildMeshPreviewPolicy(app: string, gatewayNamespace: string, headerName: string, access: ResolvedPreviewAccess): AuthorizationPolicySpec {
     return {
         selector: { matchLabels: { app } },
         action: "DENY",

@@ -26,9 +26,12 @@ export class E2eRun {
     readonly project: string;
     readonly env: NodeJS.ProcessEnv;
 
-    /** `backendUrl` defaults to a file backend inside the project copy. */
-    constructor(prefix: string, options: { backendUrl?: string; env?: NodeJS.ProcessEnv } = {}) {
-        this.project = makeProject(prefix);
+    /**
+     * `project` defaults to a fresh copy of this repository (named `<prefix>…`) and must hold a
+     * `.state` folder; `backendUrl` defaults to a file backend in that folder.
+     */
+    constructor(prefix: string, options: { backendUrl?: string; env?: NodeJS.ProcessEnv; project?: string } = {}) {
+        this.project = options.project ?? makeProject(prefix);
         this.env = {
             ...process.env,
             PULUMI_BACKEND_URL: options.backendUrl ?? `file://${path.join(this.project, ".state")}`,

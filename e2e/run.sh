@@ -10,10 +10,11 @@ set -euo pipefail
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$E2E_DIR/.."
 
-# The scripts to run: the one given, or the users' workflow and then the production traps (Pod
-# Security, preview policies, clusterIdentifier, the first preview with Istio). All of them run;
-# any failure fails the whole.
-if [[ $# -gt 0 ]]; then SCRIPTS=("$(realpath "$1")"); else SCRIPTS=("$E2E_DIR/scenario.ts" "$E2E_DIR/production.ts"); fi
+# The scripts to run: the one given, or the users' workflow, the production traps (Pod Security,
+# preview policies, clusterIdentifier, the first preview with Istio, the policy pack, token
+# aliases) and a second program consuming the packed package. All of them run; any failure fails
+# the whole.
+if [[ $# -gt 0 ]]; then SCRIPTS=("$(realpath "$1")"); else SCRIPTS=("$E2E_DIR/scenario.ts" "$E2E_DIR/production.ts" "$E2E_DIR/consumer.ts"); fi
 run_scripts() {
   local script rc=0
   for script in "${SCRIPTS[@]}"; do node -r ts-node/register/transpile-only "$script" || rc=1; done

@@ -1,9 +1,8 @@
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { copyWorkingTree } from "../offline/working-copy";
+import { packIntoConsumer } from "../offline/packed-consumer";
 
 const root = path.join(__dirname, "..");
 const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
@@ -55,28 +54,13 @@ describe("the public API (components/index.ts)", () => {
 
 describe("the npm package (packed, installed, consumed)", function () {
     this.timeout(300_000);
-    let work: string;
     let files: string[];
     let consumer: string;
 
     before(() => {
-        work = copyWorkingTree(root, "bluegreen-pack-");
-        const packDir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-tarball-"));
-        // `npm pack` runs the prepare script, which builds the library, as `npm publish` would.
-        const [packed] = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", packDir], { cwd: work, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }));
-        files = packed.files.map((f: { path: string }) => f.path).sort();
-
-        consumer = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-consumer-"));
-        const installed = path.join(consumer, "node_modules", "gke-istio-bluegreen");
-        fs.mkdirSync(installed, { recursive: true });
-        execFileSync("tar", ["-xzf", path.join(packDir, packed.filename), "-C", installed, "--strip-components=1"]);
-        fs.rmSync(packDir, { recursive: true, force: true });
-        // The package's dependencies and peers, as npm would install them next to it.
-        const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8"));
-        for (const dep of [...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies), "@types/node"]) {
-            fs.mkdirSync(path.dirname(path.join(consumer, "node_modules", dep)), { recursive: true });
-            fs.symlinkSync(path.join(root, "node_modules", dep), path.join(consumer, "node_modules", dep));
-        }
+        const packed = packIntoConsumer(root, ["@types/node"]);
+        consumer = packed.dir;
+        files = packed.files;
         fs.writeFileSync(path.join(consumer, "program.ts"), readmeSnippet());
         fs.writeFileSync(path.join(consumer, "run.js"), RUNNER);
         fs.writeFileSync(path.join(consumer, "tsconfig.json"), JSON.stringify({
@@ -85,7 +69,7 @@ describe("the npm package (packed, installed, consumed)", function () {
         }));
     });
     after(() => {
-        for (const dir of [work, consumer]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+        if (consumer) fs.rmSync(consumer, { recursive: true, force: true });
     });
 
     it("ships exactly the compiled library, its declarations, the manifest, README and LICENSE", () => {

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import type * as svc from "../components/blue-green-service";
 import {
-    AccessRequest, DEFAULT_PREVIEW_ACCESS, PreviewAccess, authorize, buildGatewayPreviewPolicy, buildMeshPreviewPolicy, checkPreviewAccess,
+    AccessRequest, DEFAULT_PREVIEW_ACCESS, ResolvedPreviewAccess, authorize, resolvePreviewAccess, buildGatewayPreviewPolicy, buildMeshPreviewPolicy, checkPreviewAccess,
 } from "../components/preview-access";
 import { Resources, evaluate, useMocks } from "./harness";
 
@@ -57,7 +57,7 @@ describe("previewAccess: who may reach a color with the header", () => {
     });
 
     it("checks the settings", () => {
-        const ok: PreviewAccess = { mode: "restricted", sourceCidrs: [office, "198.51.100.7/32"], jwt: { issuer, jwksUri: `${issuer}/jwks.json` } };
+        const ok: ResolvedPreviewAccess = { mode: "restricted", sourceCidrs: [office, "198.51.100.7/32"], jwt: { issuer, jwksUri: `${issuer}/jwks.json` } };
         assert.deepEqual(checkPreviewAccess("previewAccess", ok), []);
         assert.deepEqual(checkPreviewAccess("previewAccess", { mode: "open", sourceCidrs: [] }), []);
         const bad = checkPreviewAccess("previewAccess", { mode: "open", sourceCidrs: ["203.0.113.1/24"], jwt: { issuer, jwksUri: "http://x" } });
@@ -100,5 +100,12 @@ describe("previewAccess: who may reach a color with the header", () => {
             const open = await declare({ previewAccess: { mode: "open", sourceCidrs: [] } });
             assert.equal(open.all.filter((x) => ["AuthorizationPolicy", "RequestAuthentication"].includes(x.inputs.kind)).length, 0);
         });
+    });
+    it("fills what a caller leaves out: restricted by default, no addresses, no issuer", () => {
+        assert.deepEqual(resolvePreviewAccess(undefined), DEFAULT_PREVIEW_ACCESS);
+        assert.deepEqual(resolvePreviewAccess({ mode: "open" }), { mode: "open", sourceCidrs: [] });
+        assert.deepEqual(resolvePreviewAccess({ sourceCidrs: ["203.0.113.0/24"] }), { mode: "restricted", sourceCidrs: ["203.0.113.0/24"] });
+        const jwt = { issuer: "https://issuer.example.com" };
+        assert.deepEqual(resolvePreviewAccess({ jwt }), { mode: "restricted", sourceCidrs: [], jwt });
     });
 });
