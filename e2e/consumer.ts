@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { packIntoConsumer } from "../offline/packed-consumer";
-import { E2eRun } from "./harness";
+import { E2eRun, changedSteps } from "./harness";
 
 const ROOT = path.join(__dirname, "..");
 const NS = "shop";
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
 
     pulumi(["config", "set", "activeColor", "green"]);
     const preview = timed("2. pulumi preview --json (switch to green)", () => pulumi(["preview", "--json"]));
-    const changed = (JSON.parse(preview.stdout).steps ?? []).filter((s: any) => s.op !== "same");
+    const changed = changedSteps(preview.stdout);
     check("the switch previews as exactly one update, the VirtualService",
         changed.length === 1 && changed[0].op === "update" && /VirtualService/.test(changed[0].urn), JSON.stringify(changed.map((s: any) => [s.op, s.urn])));
     timed("3. pulumi up (switch to green)", () => pulumi(["up", "--yes", "--skip-preview"]));

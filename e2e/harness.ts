@@ -18,6 +18,15 @@ function makeProject(prefix: string): string {
     return dir;
 }
 
+/** The steps of a `pulumi preview --json` that are not `same`, with the type and name from the URN. */
+export function changedSteps(previewStdout: string): { op: string; type: string; name: string; urn: string }[] {
+    const plan = JSON.parse(previewStdout);
+    return (plan.steps ?? []).filter((s: any) => s.op !== "same").map((s: any) => {
+        const parts = String(s.urn).split("::");
+        return { op: s.op, type: parts[2].split("$").pop()!, name: parts[3], urn: s.urn };
+    });
+}
+
 /** One e2e script's run: its project, environment, checks and timings. */
 export class E2eRun {
     passed = 0;
@@ -63,6 +72,18 @@ export class E2eRun {
             throw new Error(`pulumi ${args.join(" ")} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
         }
         return result;
+    }
+
+    /** Runs `kubectl <args>` with the run's environment (KUBECONFIG), `input` on stdin. */
+    kubectl(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
+        const r = spawnSync("kubectl", args, { env: this.env, encoding: "utf8", input });
+        return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+    }
+
+    /** `kubectl <args> -o json`, parsed; undefined when kubectl fails (no such object). */
+    kubectlJson(...args: string[]): any {
+        const r = this.kubectl([...args, "-o", "json"]);
+        return r.code === 0 ? JSON.parse(r.stdout) : undefined;
     }
 
     timed<T>(step: string, fn: () => T): T {

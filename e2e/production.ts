@@ -9,12 +9,11 @@
 //   D. The first preview with kubeconfig set and installIstio true (charts from a local directory)
 //      succeeds: the ingress Service is not read by a fixed ID before it exists.
 // Prints each step's wall time and ends with "N passed, N failed".
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CHART_SOURCE_DIRS, locateIstioCharts } from "../offline/istio-charts";
-import { E2eRun } from "./harness";
+import { E2eRun, changedSteps } from "./harness";
 
 const STACK = "production";
 const ISTIO_STACK = "production-istio";
@@ -28,23 +27,8 @@ const check = run.check.bind(run);
 const pulumi = run.pulumi.bind(run);
 const timed = run.timed.bind(run);
 
-function kubectl(args: string[], input?: string) {
-    const r = spawnSync("kubectl", args, { env, encoding: "utf8", input });
-    return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-const getJson = (...args: string[]) => {
-    const r = kubectl([...args, "-o", "json"]);
-    return r.code === 0 ? JSON.parse(r.stdout) : undefined;
-};
-
-/** The steps of a `pulumi preview --json` that are not `same`, as `op urn-type::name`. */
-function changedSteps(previewStdout: string): { op: string; type: string; name: string }[] {
-    const plan = JSON.parse(previewStdout);
-    return (plan.steps ?? []).filter((s: any) => s.op !== "same").map((s: any) => {
-        const parts = String(s.urn).split("::");
-        return { op: s.op, type: parts[2].split("$").pop()!, name: parts[3] };
-    });
-}
+const kubectl = run.kubectl.bind(run);
+const getJson = run.kubectlJson.bind(run);
 const REPLACING = new Set(["replace", "create-replacement", "delete-replaced", "discard-replaced"]);
 
 /** A pod that Pod Security baseline must refuse, for a server-side dry run. */

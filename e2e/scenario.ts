@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { E2eRun } from "./harness";
+import { E2eRun, changedSteps } from "./harness";
 
 const STACK = "e2e";
 const NS = "sample-ns";
@@ -17,11 +17,7 @@ const check = run.check.bind(run);
 const pulumi = run.pulumi.bind(run);
 const timed = run.timed.bind(run);
 
-function kubectl(...args: string[]): any {
-    const r = spawnSync("kubectl", [...args, "-o", "json"], { env, encoding: "utf8" });
-    if (r.status !== 0) return undefined;
-    return JSON.parse(r.stdout);
-}
+const kubectl = run.kubectlJson.bind(run);
 
 const catchAll = (vs: any) => vs?.spec?.http?.find((r: any) => !r.match)?.route?.map((d: any) => `${d.destination.subset}:${d.weight}`).join(",");
 const deploymentState = () => Object.fromEntries(["blue", "green"].map((c) => {
@@ -185,7 +181,7 @@ async function main(): Promise<void> {
     const preview = timed("2. pulumi preview --diff --json (switch to green)", () => pulumi(["preview", "--diff", "--json"]));
     const plan = JSON.parse(preview.stdout);
     const summary = plan.changeSummary ?? {};
-    const changed = (plan.steps ?? []).filter((s: any) => s.op !== "same");
+    const changed = changedSteps(preview.stdout);
     check("preview: exactly one resource to update, the VirtualService",
         changed.length === 1 && changed[0].op === "update" && /VirtualService/.test(changed[0].urn), JSON.stringify(changed.map((s: any) => [s.op, s.urn])));
     check("preview: zero creates, deletes or replaces",

@@ -1,9 +1,9 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { loadProgram, resolveProgramEntry } from "../offline/program";
 import { PROJECT_ROOT, loadStackConfig } from "../offline/stack-files";
+import { copyWorkingTree } from "../offline/working-copy";
 import { Resources, evaluate, useMocks } from "./harness";
 
 /**
@@ -11,11 +11,8 @@ import { Resources, evaluate, useMocks } from "./harness";
  * leaves it: the library compiled into package.json's `main`, which declares no resource.
  */
 function builtCopy(pulumiYaml = fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-entry-"));
-    for (const file of ["package.json", "index.ts", "Pulumi.dev.yaml"]) fs.copyFileSync(path.join(PROJECT_ROOT, file), path.join(dir, file));
+    const dir = copyWorkingTree(PROJECT_ROOT, "bluegreen-entry-");
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), pulumiYaml);
-    fs.cpSync(path.join(PROJECT_ROOT, "components"), path.join(dir, "components"), { recursive: true });
-    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
     const main = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).main as string;
     fs.mkdirSync(path.dirname(path.join(dir, main)), { recursive: true });
     // What tsc emits for components/index.ts: re-exports, no program function.
