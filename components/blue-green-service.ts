@@ -421,10 +421,9 @@ export class BlueGreenService extends pulumi.ComponentResource {
 
         // Istio objects need the CRDs and istiod's validating webhook, and pods get their sidecar only
         // if istiod's injection webhook is up when they are created: both wait for the mesh.
-        const mesh = istioDependencies;
         const afterMesh = (...extra: pulumi.Resource[]): pulumi.CustomResourceOptions => ({
             parent: this,
-            dependsOn: [kids.namespace, ...mesh, ...extra],
+            dependsOn: [kids.namespace, ...istioDependencies, ...extra],
         });
         const deployments = {} as Record<Color, k8s.apps.v1.Deployment>;
         const budgets = {} as Record<Color, k8s.policy.v1.PodDisruptionBudget>;
@@ -493,17 +492,16 @@ export class BlueGreenService extends pulumi.ComponentResource {
         if (a.previewAccess.mode === "restricted") {
             const security = (resourceName: string, kind: string, metadata: { name: string; namespace: string }, spec: object, dependsOn: pulumi.Resource[]) =>
                 new k8s.apiextensions.CustomResource(resourceName, { apiVersion: ISTIO_SECURITY_API, kind, metadata: { ...metadata, labels }, spec },
-                    { parent: this, dependsOn: [kids.namespace, ...mesh, ...dependsOn] });
+                    { parent: this, dependsOn: [kids.namespace, ...istioDependencies, ...dependsOn] });
             const atGateway = { name: `${ns}-${app}-preview`, namespace: a.gatewayNamespace };
             const inMesh = { name: `${app}-preview`, namespace: ns };
             const jwt = a.previewAccess.jwt;
-            const gatewayDeps = gatewayDependencies;
             if (jwt) {
                 kids.previewPolicies.push(security(`${name}-preview-jwt`, "RequestAuthentication", atGateway,
-                    buildRequestAuthenticationSpec(a.gatewaySelector, jwt), gatewayDeps));
+                    buildRequestAuthenticationSpec(a.gatewaySelector, jwt), gatewayDependencies));
             }
             kids.previewPolicies.push(security(`${name}-preview-access`, "AuthorizationPolicy", atGateway,
-                buildGatewayPreviewPolicy(a.gatewaySelector, a.headerName, a.previewAccess), gatewayDeps));
+                buildGatewayPreviewPolicy(a.gatewaySelector, a.headerName, a.previewAccess), gatewayDependencies));
             if (a.meshRouting) {
                 if (jwt) {
                     kids.previewPolicies.push(security(`${name}-mesh-preview-jwt`, "RequestAuthentication", inMesh,

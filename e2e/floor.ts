@@ -3,7 +3,7 @@
 // same provider settings, and nothing else: no components, no validation, no TypeScript.
 // It is generated from what the program declares under the offline engine, so it follows the
 // program whenever the program changes.
-import type { DeclaredResource } from "../offline/engine";
+import { DeclaredResource, providerUrn } from "../offline/engine";
 
 /** The @pulumi/kubernetes class (as a JavaScript expression on `k8s`) that registers `type`. */
 export function kubernetesClassOf(type: string): string {
@@ -30,7 +30,7 @@ function shapeOf(resources: DeclaredResource[]): FloorShape {
     const [provider] = providers;
     const objects = resources.filter((r) => r.custom && r.type.startsWith("kubernetes:"));
     for (const o of objects) {
-        if (o.provider?.split("::").slice(0, -1).join("::") !== provider.urn) throw new Error(`${o.urn} does not use the stack's Kubernetes provider`);
+        if (providerUrn(o) !== provider.urn) throw new Error(`${o.urn} does not use the stack's Kubernetes provider`);
     }
     const byUrn = new Map(resources.map((r) => [r.urn, r]));
     const index = new Map(objects.map((o, i) => [o.urn, i]));

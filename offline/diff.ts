@@ -1,6 +1,6 @@
 // Compares two evaluations of the program resource by resource, field by field, the way
 // `pulumi preview --diff` reports an update: resources are identified by URN, changes by input path.
-import type { DeclaredResource } from "./engine";
+import { DeclaredResource, providerUrn } from "./engine";
 import { REPLACE_CAVEAT, replacementPaths, underPath } from "./lifecycle";
 import { describeResource } from "./manifests";
 
@@ -84,7 +84,8 @@ export function planChanges(before: DeclaredResource[], after: DeclaredResource[
 
 /** URNs a resource waits for: its dependsOn and its provider. */
 function waitsFor(r: DeclaredResource): string[] {
-    return [...r.dependsOn, ...(r.provider ? [r.provider.split("::").slice(0, -1).join("::")] : [])];
+    const provider = providerUrn(r);
+    return provider ? [...r.dependsOn, provider] : r.dependsOn;
 }
 
 /** Groups steps by dependency level over the whole graph (unchanged resources finish at once). */

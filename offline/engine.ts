@@ -33,6 +33,11 @@ export interface DeclaredResource {
     aliases: { type?: string; name?: string; urn?: string }[];
 }
 
+/** The URN of the provider a resource uses (its provider reference is `<urn>::<id>`). */
+export function providerUrn(r: Pick<DeclaredResource, "provider">): string | undefined {
+    return r.provider?.split("::").slice(0, -1).join("::");
+}
+
 /** What a program declared and returned. */
 export interface Evaluation {
     resources: DeclaredResource[];

@@ -2,7 +2,7 @@
 // valid apply order, and a JSON listing of every resource with its secrets masked.
 import { stringify } from "yaml";
 import type { KubernetesObject } from "../components/references";
-import type { DeclaredResource } from "./engine";
+import { DeclaredResource, providerUrn } from "./engine";
 
 /** What secret inputs are replaced with in written output. */
 export const SECRET_MASK = "[secret]";
@@ -93,7 +93,7 @@ export function describeResource(r: DeclaredResource) {
         name: r.name,
         urn: r.urn,
         parent: r.parent,
-        provider: r.provider?.split("::").slice(0, -1).join("::"),
+        provider: providerUrn(r),
         dependsOn: r.dependsOn,
         secrets: r.secretPaths,
         inputs,
