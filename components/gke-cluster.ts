@@ -244,6 +244,11 @@ export function checkGkeClusterArgs(a: ResolvedGkeClusterArgs): ConfigProblem[] 
     return problems;
 }
 
+/** Warnings for accepted cluster arguments: values the dated lists of GCP regions and machine series do not know. */
+export function gkeClusterWarnings(a: ResolvedGkeClusterArgs): ConfigProblem[] {
+    return [];
+}
+
 /** The kubeconfig of a GKE cluster, authenticating with gke-gcloud-auth-plugin (no static credentials). */
 export function buildKubeconfig(contextName: string, endpoint: string, caCertificate: string): string {
     return JSON.stringify({

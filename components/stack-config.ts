@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { BlueGreenEnvironmentArgs, checkBlueGreenEnvironmentArgs, gatewayNamespaceOf } from "./blue-green-environment";
+import { BlueGreenEnvironmentArgs, checkBlueGreenEnvironmentArgs, checkBlueGreenEnvironmentWarnings, gatewayNamespaceOf } from "./blue-green-environment";
 import { BLUE_GREEN_DEFAULTS, ResolvedBlueGreenServiceArgs, resolveBlueGreenServiceArgs } from "./blue-green-service";
 import { DEFAULT_CERT_MANAGER_VERSION } from "./cert-manager";
 import { DEFAULT_RESILIENCE, parsePairs, parseTargetedRoute, parseTrafficWeights } from "./delivery";
@@ -27,6 +27,12 @@ export type ConfigGetter = (key: string) => string | undefined;
 export interface StackSettings {
     /** Arguments of the top-level component. */
     environment: BlueGreenEnvironmentArgs & { workload: ResolvedBlueGreenServiceArgs };
+    /**
+     * Values accepted but not known to exist, named by stack config key: checked against dated
+     * lists (Istio releases, GCP regions, machine series) that cannot know what came out later.
+     * The program logs them as warnings.
+     */
+    warnings: ConfigProblem[];
 }
 
 /** Component argument paths whose stack config key differs, longest first where they nest. */
@@ -116,6 +122,7 @@ export const DEPENDENT_SETTING_DEFAULTS: Record<string, string> = {
     istioVersion: ISTIO_DEFAULTS.version, mtlsMode: ISTIO_DEFAULTS.mtlsMode, ingressReplicas: String(ISTIO_DEFAULTS.ingressReplicas),
     imageRepositories: "[]", clusterIdentifier: "", istioChartRepository: ISTIO_DEFAULTS.repository, istioPlatform: "",
     previewSourceCidrs: "[]", previewJwtIssuer: "", previewJwksUri: "",
+    retryPerTryTimeout: DEFAULT_RESILIENCE.retries.perTryTimeout, retryOn: DEFAULT_RESILIENCE.retries.retryOn,
 };
 
 /**
@@ -130,6 +137,8 @@ export const PREREQUISITES: { settings: string[]; needs: string; fix: string; me
     { settings: ["ingressGatewaySelector", "ingressGatewayNamespace"], needs: "installIstio false (an existing mesh)", fix: "set installIstio to false", met: (get) => get("installIstio") === "false" },
     { settings: ["istioVersion", "mtlsMode", "ingressReplicas", "istioChartRepository", "istioPlatform"], needs: "installIstio true (the default)", fix: "set installIstio to true", met: (get) => get("installIstio") !== "false" },
     { settings: ["clusterIdentifier"], needs: "kubeconfig set (a cluster built here gets its own identifier)", fix: "set kubeconfig too", met: (get) => !!get("kubeconfig") },
+    // Istio refuses a retry policy with 0 attempts and anything else ("http retry policy configured when attempts are set to 0").
+    { settings: ["retryPerTryTimeout", "retryOn"], needs: "retryAttempts above 0 (0 turns retries off)", fix: "set retryAttempts to 1 or more", met: (get) => !/^\s*[-+]?0+\s*$/.test(get("retryAttempts") ?? "") },
     { settings: ["previewSourceCidrs", "previewJwtIssuer", "previewJwksUri"], needs: "previewAccess restricted (the default)", fix: "set previewAccess to restricted", met: (get) => get("previewAccess") !== "open" },
 ];
 
@@ -531,7 +540,7 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
         // A value that could not be parsed was replaced by its default: report the parse problem only.
         .filter((p) => !reader.hasProblem(p.setting.replace(/\[.*$/, "")));
     throwIfProblems([...reader.problems, ...argumentProblems]);
-    return { environment };
+    return { environment, warnings: checkBlueGreenEnvironmentWarnings(environment).map((p) => asStackProblem(p, locationKey)) };
 }
 
 /**

@@ -1,0 +1,141 @@
+// Classes of input that Istio, GKE or the API server would refuse later (issue 22), one table per
+// class, each with rows for valid neighbours. Every row goes through the program's own reader
+// (readStackConfigFromAll), as `pulumi up` and the offline tools do; the refusal names stack
+// settings only and says what is allowed.
+import * as assert from "node:assert/strict";
+import { readStackConfigFromAll } from "../components/stack-config";
+import { ConfigError, ConfigProblem } from "../components/validation";
+import { PROJECT } from "./harness";
+
+const GCP = { "gcp:project": "my-project-id", "gcp:region": "us-central1" };
+/** An existing cluster (inline kubeconfig): rows about the workload need no GKE settings. */
+export const EXISTING = { kubeconfig: "apiVersion: v1\nkind: Config\n" };
+
+/** Stack settings as `pulumi config set` leaves them, plus the GCP provider settings (undefined: unset). */
+export function allConfig(values: Record<string, string | string[] | undefined>): Record<string, string> {
+    const all: Record<string, string> = {};
+    for (const [key, value] of Object.entries({ ...GCP, ...values })) {
+        if (value !== undefined) all[key.includes(":") ? key : `${PROJECT}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return all;
+}
+
+/** What the reader says: the problems (undefined when accepted) and the warnings of an accepted stack. */
+export function outcome(values: Record<string, string | string[] | undefined>, fileExists = (_: string) => false):
+    { problems?: ConfigProblem[]; warnings: ConfigProblem[] } {
+    try {
+        return { warnings: readStackConfigFromAll(allConfig(values), PROJECT, "dev", fileExists).warnings };
+    } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        return { problems: e.problems, warnings: [] };
+    }
+}
+
+/**
+ * [what the user did, settings, the settings the refusal names (sorted) or "accepted", what the
+ * message must say, the settings an accepted stack warns about (default none)].
+ */
+export type ClassRow = [string, Record<string, string | string[] | undefined>, string[] | "accepted", RegExp?, string[]?];
+
+/** Argument paths and component words that a stack user never typed. */
+const INTERNAL_NAMES = /(?<![.\w-])(nodePool|networkRanges|colors|resilience|tls|cluster|workload|mesh|certManager|existingGateway\w*)\.[a-z]|\bspec\.|\bjwtRules\b/;
+
+/** Runs one table: each row refused with exactly the named settings, or accepted with exactly the named warnings. */
+export function runTable(title: string, rows: ClassRow[], fileExists?: (file: string) => boolean): void {
+    describe(title, () => {
+        for (const [what, values, expected, pattern, warned = []] of rows) {
+            it(`${expected === "accepted" ? "accepts" : "refuses"} a user who ${what}`, () => {
+                const { problems, warnings } = outcome(values, fileExists);
+                const text = (list: ConfigProblem[]) => list.map((p) => `${p.setting}: ${p.message}`).join("\n");
+                if (expected === "accepted") {
+                    assert.equal(problems, undefined, problems && text(problems));
+                    assert.deepEqual(warnings.map((w) => w.setting).sort(), [...warned].sort(), text(warnings));
+                    if (pattern) assert.match(text(warnings), pattern);
+                    return;
+                }
+                assert.ok(problems, `expected ${JSON.stringify(values)} to be refused`);
+                assert.deepEqual(problems.map((p) => p.setting).sort(), expected, text(problems));
+                if (pattern) assert.match(text(problems), pattern);
+                assert.doesNotMatch(text(problems), INTERNAL_NAMES, "messages name stack settings, not component arguments or CRD paths");
+                for (const p of problems) assert.match(p.message, /allowed values|allowed:|allowed\b/i, `${p.setting} says what is allowed: ${p.message}`);
+            });
+        }
+    });
+}
+
+runTable("issue 22: Istio's own validation, mirrored", [
+    // Retries: 0 attempts turns retries off; Istio refuses 0 attempts with any other retry field.
+    ["turns retries off", { retryAttempts: "0" }, "accepted"],
+    ["turns retries off but sets a per-try timeout", { retryAttempts: "0", retryPerTryTimeout: "2s" }, ["retryPerTryTimeout"], /only applies with retryAttempts above 0/],
+    ["turns retries off but sets retry conditions", { retryAttempts: "0", retryOn: "5xx" }, ["retryOn"], /set retryAttempts to 1 or more/],
+    ["retries once with its own conditions", { retryAttempts: "1", retryOn: "5xx,503", retryPerTryTimeout: "2s" }, "accepted"],
+    // Durations as Go and CEL read them, to the millisecond.
+    ["sets a timeout finer than a millisecond", { routeTimeout: "1.5ms" }, ["routeTimeout"], /millisecond precision/],
+    ["sets a per-try timeout in microseconds that is not whole milliseconds", { retryPerTryTimeout: "1500us" }, ["retryPerTryTimeout"], /millisecond precision/],
+    ["sets a per-try timeout in whole milliseconds written in microseconds", { retryPerTryTimeout: "2000us" }, "accepted"],
+    ["sets a timeout longer than Go can hold", { routeTimeout: "2562048h" }, ["routeTimeout"], /not a duration Istio can read/],
+    ["sets the longest timeout Go holds, in whole milliseconds", { routeTimeout: "2562047h" }, "accepted"],
+    ["sets a fractional timeout of whole milliseconds", { routeTimeout: "1.5s" }, "accepted"],
+    ["sets a timeout without a unit", { routeTimeout: "15" }, ["routeTimeout"], /not a duration/],
+    ["sets a negative timeout", { routeTimeout: "-1s" }, ["routeTimeout"], /minimum of 1ms/],
+    // retryOn codes: what Go's net/http names.
+    ["retries on a status code Go does not know", { retryOn: "connect-failure,599" }, ["retryOn"], /"599" unknown.*net\/http/],
+    ["retries on a code that is not three digits", { retryOn: "50" }, ["retryOn"], /"50" unknown/],
+    ["retries on codes Go knows", { retryOn: "503,429,425,connect-failure" }, "accepted"],
+    ["puts a space after a comma", { retryOn: "5xx, 503" }, ["retryOn"], /" 503" unknown/],
+    // Regexes: not empty, at most 1024 bytes, the generated cookie regex included.
+    ["gives an empty header regex", { targetedRoutes: ["green:header-regex:x-user="] }, ["targetedRoutes[0]"], /empty regex/],
+    ["gives a header regex over 1024 bytes", { targetedRoutes: [`green:header-regex:x-user=^${"a".repeat(1024)}$`] }, ["targetedRoutes[0]"], /over 1024 bytes/],
+    ["gives a header regex of exactly 1024 bytes", { targetedRoutes: [`green:header-regex:x-user=^${"a".repeat(1022)}$`] }, "accepted"],
+    ["gives a cookie value whose generated regex exceeds 1024 bytes", { targetedRoutes: [`green:cookie:beta=${"v".repeat(1005)}`] }, ["targetedRoutes[0]"], /over 1024 bytes/],
+    ["gives a long cookie value whose regex still fits", { targetedRoutes: [`green:cookie:beta=${"v".repeat(1001)}`] }, "accepted"],
+    // JWKS URLs as Istio parses them; the CRD's length limit named by setting.
+    ["gives a JWKS URL without a host", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https:///keys" }, ["previewJwksUri"], /not a well-formed https URL/],
+    ["gives a JWKS URL with a port out of range", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https://issuer.example.com:70000/keys" }, ["previewJwksUri"], /well-formed/],
+    ["gives a JWKS URL with a broken escape", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https://issuer.example.com/%zz" }, ["previewJwksUri"], /%XX/],
+    ["gives a JWKS URL with a space in the host", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https://issuer .example.com/keys" }, ["previewJwksUri"], /well-formed/],
+    ["gives a JWKS URL with credentials", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https://me:pw@issuer.example.com/keys" }, ["previewJwksUri"], /credentials/],
+    ["gives a JWKS URL over Istio's 2048 characters", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: `https://issuer.example.com/${"k".repeat(2030)}` }, ["previewJwksUri"], /2048/],
+    ["gives a JWKS URL with a port, a query and escapes", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https://issuer.example.com:8443/o/keys%2Fv3?kid=a&x=1" }, "accepted"],
+    ["gives a JWKS URL on an IP address", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https://192.0.2.10/keys" }, "accepted"],
+]);
+
+describe("issue 22: retries turned off reach Istio as 0 attempts alone", () => {
+    it("sends { attempts: 0 } without the per-try timeout and conditions Istio would refuse with it", async () => {
+        const { buildVirtualServiceSpec } = await import("../components/routing");
+        const spec = (attempts: number) => buildVirtualServiceSpec({
+            hosts: ["a.example.com"], gateways: ["ns/gw"], serviceHost: "nginx.ns.svc.cluster.local", servicePort: 80, headerName: "x-version",
+            activeColor: "blue", retries: { attempts, perTryTimeout: "5s", retryOn: "connect-failure" },
+        });
+        for (const route of spec(0).http) assert.deepEqual(route.retries, { attempts: 0 }, route.name);
+        for (const route of spec(2).http) assert.deepEqual(route.retries, { attempts: 2, perTryTimeout: "5s", retryOn: "connect-failure" }, route.name);
+    });
+});
+
+runTable("issue 22: the Istio install", [
+    // The CNI platform profile of the cluster this stack builds.
+    ["installs Istio CNI with the minikube profile on the GKE cluster it builds", { istioPlatform: "minikube" }, ["istioPlatform"], /builds a GKE cluster.*allowed values: gke/],
+    ["installs Istio CNI with the OpenShift profile on the GKE cluster it builds", { istioPlatform: "openshift" }, ["istioPlatform"], /builds a GKE cluster/],
+    ["names the GKE profile on the GKE cluster it builds", { istioPlatform: "gke" }, "accepted"],
+    ["leaves the profile to the default on the GKE cluster it builds", { istioPlatform: "" }, "accepted"],
+    ["uses the k3d profile on an existing cluster", { ...EXISTING, istioPlatform: "k3d" }, "accepted"],
+    // Chart versions: refused when certainly never released, warned when newer than the dated list.
+    ["pins a patch after the end of a closed minor", { istioVersion: "1.26.99" }, ["istioVersion"], /not an Istio release \(Istio 1\.26 ended at 1\.26\.8\)/],
+    ["pins a release older than the oldest this package installs", { istioVersion: "1.23.5" }, ["istioVersion"], /older than 1\.24\.0/],
+    ["pins the last patch of a closed minor", { istioVersion: "1.26.8" }, "accepted"],
+    ["pins an old supported patch", { istioVersion: "1.24.0" }, "accepted"],
+    ["pins the default release", { istioVersion: "1.31.4" }, "accepted"],
+    ["pins a patch newer than the list of a minor still supported", { istioVersion: "1.31.5" }, "accepted", /newer than the Istio releases this package knows \(listed on 2026-12-01\)/, ["istioVersion"]],
+    ["pins a minor newer than the list", { istioVersion: "1.33.0" }, "accepted", /used as given/, ["istioVersion"]],
+    ["pins a pre-release", { istioVersion: "1.32.0-beta.0" }, ["istioVersion"], /exact Istio release/],
+    // Chart repositories: usable URLs or paths.
+    ["gives a repository URL without a host", { istioChartRepository: "https://" }, ["istioChartRepository"], /not a usable chart repository/],
+    ["gives a repository URL with a space", { istioChartRepository: "https://charts example.com/istio" }, ["istioChartRepository"], /not a usable/],
+    ["gives a repository URL with a port out of range", { istioChartRepository: "oci://registry.example.com:0/istio" }, ["istioChartRepository"], /port 1-65535/],
+    ["gives a relative directory", { istioChartRepository: "charts/istio" }, ["istioChartRepository"], /absolute path/],
+    ["gives the root directory", { istioChartRepository: "/" }, ["istioChartRepository"], /not a directory of charts/],
+    ["gives a plain http repository", { istioChartRepository: "http://charts.example.com/istio" }, ["istioChartRepository"], /https:\/\/ or oci:\/\//],
+    ["gives an OCI registry with a port", { istioChartRepository: "oci://registry.example.com:5000/istio/charts" }, "accepted"],
+    ["gives an absolute directory", { istioChartRepository: "/srv/charts/istio/" }, "accepted"],
+    ["gives the official repository", { istioChartRepository: "https://istio-release.storage.googleapis.com/charts" }, "accepted"],
+]);
