@@ -56,6 +56,7 @@ export function runTable(title: string, rows: ClassRow[], fileExists?: (file: st
                 assert.ok(problems, `expected ${JSON.stringify(values)} to be refused`);
                 assert.deepEqual(problems.map((p) => p.setting).sort(), expected, text(problems));
                 if (pattern) assert.match(text(problems), pattern);
+                assert.ok(!text(problems).includes("s3cr3t"), "a credential is never quoted");
                 assert.doesNotMatch(text(problems), INTERNAL_NAMES, "messages name stack settings, not component arguments or CRD paths");
                 for (const p of problems) assert.match(p.message, /allowed values|allowed:|allowed\b/i, `${p.setting} says what is allowed: ${p.message}`);
             });
@@ -135,7 +136,22 @@ runTable("issue 22: the Istio install", [
     ["gives a relative directory", { istioChartRepository: "charts/istio" }, ["istioChartRepository"], /absolute path/],
     ["gives the root directory", { istioChartRepository: "/" }, ["istioChartRepository"], /not a directory of charts/],
     ["gives a plain http repository", { istioChartRepository: "http://charts.example.com/istio" }, ["istioChartRepository"], /https:\/\/ or oci:\/\//],
+    // Credentials would be printed in clear (manifest header, resources.json, Helm release inputs in the state): refused, never quoted.
+    ["puts a user and password in the repository URL", { istioChartRepository: "https://deployer:s3cr3t-pw@charts.example.com/istio" }, ["istioChartRepository"], /holds credentials.*pulumi config set --secret/],
+    ["puts a token in the repository URL's query", { istioChartRepository: "https://charts.example.com/istio?token=s3cr3t-pw" }, ["istioChartRepository"], /holds credentials/],
+    ["puts a user in an OCI registry URL", { istioChartRepository: "oci://robot@registry.example.com/istio" }, ["istioChartRepository"], /holds credentials/],
     ["gives an OCI registry with a port", { istioChartRepository: "oci://registry.example.com:5000/istio/charts" }, "accepted"],
     ["gives an absolute directory", { istioChartRepository: "/srv/charts/istio/" }, "accepted"],
     ["gives the official repository", { istioChartRepository: "https://istio-release.storage.googleapis.com/charts" }, "accepted"],
 ]);
+
+describe("issue 22: the offline tool's option keys", () => {
+    it("keeps keys such as __proto__ as keys, so the program refuses them instead of never seeing them", async () => {
+        const { parseOverrides } = await import("../offline/stack-files");
+        for (const key of ["__proto__", "constructor", "toString"]) {
+            const overrides = parseOverrides([`${key}=x`, "activeColor=green"]);
+            assert.deepEqual(Object.keys(overrides).sort(), [key, "activeColor"].sort(), key);
+            assert.match(outcome({ ...overrides }).problems?.map((p) => `${p.setting}: ${p.message}`).join("\n") ?? "accepted", new RegExp(`^${key}: is not a setting`, "m"));
+        }
+    });
+});
