@@ -155,3 +155,42 @@ describe("issue 22: the offline tool's option keys", () => {
         }
     });
 });
+
+/** `count` distinct /32 ranges from 203.0.113.0 on. */
+const networks = (count: number) => Array.from({ length: count }, (_, i) => `203.0.${113 + Math.floor(i / 256)}.${i % 256}/32`);
+
+runTable("issue 22: GCP and GKE", [
+    // Project IDs with words GCP reserves.
+    ["uses a project ID containing google", { "gcp:project": "my-google-app" }, ["gcp:project"], /contains "google".*google, null, undefined, ssl/],
+    ["uses a project ID containing ssl", { "gcp:project": "web-ssl-prod" }, ["gcp:project"], /contains "ssl"/],
+    ["uses a project ID containing undefined", { "gcp:project": "undefined-1234" }, ["gcp:project"], /contains "undefined"/],
+    ["uses a project ID with a near miss of a reserved word", { "gcp:project": "goggle-nul-sl-prod" }, "accepted"],
+    // Locations and machine types: refused when GKE certainly refuses, warned when a dated list does not know them.
+    ["runs nodes on f1-micro", { machineType: "f1-micro" }, ["machineType"], /GKE refuses for nodes/],
+    ["runs nodes on g1-small", { machineType: "g1-small" }, "accepted"],
+    ["runs nodes on a custom N1 type", { machineType: "custom-4-8192" }, "accepted"],
+    ["runs nodes on a series newer than the list", { machineType: "q9-standard-4" }, "accepted", /machine series the list of 2026-12-01 does not include/, ["machineType"]],
+    ["builds in a region the list does not know", { clusterLocation: "us-central9" }, "accepted", /region the GCP regions listed on 2026-12-01 do not include/, ["clusterLocation"]],
+    ["builds in a zone of a region the list does not know, given as gcp:region", { "gcp:region": "mars-north1-a" }, "accepted", /used as given/, ["gcp:region"]],
+    ["builds in a known zone", { clusterLocation: "europe-west4-b" }, "accepted"],
+    // Artifact Registry locations and grants.
+    ["grants a repository in a zone", { imageRepositories: ["us-central1-a/apps"] }, ["imageRepositories[0]"], /never a zone.*us-central1\/apps/],
+    ["grants a repository in a location that is neither region nor multi-region", { imageRepositories: ["global/apps"] }, ["imageRepositories[0]"], /neither a region nor a multi-region/],
+    ["grants one repository twice", { imageRepositories: ["us-central1/apps", "my-project-id/us-central1/apps"] }, ["imageRepositories[1]"], /again \(imageRepositories\[0\] names the same repository\)/],
+    ["grants two repositories and a multi-region one", { imageRepositories: ["us-central1/apps", "other-project/us-central1/apps", "europe/base"] }, "accepted"],
+    ["grants a repository in a region the list does not know", { imageRepositories: ["us-central9/apps"] }, "accepted", /does not include/, ["imageRepositories[0]"]],
+    // Ranges GCP prohibits, and the control plane's range.
+    ["puts the pods in loopback", { podsCidr: "127.0.0.0/14" }, ["podsCidr"], /loopback/],
+    ["puts the services in multicast", { servicesCidr: "224.0.0.0/20" }, ["servicesCidr"], /multicast/],
+    ["puts the nodes in link-local", { nodesCidr: "169.254.0.0/20" }, ["nodesCidr"], /link-local/],
+    ["puts the control plane in 0.0.0.0/8", { privateNodes: "true", masterCidr: "0.0.0.0/28" }, ["masterCidr"], /"this network"/],
+    ["uses class E addresses for pods (GCP allows them)", { podsCidr: "240.0.0.0/14" }, "accepted"],
+    ["puts the control plane inside the node range", { privateNodes: "true", masterCidr: "10.10.0.0/28" }, ["masterCidr"], /overlaps nodesCidr/],
+    ["puts the control plane inside the pod range", { privateNodes: "true", masterCidr: "10.20.0.16/28" }, ["masterCidr"], /overlaps podsCidr/],
+    ["puts the control plane next to the service range", { privateNodes: "true", masterCidr: "10.24.16.0/28" }, "accepted"],
+    // Authorized networks: 50 without private nodes, 100 with them.
+    ["authorizes 51 networks without private nodes", { masterAuthorizedNetworks: networks(51) }, ["masterAuthorizedNetworks"], /at most 50 ranges here/],
+    ["authorizes 50 networks without private nodes", { masterAuthorizedNetworks: networks(50) }, "accepted"],
+    ["authorizes 100 networks with private nodes", { privateNodes: "true", masterAuthorizedNetworks: networks(100) }, "accepted"],
+    ["authorizes 101 networks with private nodes", { privateNodes: "true", masterAuthorizedNetworks: networks(101) }, ["masterAuthorizedNetworks"], /at most 100/],
+]);
