@@ -123,7 +123,8 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
     // Namespaces this environment installs into besides the workload's (the workload itself refuses Kubernetes' and Istio's).
     const taken = [
         ...(installed !== false ? [{ name: installed.systemNamespace ?? ISTIO_DEFAULTS.systemNamespace, owner: "the Istio control plane" }] : []),
-        { name: gatewayNamespaceOf(args), owner: "the ingress gateway" },
+        // An existing gateway may share a namespace the workload does not create (it only labels it); an installed one owns its namespace.
+        ...(installed !== false || args.workload.createNamespace !== false ? [{ name: gatewayNamespaceOf(args), owner: "the ingress gateway" }] : []),
         ...(args.certManager ? [{ name: args.certManager.namespace ?? CERT_MANAGER_DEFAULTS.namespace, owner: "cert-manager" }] : []),
     ].filter((r) => !reservedNamespaces(workloadTls(args)?.gatewayNamespace).some((s) => s.name === r.name));
     problems.push(...under("workload", checkOwnNamespace("namespace", args.workload.namespace ?? BLUE_GREEN_DEFAULTS.namespace, taken)));

@@ -297,7 +297,10 @@ export function checkTls(setting: string, tls: TlsArgs): ConfigProblem[] {
         problems.push({ setting: `${setting}.credentialName`, message: `got ${describe(tls.credentialName)}; allowed values: a Secret name (DNS subdomain)` });
     }
     if (tls.certificate) {
-        problems.push(...checkDnsLabel(`${setting}.certificate.issuerName`, tls.certificate.issuerName));
+        // cert-manager issuers are ordinary object names: DNS subdomains, dots allowed (letsencrypt.prod).
+        if (typeof tls.certificate.issuerName !== "string" || !DNS_SUBDOMAIN.test(tls.certificate.issuerName)) {
+            problems.push({ setting: `${setting}.certificate.issuerName`, message: `got ${describe(tls.certificate.issuerName)}; allowed values: an issuer name (a DNS subdomain: lowercase letters, digits, '-' and '.', at most 253), e.g. letsencrypt-prod` });
+        }
         problems.push(...checkOneOf(`${setting}.certificate.issuerKind`, tls.certificate.issuerKind ?? "ClusterIssuer", ["ClusterIssuer", "Issuer"] as const));
     }
     return problems;

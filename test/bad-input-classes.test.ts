@@ -3,7 +3,7 @@
 // (readStackConfigFromAll), as `pulumi up` and the offline tools do; the refusal names stack
 // settings only and says what is allowed.
 import * as assert from "node:assert/strict";
-import { readStackConfigFromAll } from "../components/stack-config";
+import { FileContents, readStackConfigFromAll } from "../components/stack-config";
 import { ConfigError, ConfigProblem } from "../components/validation";
 import { PROJECT } from "./harness";
 
@@ -21,10 +21,10 @@ export function allConfig(values: Record<string, string | string[] | undefined>)
 }
 
 /** What the reader says: the problems (undefined when accepted) and the warnings of an accepted stack. */
-export function outcome(values: Record<string, string | string[] | undefined>, fileExists = (_: string) => false):
+export function outcome(values: Record<string, string | string[] | undefined>, readFile = (_: string): FileContents => ({ missing: true })):
     { problems?: ConfigProblem[]; warnings: ConfigProblem[] } {
     try {
-        return { warnings: readStackConfigFromAll(allConfig(values), PROJECT, "dev", fileExists).warnings };
+        return { warnings: readStackConfigFromAll(allConfig(values), PROJECT, "dev", readFile).warnings };
     } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
         return { problems: e.problems, warnings: [] };
@@ -41,11 +41,11 @@ export type ClassRow = [string, Record<string, string | string[] | undefined>, s
 const INTERNAL_NAMES = /(?<![.\w-])(nodePool|networkRanges|colors|resilience|tls|cluster|workload|mesh|certManager|existingGateway\w*)\.[a-z]|\bspec\.|\bjwtRules\b/;
 
 /** Runs one table: each row refused with exactly the named settings, or accepted with exactly the named warnings. */
-export function runTable(title: string, rows: ClassRow[], fileExists?: (file: string) => boolean): void {
+export function runTable(title: string, rows: ClassRow[], readFile?: (file: string) => FileContents): void {
     describe(title, () => {
         for (const [what, values, expected, pattern, warned = []] of rows) {
             it(`${expected === "accepted" ? "accepts" : "refuses"} a user who ${what}`, () => {
-                const { problems, warnings } = outcome(values, fileExists);
+                const { problems, warnings } = outcome(values, readFile);
                 const text = (list: ConfigProblem[]) => list.map((p) => `${p.setting}: ${p.message}`).join("\n");
                 if (expected === "accepted") {
                     assert.equal(problems, undefined, problems && text(problems));
@@ -193,4 +193,40 @@ runTable("issue 22: GCP and GKE", [
     ["authorizes 50 networks without private nodes", { masterAuthorizedNetworks: networks(50) }, "accepted"],
     ["authorizes 100 networks with private nodes", { privateNodes: "true", masterAuthorizedNetworks: networks(100) }, "accepted"],
     ["authorizes 101 networks with private nodes", { privateNodes: "true", masterAuthorizedNetworks: networks(101) }, ["masterAuthorizedNetworks"], /at most 100/],
+]);
+
+/** Paths the kubeconfig rows name, and what the file system holds there. */
+const FILES: Record<string, FileContents> = {
+    "/kube/config": { text: "apiVersion: v1\nkind: Config\nusers:\n- name: ci\n  user:\n    token: s3cr3t-t0ken\n" },
+    "/kube": { directory: true },
+    "/kube/broken": { text: "apiVersion: v1\nusers: [ {name: ci, token: s3cr3t-t0ken\n" },
+    "/kube/list": { text: "- s3cr3t-t0ken\n" },
+};
+const readFile = (file: string): FileContents => FILES[file] ?? { missing: true };
+
+runTable("issue 22: Kubernetes", [
+    // A namespace every cluster has, taken for creation (destroy would delete it).
+    ["creates and owns the default namespace", { ...EXISTING, namespace: "default" }, ["namespace"], /every cluster already has.*set createNamespace to false/],
+    ["uses the default namespace without creating it", { ...EXISTING, namespace: "default", createNamespace: "false" }, "accepted"],
+    ["uses kube-system without creating it", { ...EXISTING, namespace: "kube-system", createNamespace: "false" }, ["namespace"], /Kubernetes itself/],
+    ["creates a namespace of its own", { ...EXISTING, namespace: "default-app" }, "accepted"],
+    // Kubeconfigs that are directories or not YAML; the value is never quoted.
+    ["gives a directory as kubeconfig", { kubeconfig: "/kube" }, ["kubeconfig"], /names a directory/],
+    ["gives a kubeconfig file that is not YAML", { kubeconfig: "/kube/broken" }, ["kubeconfig"], /not valid YAML \(line \d+, column \d+\)/],
+    ["gives a kubeconfig file that is a YAML list", { kubeconfig: "/kube/list" }, ["kubeconfig"], /not a mapping/],
+    ["gives an inline kubeconfig that is not YAML", { kubeconfig: "apiVersion: v1\nusers: [ {token: s3cr3t\n" }, ["kubeconfig"], /given inline but is not valid YAML/],
+    ["gives an inline kubeconfig as JSON", { kubeconfig: JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [] }) }, "accepted"],
+    ["gives a kubeconfig file", { kubeconfig: "/kube/config" }, "accepted"],
+], readFile);
+
+runTable("issue 22: valid inputs that were refused", [
+    // An existing gateway in the app's own namespace, which the stack does not create.
+    ["runs an existing gateway in the app's namespace, which it does not create", { ...EXISTING, installIstio: "false", ingressGatewayNamespace: "team-a", namespace: "team-a", createNamespace: "false" }, "accepted"],
+    ["does so with TLS at that gateway", { ...EXISTING, installIstio: "false", ingressGatewayNamespace: "team-a", namespace: "team-a", createNamespace: "false", tlsCredentialName: "team-a-tls" }, "accepted"],
+    ["creates the namespace an existing gateway runs in", { ...EXISTING, installIstio: "false", ingressGatewayNamespace: "team-a", namespace: "team-a" }, ["namespace"], /ingress gateway/],
+    ["shares the namespace of the gateway this stack installs", { namespace: "istio-ingress", createNamespace: "false" }, ["namespace"], /ingress gateway/],
+    // ClusterIssuer names are DNS subdomains.
+    ["names a ClusterIssuer with dots", { tlsCredentialName: "sample-tls", certIssuer: "letsencrypt.prod" }, "accepted"],
+    ["names a ClusterIssuer with an underscore", { tlsCredentialName: "sample-tls", certIssuer: "letsencrypt_prod" }, ["certIssuer"], /DNS subdomain/],
+    ["names a ClusterIssuer ending in a dot", { tlsCredentialName: "sample-tls", certIssuer: "letsencrypt." }, ["certIssuer"], /DNS subdomain/],
 ]);

@@ -151,7 +151,7 @@ describe("stack config", () => {
     });
 
     it("targets an existing cluster when kubeconfig is set, needing no GCP settings", () => {
-        const env = readStackConfig(getter({ kubeconfig: "/tmp/kubeconfig" }), "prod", { fileExists: (f) => f === "/tmp/kubeconfig" }).environment;
+        const env = readStackConfig(getter({ kubeconfig: "/tmp/kubeconfig" }), "prod", { readFile: (f) => (f === "/tmp/kubeconfig" ? { text: "apiVersion: v1\nkind: Config\n" } : { missing: true }) }).environment;
         assert.equal(env.cluster, undefined);
         assert.equal(env.kubeconfig, "/tmp/kubeconfig");
     });
