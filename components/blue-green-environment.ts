@@ -9,7 +9,7 @@ import { TlsArgs } from "./delivery";
 import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, gkeClusterWarnings, resolveGkeClusterArgs } from "./gke-cluster";
 import { ISTIO_DEFAULTS, ISTIO_PLATFORMS, IstioMesh, IstioMeshArgs, IstioPlatform, checkIstioMeshArgs, istioMeshWarnings } from "./istio-mesh";
 import { COLORS, Color } from "./routing";
-import { ConfigProblem, checkDnsLabel, checkOwnNamespace, describe, throwIfProblems } from "./validation";
+import { ConfigProblem, checkDnsLabel, checkOwnNamespace, cidrsCoverEverything, describe, throwIfProblems } from "./validation";
 import { componentType, withPreviousType } from "./tokens";
 
 /** Arguments of BlueGreenEnvironment. */
@@ -169,9 +169,16 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
  */
 export function checkBlueGreenEnvironmentWarnings(args: BlueGreenEnvironmentArgs): ConfigProblem[] {
     const mesh = meshOf(args);
+    const sources = args.workload.previewAccess?.mode !== "open" ? args.workload.previewAccess?.sourceCidrs ?? [] : [];
     return [
         ...(args.cluster ? under("cluster", gkeClusterWarnings(resolveGkeClusterArgs(args.cluster))) : []),
         ...(mesh !== false ? under("mesh", istioMeshWarnings(mesh)) : []),
+        // Allowed addresses that add up to every address are previewAccess open under another name.
+        ...(Array.isArray(sources) && cidrsCoverEverything(sources) ? [{
+            setting: "workload.previewAccess.sourceCidrs",
+            message: "together cover every IPv4 address, so anyone on the internet can reach the idle color with the color header, as with previewAccess open; " +
+                "allowed values: the addresses of the people who test the idle color, e.g. 203.0.113.0/24",
+        }] : []),
     ];
 }
 

@@ -89,6 +89,25 @@ export function parseCidr(value: unknown): [number, number] | undefined {
     return address % hostBits === 0 ? [address, prefix] : undefined;
 }
 
+/**
+ * True when IPv4 CIDRs together cover every address: `0.0.0.0/0`, or halves and quarters that add
+ * up to it (`0.0.0.0/1` + `128.0.0.0/1`). An allow-list like that admits everyone. Malformed
+ * entries cover nothing; `::/0` (every IPv6 address) counts as everyone too.
+ */
+export function cidrsCoverEverything(cidrs: readonly unknown[]): boolean {
+    if (cidrs.some((c) => typeof c === "string" && /^::\/0$/.test(c.trim()))) return true;
+    const ranges = cidrs.flatMap((c) => {
+        const parsed = parseCidr(c);
+        return parsed ? [[parsed[0], parsed[0] + 2 ** (32 - parsed[1])] as const] : [];
+    }).sort((a, b) => a[0] - b[0]);
+    let covered = 0;
+    for (const [start, end] of ranges) {
+        if (start > covered) return false;
+        covered = Math.max(covered, end);
+    }
+    return covered >= 2 ** 32;
+}
+
 /** Checks an RFC 1123 DNS label (namespaces, label values used as names). */
 export function checkDnsLabel(setting: string, value: unknown, maxLength = 63): ConfigProblem[] {
     if (typeof value === "string" && value.length <= maxLength && DNS_LABEL.test(value)) {

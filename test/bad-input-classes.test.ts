@@ -230,3 +230,33 @@ runTable("issue 22: valid inputs that were refused", [
     ["names a ClusterIssuer with an underscore", { tlsCredentialName: "sample-tls", certIssuer: "letsencrypt_prod" }, ["certIssuer"], /DNS subdomain/],
     ["names a ClusterIssuer ending in a dot", { tlsCredentialName: "sample-tls", certIssuer: "letsencrypt." }, ["certIssuer"], /DNS subdomain/],
 ]);
+
+runTable("issue 22: preview access that admits everyone (warned: open under another name)", [
+    ["allows 0.0.0.0/0", { previewSourceCidrs: ["0.0.0.0/0"] }, "accepted", /cover every IPv4 address.*as with previewAccess open/, ["previewSourceCidrs"]],
+    ["allows both halves of IPv4", { previewSourceCidrs: ["0.0.0.0/1", "128.0.0.0/1"] }, "accepted", /anyone on the internet/, ["previewSourceCidrs"]],
+    ["allows half of IPv4", { previewSourceCidrs: ["0.0.0.0/1"] }, "accepted"],
+    ["allows its testers' networks", { previewSourceCidrs: ["203.0.113.0/24", "198.51.100.7/32"] }, "accepted"],
+]);
+
+describe("issue 22: the program shows the warnings", function () {
+    this.timeout(60_000);
+    it("logs each warning under its stack key and still declares the stack", async () => {
+        const { evaluate, useMocks } = await import("./harness");
+        const { loadProgram } = await import("../offline/program");
+        await useMocks("dev");
+        const program = await loadProgram();
+        const logged: string[] = [];
+        const original = console.warn;
+        console.warn = (...args: unknown[]) => { logged.push(args.join(" ")); };
+        let ev;
+        try {
+            ev = await evaluate(program, allConfig({ ...EXISTING, previewSourceCidrs: ["0.0.0.0/1", "128.0.0.0/1"], istioVersion: "1.31.5" }));
+        } finally {
+            console.warn = original;
+        }
+        assert.equal(ev.error, undefined, ev.error?.message);
+        assert.ok(ev.resources.some((r) => r.inputs.kind === "VirtualService"));
+        assert.deepEqual(logged.filter((l) => /previewSourceCidrs: together cover every IPv4 address/.test(l)).length, 1, logged.join("\n"));
+        assert.deepEqual(logged.filter((l) => /istioVersion: is 1\.31\.5, newer than the Istio releases this package knows/.test(l)).length, 1, logged.join("\n"));
+    });
+});
