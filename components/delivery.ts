@@ -164,7 +164,7 @@ export function checkRe2(setting: string, regex: string): ConfigProblem[] {
         RE2JS.compile(regex);
         return [];
     } catch (e) {
-        return [{ setting, message: `has the regex ${describe(regex)}, which RE2 (the engine Istio and Envoy use) refuses: ${(e as Error).message}` }];
+        return [{ setting, message: `has the regex ${describe(regex)}, which RE2 (the engine Istio and Envoy use) refuses: ${(e as Error).message}; allowed values: an RE2 regex (no lookaround or backreferences)` }];
     }
 }
 

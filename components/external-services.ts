@@ -103,7 +103,7 @@ export function checkExternalServices(setting: string, services: ExternalService
     const names = services.map((s) => s.name);
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate !== undefined) {
-        problems.push({ setting, message: `names ${describe(duplicate)} more than once; ServiceEntry names must be unique` });
+        problems.push({ setting, message: `names ${describe(duplicate)} more than once; allowed values: unique ServiceEntry names` });
     }
     return problems;
 }

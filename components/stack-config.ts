@@ -247,7 +247,7 @@ export function checkConfigKeys(keys: Iterable<string>, project: string): Config
             problems.push({
                 setting: key,
                 message: `is not read by anything in this program; did you mean this project's setting \`${suggestion}\`? ` +
-                    `It takes no namespace: pulumi config set ${suggestion} <value>`,
+                    `It takes no namespace (allowed: pulumi config set ${suggestion} <value>)`,
             });
         }
     }

@@ -154,9 +154,9 @@ export function checkHostOverlaps(setting: string, hosts: string[]): ConfigProbl
     const problems: ConfigProblem[] = [];
     hosts.forEach((a, i) => hosts.slice(i + 1).forEach((b) => {
         if (a === b) {
-            problems.push({ setting, message: `lists ${describe(a)} more than once; each host may appear once` });
+            problems.push({ setting, message: `lists ${describe(a)} more than once; allowed values: each host once` });
         } else if (hostsOverlap(a, b)) {
-            problems.push({ setting, message: `lists both ${describe(a)} and ${describe(b)}, and the wildcard covers the other; Istio refuses overlapping hosts in one VirtualService: keep one` });
+            problems.push({ setting, message: `lists both ${describe(a)} and ${describe(b)}, and the wildcard covers the other; Istio refuses overlapping hosts in one VirtualService; allowed values: hosts that do not overlap (keep one)` });
         }
     }));
     return problems;
