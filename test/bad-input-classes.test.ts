@@ -260,3 +260,8 @@ describe("issue 22: the program shows the warnings", function () {
         assert.deepEqual(logged.filter((l) => /istioVersion: is 1\.31\.5, newer than the Istio releases this package knows/.test(l)).length, 1, logged.join("\n"));
     });
 });
+
+runTable("issue 22: CRD length limits named by setting", [
+    ["registers 257 ports for one external host", { ...EXISTING, externalServices: Array.from({ length: 257 }, (_, i) => `tcp://db.example.com:${1000 + i}`) }, ["externalServices[0].ports"], /at most 256 ports per host/],
+    ["registers 256 ports for one external host", { ...EXISTING, externalServices: Array.from({ length: 256 }, (_, i) => `tcp://db.example.com:${1000 + i}`) }, "accepted"],
+]);
