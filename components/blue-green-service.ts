@@ -5,6 +5,7 @@ import {
     Resilience,
     TlsArgs,
     WorkloadTlsArgs,
+    checkIdleReplicas,
     checkMirror,
     checkResilience,
     checkTargetedRoutes,
@@ -177,7 +178,11 @@ export interface WorkloadArgs {
     mirrorToIdle?: number;
     /** The VirtualService also governs in-mesh callers (gateway `mesh`, host = the Service FQDN). Default true. */
     meshRouting?: boolean;
-    /** Replicas of the idle color. Default: its own replica count (the same as the active color's by default). */
+    /**
+     * Replicas of the idle color, which must serve no requests: refused while a weight or a targeted
+     * route sends it some (a mirror's copies count as none). Default: its own replica count (the
+     * same as the active color's by default).
+     */
     idleReplicas?: number;
     /** HTTPS at the gateway with a secret in the gateway's namespace, optionally issued by cert-manager. */
     tls?: WorkloadTlsArgs;
@@ -351,8 +356,11 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
         problems.push(...checkMirror("mirrorToIdle", args.mirrorToIdle, args.activeColor, args.trafficWeights));
         // Checked whatever else is wrong, so every problem is reported at once.
         const idle = otherColor(args.activeColor);
-        problems.push(...checkTrafficHasPods({ ...args, replicas: replicasOf(args) },
-            (color) => (color === idle && args.idleReplicas !== undefined ? "idleReplicas" : `colors.${color}.replicas`)));
+        const idleProblems = checkIdleReplicas(args, `colors.${idle}.replicas`);
+        problems.push(...idleProblems, ...checkTrafficHasPods({ ...args, replicas: replicasOf(args) },
+            (color) => (color === idle && args.idleReplicas !== undefined ? "idleReplicas" : `colors.${color}.replicas`))
+            // An idle size refused outright is not reported twice.
+            .filter((p) => !idleProblems.some((q) => q.setting === p.setting)));
     }
     if (Object.keys(args.gatewaySelector).length === 0) {
         problems.push({ setting: "gatewaySelector", message: "is empty; allowed values: the ingress gateway pods' labels, e.g. { istio: ingressgateway }" });

@@ -37,14 +37,36 @@ export interface TrafficSettings {
     mirrorToIdle: number;
 }
 
+/** Who sends a color traffic, as read from the settings. */
+export interface TrafficSource {
+    /** The color that receives it. */
+    color: Color;
+    /** The setting and what it does, for messages (`trafficWeights sends 10% to green`). */
+    why: string;
+    /** Whether the color answers the requests (false for the mirror, whose responses are discarded). */
+    serves: boolean;
+}
+
+/** Every source of traffic to a color: a share of the catch-all (the active color or the split), a targeted rule, the mirror. */
+export function trafficSources(settings: TrafficSettings): TrafficSource[] {
+    const idle = otherColor(settings.activeColor);
+    return [
+        ...catchAllSplit(settings.activeColor, settings.trafficWeights).map(({ color }) => ({
+            color,
+            why: settings.trafficWeights ? `trafficWeights sends ${settings.trafficWeights[color]}% to ${color}` : `${color} is the active color`,
+            serves: true,
+        })),
+        ...settings.targetedRoutes.map((route) => ({ color: route.color, why: `targeted route ${route.name} sends to ${route.color}`, serves: true })),
+        ...(settings.mirrorToIdle > 0 ? [{ color: idle, why: `mirrorToIdle shadows traffic to ${idle}`, serves: false }] : []),
+    ];
+}
+
 /**
  * The colors that receive traffic: any share of the catch-all, a targeted rule, or the mirror.
  * The `x-version` header routes do not count: they exist to test the idle color.
  */
 export function trafficReceivers(settings: TrafficSettings): Color[] {
-    const receiving = new Set<Color>(catchAllSplit(settings.activeColor, settings.trafficWeights).map((d) => d.color));
-    for (const route of settings.targetedRoutes) receiving.add(route.color);
-    if (settings.mirrorToIdle > 0) receiving.add(otherColor(settings.activeColor));
+    const receiving = new Set(trafficSources(settings).map((s) => s.color));
     return COLORS.filter((color) => receiving.has(color));
 }
 

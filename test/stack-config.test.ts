@@ -213,14 +213,14 @@ describe("stack config", () => {
     it("reads the progressive-delivery settings", () => {
         const settings = {
             trafficWeights: "blue=90,green=10", targetedRoutes: ["green:header:x-internal-user=true", "green:source:app=checkout"],
-            mirrorToIdle: "0", idleReplicas: "1", meshRouting: "false", tlsCredentialName: "sample-tls", httpsRedirect: "true",
+            mirrorToIdle: "0", meshRouting: "false", tlsCredentialName: "sample-tls", httpsRedirect: "true",
             certIssuer: "letsencrypt", installCertManager: "true", routeTimeout: "30s", retryAttempts: "3", retryPerTryTimeout: "10s",
         };
         const env = read(settings);
         const w = workload(settings);
         assert.deepEqual(w.trafficWeights, { blue: 90, green: 10 });
         assert.deepEqual(w.targetedRoutes.map((r) => [r.name, r.color]), [["target-0-green", "green"], ["target-1-green", "green"]]);
-        assert.equal(w.idleReplicas, 1);
+        assert.equal(workload({ idleReplicas: "1" }).idleReplicas, 1);
         assert.equal(w.meshRouting, false);
         assert.deepEqual(w.tls, { credentialName: "sample-tls", httpsRedirect: true, gatewayNamespace: "istio-ingress", certificate: { issuerName: "letsencrypt", issuerKind: "ClusterIssuer" } });
         assert.deepEqual(env.certManager, { version: "v1.21.2" });
