@@ -31,7 +31,7 @@ import {
     DrainActions,
     DrainSettings,
     checkRolloutSettings,
-    rolloutFailureMessage,
+    rolloutHookMessage,
     rolloutOrder,
     rolloutTimeouts,
 } from "./rollout";
@@ -442,13 +442,10 @@ export class BlueGreenService extends pulumi.ComponentResource {
         const deployments = {} as Record<Color, k8s.apps.v1.Deployment>;
         const budgets = {} as Record<Color, k8s.policy.v1.PodDisruptionBudget>;
         const order = rolloutOrder(a);
-        const virtualServiceRef = `${ns}/${app}`;
         // One hook for both colors (its name is stable across switches); what it says depends on
-        // where the failed color stands in this update's order.
+        // the step that failed and where the color stands in this update's order.
         const rolloutFailed = new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
-            const color = COLORS.find((c) => failure.name === `${name}-${c}`);
-            pulumi.log.error(rolloutFailureMessage(`${ns}/${app}-${color ?? failure.name}`, virtualServiceRef,
-                color !== undefined && order.beforeRoute.includes(color)));
+            pulumi.log.error(rolloutHookMessage(failure, { resourceName: name, namespace: ns, app, beforeRoute: order.beforeRoute }));
             return false; // never retry: a rollout that timed out needs a person
         });
         const deployment = (color: Color, ...after: pulumi.Resource[]) => new k8s.apps.v1.Deployment(`${name}-${color}`, {
