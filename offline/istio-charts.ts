@@ -124,3 +124,20 @@ export function gatewayChartPodLabels(chartDir: string, releaseName: string, val
         istio: values.labels?.istio ?? name.replace(/^istio-/, ""),
     };
 }
+
+/**
+ * The name and namespace the gateway chart gives its Service for `values`, read from its templates:
+ * `gateway.name` (`values.name`, else the release name) in the release's namespace. Throws when the
+ * templates no longer have that shape.
+ */
+export function gatewayChartServiceId(chartDir: string, release: { name: string; namespace: string }, values: Record<string, unknown>): string {
+    const helpers = fs.readFileSync(path.join(chartDir, "templates", "_helpers.tpl"), "utf8");
+    const service = fs.readFileSync(path.join(chartDir, "templates", "service.yaml"), "utf8");
+    const name = /define "gateway\.name" -\}\}[\s\S]*?\{\{- else -\}\}\s*\{\{- \.Values\.name \| default \.Release\.Name \| default "istio-ingressgateway" -\}\}/;
+    const metadata = /kind: Service\s*metadata:\s*name: \{\{ include "gateway\.name" \. \}\}\s*namespace: \{\{ \.Release\.Namespace \| quote \}\}/;
+    if (!name.test(helpers) || !metadata.test(service)) {
+        throw new Error(`the gateway chart in ${chartDir} no longer names its Service gateway.name in the release's namespace`);
+    }
+    const valuesName = typeof values.name === "string" ? values.name : "";
+    return `${release.namespace}/${valuesName || release.name || "istio-ingressgateway"}`;
+}

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { ISTIO_CHARTS, ISTIO_DEFAULTS, IstioMeshArgs, gatewayPodLabels, istioChartValues } from "../components/istio-mesh";
-import { CHART_SOURCE_DIRS, ChartReads, gatewayChartPodLabels, locateIstioCharts, readChart, unreadValues } from "../offline/istio-charts";
+import { CHART_SOURCE_DIRS, ChartReads, gatewayChartPodLabels, gatewayChartServiceId, locateIstioCharts, readChart, unreadValues } from "../offline/istio-charts";
 
 describe("Istio chart values against Istio's own charts (istio.io/istio module)", function () {
     // The first run may download istio.io/istio through the Go module proxy.
@@ -49,6 +49,13 @@ describe("Istio chart values against Istio's own charts (istio.io/istio module)"
         assert.equal(gke.resourceQuotas.enabled, true);
         assert.equal(reads.istiod.defaults.cni.enabled, false, "istiod injects istio-init unless told that CNI is there");
         assert.equal(reads.base.defaults.base.enableCRDTemplates, true, "the base chart templates its CRDs (Helm upgrades them)");
+    });
+
+    it("names the gateway's Service after its release, in its namespace: the ID IstioMesh reads the ingress address by", () => {
+        for (const [name, namespace] of [["istio-ingress", "istio-ingress"], ["istio-edge", "edge"]]) {
+            const values = istioChartValues({ ...ISTIO_DEFAULTS, ingressReleaseName: name, ingressNamespace: namespace }).gateway;
+            assert.equal(gatewayChartServiceId(path.join(charts, CHART_SOURCE_DIRS.gateway), { name, namespace }, values), `${namespace}/${name}`);
+        }
     });
 
     it("labels the gateway pods with exactly what the Gateway selects", () => {
