@@ -141,3 +141,29 @@ export function gatewayChartServiceId(chartDir: string, release: { name: string;
     const valuesName = typeof values.name === "string" ? values.name : "";
     return `${release.namespace}/${valuesName || release.name || "istio-ingressgateway"}`;
 }
+
+/** Reads a chart template, or throws when it no longer contains `shape` (the rendering below assumes it). */
+function templateWithShape(chartDir: string, template: string, shape: RegExp, what: string): void {
+    const text = fs.readFileSync(path.join(chartDir, "templates", template), "utf8");
+    if (!shape.test(text)) throw new Error(`${path.join(chartDir, "templates", template)} no longer ${what}`);
+}
+
+/**
+ * The Service the base chart's default validating webhook (`istiod-default-validator`) calls for
+ * `defaultRevision`, as its template renders it: `istiod` for the revision named "default", else
+ * `istiod-<defaultRevision>`.
+ */
+export function baseChartValidatorService(chartDir: string, defaultRevision: string): string {
+    templateWithShape(chartDir, "defaultrevision-validatingwebhookconfiguration.yaml",
+        /service:\s*\{\{- if \(eq \.Values\.defaultRevision "default"\) \}\}\s*name: istiod\s*\{\{- else \}\}\s*name: istiod-\{\{ \.Values\.defaultRevision \}\}\s*\{\{- end \}\}/,
+        "names the webhook's Service istiod for \"default\" and istiod-<defaultRevision> otherwise");
+    return defaultRevision === "default" ? "istiod" : `istiod-${defaultRevision}`;
+}
+
+/** The Service the istiod chart creates for `revision`, as its template renders it: `istiod`, or `istiod-<revision>`. */
+export function istiodChartService(chartDir: string, revision: string): string {
+    templateWithShape(chartDir, "service.yaml",
+        /kind: Service\s*metadata:\s*name: istiod\{\{- if not \(eq \.Values\.revision ""\) \}\}-\{\{ \.Values\.revision \}\}\{\{- end \}\}/,
+        "names its Service istiod-<revision> (istiod without one)");
+    return revision === "" ? "istiod" : `istiod-${revision}`;
+}
