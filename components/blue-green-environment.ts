@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import {
-    BLUE_GREEN_DEFAULTS, BlueGreenService, ColorsArgs, CurlCommands, WorkloadArgs, checkBlueGreenServiceArgs, pinnedImage, reservedNamespaces,
-    resolveBlueGreenServiceArgs,
+    BLUE_GREEN_DEFAULTS, BlueGreenService, ColorsArgs, CurlCommands, ResolvedBlueGreenServiceArgs, WorkloadArgs, checkBlueGreenServiceArgs, pinnedImage,
+    reservedNamespaces, resolveBlueGreenServiceArgs,
 } from "./blue-green-service";
 import { CERT_MANAGER_DEFAULTS, CertManager, CertManagerArgs, checkCertManagerArgs } from "./cert-manager";
 import { TlsArgs } from "./delivery";
@@ -152,14 +152,22 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
             });
         }
     }
-    // Without an existing gateway the default selector stands in: the mesh supplies the real one.
-    problems.push(...under("workload", checkBlueGreenServiceArgs(resolveBlueGreenServiceArgs({
+    problems.push(...under("workload", checkBlueGreenServiceArgs(resolvedWorkload(args))));
+    return problems;
+}
+
+/**
+ * The workload's arguments with defaults applied, wired into this environment (gateway namespace,
+ * TLS namespace). Without an existing gateway the default selector stands in: the mesh supplies
+ * the real one when the environment is built.
+ */
+export function resolvedWorkload(args: BlueGreenEnvironmentArgs): ResolvedBlueGreenServiceArgs {
+    return resolveBlueGreenServiceArgs({
         ...args.workload,
         gatewaySelector: args.existingGatewaySelector,
         gatewayNamespace: gatewayNamespaceOf(args),
         tls: workloadTls(args),
-    }))));
-    return problems;
+    });
 }
 
 /**

@@ -5,6 +5,7 @@ import {
     Resilience,
     TlsArgs,
     WorkloadTlsArgs,
+    checkIdleReplicas,
     checkMirror,
     checkResilience,
     checkTargetedRoutes,
@@ -30,7 +31,7 @@ import {
     DrainActions,
     DrainSettings,
     checkRolloutSettings,
-    rolloutFailureMessage,
+    rolloutHookMessage,
     rolloutOrder,
     rolloutTimeouts,
 } from "./rollout";
@@ -177,7 +178,11 @@ export interface WorkloadArgs {
     mirrorToIdle?: number;
     /** The VirtualService also governs in-mesh callers (gateway `mesh`, host = the Service FQDN). Default true. */
     meshRouting?: boolean;
-    /** Replicas of the idle color. Default: its own replica count (the same as the active color's by default). */
+    /**
+     * Replicas of the idle color, which must serve no requests: refused while a weight or a targeted
+     * route sends it some (a mirror's copies count as none). Default: its own replica count (the
+     * same as the active color's by default).
+     */
     idleReplicas?: number;
     /** HTTPS at the gateway with a secret in the gateway's namespace, optionally issued by cert-manager. */
     tls?: WorkloadTlsArgs;
@@ -351,8 +356,11 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
         problems.push(...checkMirror("mirrorToIdle", args.mirrorToIdle, args.activeColor, args.trafficWeights));
         // Checked whatever else is wrong, so every problem is reported at once.
         const idle = otherColor(args.activeColor);
-        problems.push(...checkTrafficHasPods({ ...args, replicas: replicasOf(args) },
-            (color) => (color === idle && args.idleReplicas !== undefined ? "idleReplicas" : `colors.${color}.replicas`)));
+        const idleProblems = checkIdleReplicas(args, `colors.${idle}.replicas`);
+        problems.push(...idleProblems, ...checkTrafficHasPods({ ...args, replicas: replicasOf(args) },
+            (color) => (color === idle && args.idleReplicas !== undefined ? "idleReplicas" : `colors.${color}.replicas`))
+            // An idle size refused outright is not reported twice.
+            .filter((p) => !idleProblems.some((q) => q.setting === p.setting)));
     }
     if (Object.keys(args.gatewaySelector).length === 0) {
         problems.push({ setting: "gatewaySelector", message: "is empty; allowed values: the ingress gateway pods' labels, e.g. { istio: ingressgateway }" });
@@ -434,13 +442,10 @@ export class BlueGreenService extends pulumi.ComponentResource {
         const deployments = {} as Record<Color, k8s.apps.v1.Deployment>;
         const budgets = {} as Record<Color, k8s.policy.v1.PodDisruptionBudget>;
         const order = rolloutOrder(a);
-        const virtualServiceRef = `${ns}/${app}`;
         // One hook for both colors (its name is stable across switches); what it says depends on
-        // where the failed color stands in this update's order.
+        // the step that failed and where the color stands in this update's order.
         const rolloutFailed = new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
-            const color = COLORS.find((c) => failure.name === `${name}-${c}`);
-            pulumi.log.error(rolloutFailureMessage(`${ns}/${app}-${color ?? failure.name}`, virtualServiceRef,
-                color !== undefined && order.beforeRoute.includes(color)));
+            pulumi.log.error(rolloutHookMessage(failure, { resourceName: name, namespace: ns, app, beforeRoute: order.beforeRoute }));
             return false; // never retry: a rollout that timed out needs a person
         });
         const deployment = (color: Color, ...after: pulumi.Resource[]) => new k8s.apps.v1.Deployment(`${name}-${color}`, {

@@ -10,11 +10,11 @@ import {
     OutlierDetection,
     RetryPolicy,
     TargetedRoute,
-    catchAllSplit,
     cookieMatch,
     otherColor,
 } from "./routing";
 import { RE2JS } from "re2js";
+import { TrafficSettings, trafficSources } from "./rollout";
 import { ConfigProblem, DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, checkDnsLabel, checkHeaderName, checkInteger, checkOneOf, describe } from "./validation";
 
 /** Per-route timeouts and retries, and the DestinationRule's outlier detection and connection pool. */
@@ -196,25 +196,34 @@ export function checkTrafficWeights(setting: string, weights: Partial<Record<str
  * Checks that every color that receives traffic has pods: the catch-all (active color or the
  * split), targeted routes and the mirror.
  */
-export function checkTrafficHasPods(args: {
-    activeColor: Color;
-    replicas: Record<Color, number>;
-    trafficWeights?: Partial<Record<Color, number>>;
-    targetedRoutes: TargetedRoute[];
-    mirrorToIdle: number;
-}, replicaSetting: (color: Color) => string): ConfigProblem[] {
+export function checkTrafficHasPods(args: TrafficSettings & { replicas: Record<Color, number> }, replicaSetting: (color: Color) => string): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
-    const need = (color: Color, why: string) => {
+    for (const { color, why } of trafficSources(args)) {
         if (args.replicas[color] === 0 && !problems.some((p) => p.setting === replicaSetting(color))) {
             problems.push({ setting: replicaSetting(color), message: `is 0 but ${why}; scale it up before sending traffic to it (allowed values: 1 to 1000)` });
         }
-    };
-    for (const { color } of catchAllSplit(args.activeColor, args.trafficWeights)) {
-        need(color, args.trafficWeights ? `trafficWeights sends ${args.trafficWeights[color]}% to ${color}` : `${color} is the active color`);
     }
-    for (const route of args.targetedRoutes) need(route.color, `targeted route ${route.name} sends to ${route.color}`);
-    if (args.mirrorToIdle > 0) need(otherColor(args.activeColor), `mirrorToIdle shadows traffic to ${otherColor(args.activeColor)}`);
     return problems;
+}
+
+/**
+ * Checks that idleReplicas sizes a color that serves no requests. The idle color answers requests
+ * when a weight or a targeted route sends it some (blue=10,green=90 with activeColor blue), and
+ * idleReplicas would then resize a color carrying traffic, before the route even moves to it.
+ * Mirrored copies are not requests anyone waits for (their responses are discarded), so a smaller
+ * idle color may take a mirror. `replicasSetting` names the idle color's own replica count.
+ */
+export function checkIdleReplicas(args: TrafficSettings & { idleReplicas?: number }, replicasSetting: string): ConfigProblem[] {
+    if (args.idleReplicas === undefined) return [];
+    const idle = otherColor(args.activeColor);
+    const serving = trafficSources(args).filter((s) => s.color === idle && s.serves);
+    if (serving.length === 0) return [];
+    return [{
+        setting: "idleReplicas",
+        message: `is ${describe(args.idleReplicas)} but ${serving.map((s) => s.why).join(" and ")}, the idle color: idleReplicas sizes only an idle color ` +
+            `that serves no requests (a mirror's copies count as none); allowed values: unset (${idle} runs ${replicasSetting}) ` +
+            `while trafficWeights or targetedRoutes send ${idle} requests`,
+    }];
 }
 
 /** Checks targeted routes: a known color, at least one condition, valid header names and labels. */

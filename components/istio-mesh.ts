@@ -114,7 +114,8 @@ export interface IstioMeshArgs {
     repository?: string;
     /**
      * Install istiod as this revision (`istio.io/rev`), as a revision-based upgrade does: release
-     * `istiod-<revision>`, and the gateway is injected by it. Empty: the default revision.
+     * `istiod-<revision>`, and the gateway is injected by it. Empty: the default revision. The name
+     * `default` is refused: the charts cannot serve it (see checkIstioMeshArgs).
      */
     revision?: string;
     /** The charts' platform profile (`global.platform`); `gke` makes the CNI chart find GKE's CNI directory and allow its system-node-critical pods. Empty: none. */
@@ -150,6 +151,12 @@ export const ISTIO_DEFAULTS: Required<IstioMeshArgs> = {
     cni: true,
 };
 
+/**
+ * The name Istio gives the revision-less istiod (`istio.io/rev: default`). As a revision name it
+ * breaks the charts: see checkIstioMeshArgs.
+ */
+export const DEFAULT_REVISION_NAME = "default";
+
 /** Checks arguments with defaults applied. */
 export function checkIstioMeshArgs(a: Required<IstioMeshArgs>): ConfigProblem[] {
     const problems: ConfigProblem[] = [
@@ -176,7 +183,14 @@ export function checkIstioMeshArgs(a: Required<IstioMeshArgs>): ConfigProblem[] 
         });
     }
     problems.push(...checkChartRepository("repository", a.repository));
-    if (a.revision !== "") problems.push(...checkDnsLabel("revision", a.revision, 40));
+    if (a.revision === DEFAULT_REVISION_NAME) {
+        problems.push({
+            setting: "revision",
+            message: `is "${DEFAULT_REVISION_NAME}", which the Istio charts cannot install as a revision: the base chart points the default validating webhook ` +
+                `at the Service istiod for it, while the istiod chart creates istiod-${DEFAULT_REVISION_NAME}, so once istiod sets that webhook to Fail ` +
+                "every Istio object is refused; allowed values: unset (the default revision) or another name, e.g. canary or 1-31-4",
+        });
+    } else if (a.revision !== "") problems.push(...checkDnsLabel("revision", a.revision, 40));
     if (a.platform !== "") problems.push(...checkOneOf("platform", a.platform, ISTIO_PLATFORMS));
     if (typeof a.cni !== "boolean") problems.push({ setting: "cni", message: `got ${describe(a.cni)}; allowed values: true, false` });
     return problems;

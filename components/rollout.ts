@@ -1,6 +1,7 @@
 // Make-before-break within one `pulumi up`: which colors receive traffic decides the dependency
 // graph (the route waits for them; the colors that lose traffic wait for the route), and each pod
 // keeps serving for a drain delay after it is told to stop. Pure logic; the component wires it.
+import type { ErrorHookArgs } from "@pulumi/pulumi";
 import { COLORS, Color, TargetedRoute, catchAllSplit, otherColor } from "./routing";
 import { ConfigProblem, checkInteger, checkOneOf } from "./validation";
 
@@ -37,14 +38,36 @@ export interface TrafficSettings {
     mirrorToIdle: number;
 }
 
+/** Who sends a color traffic, as read from the settings. */
+export interface TrafficSource {
+    /** The color that receives it. */
+    color: Color;
+    /** The setting and what it does, for messages (`trafficWeights sends 10% to green`). */
+    why: string;
+    /** Whether the color answers the requests (false for the mirror, whose responses are discarded). */
+    serves: boolean;
+}
+
+/** Every source of traffic to a color: a share of the catch-all (the active color or the split), a targeted rule, the mirror. */
+export function trafficSources(settings: TrafficSettings): TrafficSource[] {
+    const idle = otherColor(settings.activeColor);
+    return [
+        ...catchAllSplit(settings.activeColor, settings.trafficWeights).map(({ color }) => ({
+            color,
+            why: settings.trafficWeights ? `trafficWeights sends ${settings.trafficWeights[color]}% to ${color}` : `${color} is the active color`,
+            serves: true,
+        })),
+        ...settings.targetedRoutes.map((route) => ({ color: route.color, why: `targeted route ${route.name} sends to ${route.color}`, serves: true })),
+        ...(settings.mirrorToIdle > 0 ? [{ color: idle, why: `mirrorToIdle shadows traffic to ${idle}`, serves: false }] : []),
+    ];
+}
+
 /**
  * The colors that receive traffic: any share of the catch-all, a targeted rule, or the mirror.
  * The `x-version` header routes do not count: they exist to test the idle color.
  */
 export function trafficReceivers(settings: TrafficSettings): Color[] {
-    const receiving = new Set<Color>(catchAllSplit(settings.activeColor, settings.trafficWeights).map((d) => d.color));
-    for (const route of settings.targetedRoutes) receiving.add(route.color);
-    if (settings.mirrorToIdle > 0) receiving.add(otherColor(settings.activeColor));
+    const receiving = new Set(trafficSources(settings).map((s) => s.color));
     return COLORS.filter((color) => receiving.has(color));
 }
 
@@ -95,11 +118,68 @@ export function rolloutTimeouts(seconds: number): { create: string; update: stri
     return { create: `${seconds}s`, update: `${seconds}s` };
 }
 
-/** What the program says when a Deployment's rollout fails, depending on where it stood in the order. */
-export function rolloutFailureMessage(deployment: string, virtualService: string, beforeRoute: boolean): string {
-    return beforeRoute
-        ? `Deployment ${deployment} did not become ready, so the VirtualService ${virtualService} was left as it was: ` +
-            "traffic stays where it was. Fix the color (image, config) and run pulumi up again, or revert the change."
-        : `Deployment ${deployment} failed after the VirtualService ${virtualService} had already moved traffic away from it; ` +
+/** What the error hook learns about a failed step of a color's Deployment. */
+export interface RolloutFailure {
+    /** The step that failed, as the engine names it (ErrorHookArgs.failedOperation): create, update or delete. */
+    operation: string;
+    /** The Deployment, `<namespace>/<name>`. */
+    deployment: string;
+    /** The VirtualService, `<namespace>/<name>`. */
+    virtualService: string;
+    /** Whether the color receives traffic after this update, so that the route waits for it. */
+    beforeRoute: boolean;
+}
+
+/**
+ * What the program says when a step of a Deployment fails, true to where the step stood in the
+ * order: a color that is to receive traffic is created or updated before the route changes (the
+ * route was left as it was); any other color after it (the route, in place, sends it nothing); and
+ * a deletion comes when nothing routes to the Deployment any more (the route sends it nothing, or
+ * is gone already).
+ */
+export function rolloutFailureMessage(failure: RolloutFailure): string {
+    const { deployment, virtualService } = failure;
+    if (failure.operation === "delete") {
+        return `Deleting Deployment ${deployment} failed. Nothing routes to it any more (the VirtualService ${virtualService} sends it no traffic, or is gone), ` +
+            "so clients are unaffected, but its pods may still run: check them, then run the same pulumi command again.";
+    }
+    if (failure.operation !== "create" && failure.operation !== "update") {
+        return `The ${failure.operation} step of Deployment ${deployment} failed; see the error above.`;
+    }
+    const step = failure.operation === "create" ? "Creating" : "Updating";
+    return failure.beforeRoute
+        ? `${step} Deployment ${deployment} failed (refused, or its pods did not become ready in time), so the VirtualService ${virtualService}, ` +
+            "which waits for it, was left as it was: traffic stays where it was. Fix the color (image, config) and run pulumi up again, or revert the change."
+        : `${step} Deployment ${deployment} failed after the VirtualService ${virtualService} was in place, and it sends this color no traffic: ` +
             "routing is as configured. Fix the color and run pulumi up again.";
+}
+
+/** Where the error hook's Deployments stand: enough to name them and to place them in this update's order. */
+export interface RolloutHookContext {
+    /** The component's resource name: each color's Deployment is the resource `<name>-<color>`. */
+    resourceName: string;
+    /** The workload namespace. */
+    namespace: string;
+    /** The app name: Deployments `<app>-<color>`, the VirtualService `<app>`. */
+    app: string;
+    /** The colors that receive traffic after this update (created or updated before the route). */
+    beforeRoute: Color[];
+}
+
+/**
+ * The message for a failed step, from what the engine hands the error hook (ErrorHookArgs: a
+ * create carries new inputs, an update old and new ones, a delete old ones only). A delete names
+ * the object it deleted, whose name may differ from the one declared now (appName changed).
+ */
+export function rolloutHookMessage(failure: Pick<ErrorHookArgs, "name" | "failedOperation" | "newInputs" | "oldInputs">, context: RolloutHookContext): string {
+    const color = COLORS.find((c) => failure.name === `${context.resourceName}-${c}`);
+    // A delete carries only the old inputs: the object it deleted.
+    const inputs = failure.newInputs ?? failure.oldInputs;
+    const { namespace, name } = inputs?.metadata ?? {};
+    return rolloutFailureMessage({
+        operation: failure.failedOperation,
+        deployment: typeof namespace === "string" && typeof name === "string" ? `${namespace}/${name}` : `${context.namespace}/${context.app}-${color ?? failure.name}`,
+        virtualService: `${context.namespace}/${context.app}`,
+        beforeRoute: color !== undefined && context.beforeRoute.includes(color),
+    });
 }

@@ -5,8 +5,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { BlueGreenEnvironmentArgs, checkBlueGreenEnvironmentArgs, checkBlueGreenEnvironmentWarnings, gatewayNamespaceOf } from "./blue-green-environment";
-import { BLUE_GREEN_DEFAULTS, ResolvedBlueGreenServiceArgs, resolveBlueGreenServiceArgs } from "./blue-green-service";
+import { BlueGreenEnvironmentArgs, checkBlueGreenEnvironmentArgs, checkBlueGreenEnvironmentWarnings } from "./blue-green-environment";
+import { BLUE_GREEN_DEFAULTS, WorkloadArgs } from "./blue-green-service";
 import { DEFAULT_CERT_MANAGER_VERSION } from "./cert-manager";
 import { DEFAULT_RESILIENCE, parsePairs, parseTargetedRoute, parseTrafficWeights } from "./delivery";
 import { ExternalService, parseExternalEndpoint } from "./external-services";
@@ -26,8 +26,12 @@ export type ConfigGetter = (key: string) => string | undefined;
 
 /** The validated stack configuration: the environment to build. */
 export interface StackSettings {
-    /** Arguments of the top-level component. */
-    environment: BlueGreenEnvironmentArgs & { workload: ResolvedBlueGreenServiceArgs };
+    /**
+     * Arguments of the top-level component, as a library caller would write them: defaults are
+     * applied once, by the components. Resolved arguments fed back in as arguments lose every
+     * field whose resolved shape differs (drainDelaySeconds/drainAction become `drain`).
+     */
+    environment: BlueGreenEnvironmentArgs;
     /**
      * Values accepted but not known to exist, named by stack config key: checked against dated
      * lists (Istio releases, GCP regions, machine series) that cannot know what came out later.
@@ -390,7 +394,8 @@ function readTargetedRoutes(reader: SettingsReader): TargetedRoute[] | undefined
     });
 }
 
-function readWorkload(reader: SettingsReader, gatewayNamespace: string): ResolvedBlueGreenServiceArgs {
+/** The workload's arguments as set; BlueGreenService applies the defaults. */
+function readWorkload(reader: SettingsReader): WorkloadArgs {
     const colors = {} as Record<Color, { image: string; replicas: number }>;
     for (const color of COLORS) {
         const defaults = BLUE_GREEN_DEFAULTS.colors[color];
@@ -411,7 +416,7 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
         reader.problems.push({ setting: "previewJwksUri", message: "is set without previewJwtIssuer; allowed values: set previewJwtIssuer (the tokens' iss) too" });
     }
     const retries = DEFAULT_RESILIENCE.retries;
-    return resolveBlueGreenServiceArgs({
+    return {
         activeColor: (reader.string("activeColor") ?? BLUE_GREEN_DEFAULTS.activeColor) as Color,
         namespace: reader.string("namespace"),
         createNamespace: reader.boolean("createNamespace"),
@@ -436,10 +441,10 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
             sourceCidrs: reader.stringList("previewSourceCidrs", "203.0.113.0/24") ?? [],
             ...(jwtIssuer !== undefined ? { jwt: { issuer: jwtIssuer, ...(jwksUri !== undefined ? { jwksUri } : {}) } } : {}),
         },
+        // The environment puts the secret in its gateway's namespace.
         tls: credentialName === undefined ? undefined : {
             credentialName,
             httpsRedirect,
-            gatewayNamespace,
             certificate: issuer === undefined ? undefined : { issuerName: issuer, issuerKind: "ClusterIssuer" },
         },
         resilience: {
@@ -451,7 +456,7 @@ function readWorkload(reader: SettingsReader, gatewayNamespace: string): Resolve
                 retryOn: reader.string("retryOn") ?? retries.retryOn,
             },
         },
-    });
+    };
 }
 
 /** The cluster's arguments; still built when the project or location is missing, so every other setting is checked too. */
@@ -542,7 +547,7 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
     if (options.keys !== undefined) reader.problems.push(...checkConfigKeys(options.keys, options.project ?? ""));
     const installIstio = reader.boolean("installIstio") ?? true;
     const existingGatewayNamespace = reader.optional("ingressGatewayNamespace");
-    const workload = readWorkload(reader, gatewayNamespaceOf({ installMesh: installIstio, existingGatewayNamespace }));
+    const workload = readWorkload(reader);
     const kubeconfig = reader.optional("kubeconfig");
     if (kubeconfig !== undefined) reader.problems.push(...checkKubeconfig(kubeconfig, options.readFile ?? readLocalFile));
     const clusterIdentifier = reader.optional("clusterIdentifier");

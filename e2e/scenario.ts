@@ -246,7 +246,7 @@ async function main(): Promise<void> {
     check("a rollout that never becomes ready makes pulumi up fail", failedRollout.result.code !== 0);
     check("...with the provider's error naming the Deployment", /nginx-blue/.test(failedText) && /(timed out|not ready|Ready)/i.test(failedText), failedText.slice(-1500));
     check("...and the program's message that the route was left as it was",
-        /Deployment sample-ns\/nginx-blue did not become ready, so the VirtualService sample-ns\/nginx was left as it was/.test(failedText), failedText.slice(-1500));
+        /Updating Deployment sample-ns\/nginx-blue failed \(refused, or its pods did not become ready in time\), so the VirtualService sample-ns\/nginx, which waits for it, was left as it was/.test(failedText), failedText.slice(-1500));
     const routeAfter = kubectl("-n", NS, "get", "virtualservice.networking.istio.io", "nginx");
     check("...and the VirtualService's resourceVersion is unchanged (traffic stays on green)",
         routeAfter?.metadata?.resourceVersion === routeBefore?.metadata?.resourceVersion && catchAll(routeAfter) === "green:100",

@@ -85,11 +85,25 @@ function mockState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
             // The release's status names it once it is installed (the gateway's Service is read by it).
             return { ...state, status: { name: args.inputs.name, namespace: args.inputs.namespace, status: "deployed" } };
         case "kubernetes:core/v1:Service":
-            // A read of an existing Service (Service.get): the ingress gateway's LoadBalancer.
-            return args.id ? { ...state, status: { loadBalancer: { ingress: [{ ip: MOCK_INGRESS_IP }] } } } : state;
+            if (!args.id) return state;
+            // A read (Service.get) finds only what exists, as on a cluster: the gateway chart's
+            // Service, named after its release, in the release's namespace.
+            if (!gatewayChartServiceIds().includes(args.id)) {
+                throw new Error(`services "${args.id}" not found (Services the gateway charts of this run create: ${gatewayChartServiceIds().join(", ") || "none"})`);
+            }
+            return { ...state, status: { loadBalancer: { ingress: [{ ip: MOCK_INGRESS_IP }] } } };
         default:
             return state;
     }
+}
+
+/**
+ * `<namespace>/<name>` of the Services that the Istio gateway charts declared so far in this run
+ * create: the chart names its Service after the release (manifests/charts/gateway, `gateway.name`).
+ */
+function gatewayChartServiceIds(): string[] {
+    return recorded.filter((r) => r.type === "kubernetes:helm.sh/v3:Release" && /(^|\/)gateway$/.test(r.inputs.chart ?? ""))
+        .map((r) => `${r.inputs.namespace}/${r.inputs.name}`);
 }
 
 function customTimeoutsOf(req: any): DeclaredResource["customTimeouts"] {

@@ -124,3 +124,46 @@ export function gatewayChartPodLabels(chartDir: string, releaseName: string, val
         istio: values.labels?.istio ?? name.replace(/^istio-/, ""),
     };
 }
+
+/**
+ * The name and namespace the gateway chart gives its Service for `values`, read from its templates:
+ * `gateway.name` (`values.name`, else the release name) in the release's namespace. Throws when the
+ * templates no longer have that shape.
+ */
+export function gatewayChartServiceId(chartDir: string, release: { name: string; namespace: string }, values: Record<string, unknown>): string {
+    const helpers = fs.readFileSync(path.join(chartDir, "templates", "_helpers.tpl"), "utf8");
+    const service = fs.readFileSync(path.join(chartDir, "templates", "service.yaml"), "utf8");
+    const name = /define "gateway\.name" -\}\}[\s\S]*?\{\{- else -\}\}\s*\{\{- \.Values\.name \| default \.Release\.Name \| default "istio-ingressgateway" -\}\}/;
+    const metadata = /kind: Service\s*metadata:\s*name: \{\{ include "gateway\.name" \. \}\}\s*namespace: \{\{ \.Release\.Namespace \| quote \}\}/;
+    if (!name.test(helpers) || !metadata.test(service)) {
+        throw new Error(`the gateway chart in ${chartDir} no longer names its Service gateway.name in the release's namespace`);
+    }
+    const valuesName = typeof values.name === "string" ? values.name : "";
+    return `${release.namespace}/${valuesName || release.name || "istio-ingressgateway"}`;
+}
+
+/** Reads a chart template, or throws when it no longer contains `shape` (the rendering below assumes it). */
+function templateWithShape(chartDir: string, template: string, shape: RegExp, what: string): void {
+    const text = fs.readFileSync(path.join(chartDir, "templates", template), "utf8");
+    if (!shape.test(text)) throw new Error(`${path.join(chartDir, "templates", template)} no longer ${what}`);
+}
+
+/**
+ * The Service the base chart's default validating webhook (`istiod-default-validator`) calls for
+ * `defaultRevision`, as its template renders it: `istiod` for the revision named "default", else
+ * `istiod-<defaultRevision>`.
+ */
+export function baseChartValidatorService(chartDir: string, defaultRevision: string): string {
+    templateWithShape(chartDir, "defaultrevision-validatingwebhookconfiguration.yaml",
+        /service:\s*\{\{- if \(eq \.Values\.defaultRevision "default"\) \}\}\s*name: istiod\s*\{\{- else \}\}\s*name: istiod-\{\{ \.Values\.defaultRevision \}\}\s*\{\{- end \}\}/,
+        "names the webhook's Service istiod for \"default\" and istiod-<defaultRevision> otherwise");
+    return defaultRevision === "default" ? "istiod" : `istiod-${defaultRevision}`;
+}
+
+/** The Service the istiod chart creates for `revision`, as its template renders it: `istiod`, or `istiod-<revision>`. */
+export function istiodChartService(chartDir: string, revision: string): string {
+    templateWithShape(chartDir, "service.yaml",
+        /kind: Service\s*metadata:\s*name: istiod\{\{- if not \(eq \.Values\.revision ""\) \}\}-\{\{ \.Values\.revision \}\}\{\{- end \}\}/,
+        "names its Service istiod-<revision> (istiod without one)");
+    return revision === "" ? "istiod" : `istiod-${revision}`;
+}

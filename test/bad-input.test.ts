@@ -99,6 +99,17 @@ const TABLE: Row[] = [
     ["selects an existing gateway while installing Istio", { ingressGatewaySelector: "istio=ingress" }, ["ingressGatewaySelector"], /only applies with installIstio false/],
     ["shapes a cluster while targeting an existing one", { kubeconfig: INLINE_KUBECONFIG, machineType: "e2-standard-8", minNodes: "2" }, ["machineType", "minNodes"], /only applies with kubeconfig unset/],
     ["keeps the defaults of cluster settings with an existing cluster", { kubeconfig: INLINE_KUBECONFIG, machineType: "e2-standard-4", masterAuthorizedNetworks: [] }, "accepted"],
+    // Istio revisions.
+    ["installs Istio as the revision named default", { istioRevision: "default" }, ["istioRevision"],
+        /istioRevision: is "default", which the Istio charts cannot install as a revision: .*istiod-default.*allowed values: unset \(the default revision\)/],
+    ["labels for the default revision of an existing mesh", { installIstio: "false", istioRevision: "default" }, "accepted"],
+    ["installs Istio as a named revision", { istioRevision: "canary" }, "accepted"],
+    // idleReplicas sizes an idle color that serves nothing.
+    ["parks the idle color while weights send it most of the traffic", { trafficWeights: "blue=10,green=90", idleReplicas: "1" }, ["idleReplicas"],
+        /idleReplicas: is 1 but trafficWeights sends 90% to green, the idle color: .*allowed values: unset \(green runs greenReplicas\)/],
+    ["parks the idle color while a targeted route sends it users", { activeColor: "green", targetedRoutes: ["blue:header:x-legacy=on"], idleReplicas: "1" }, ["idleReplicas"],
+        /targeted route target-0-blue sends to blue, the idle color/],
+    ["shrinks the idle color that takes a mirror", { mirrorToIdle: "20", idleReplicas: "1" }, "accepted"],
     // Refusals that must name what the user wrote.
     ["mistypes gcp:region", { "gcp:region": "us_central1" }, ["gcp:region"], /got "us_central1"/],
     ["mistypes clusterLocation", { clusterLocation: "us_central1-a" }, ["clusterLocation"], /got "us_central1-a"/],

@@ -3,6 +3,7 @@ import {
     DEFAULT_RESILIENCE,
     SAFE_RETRY_ON,
     checkDuration,
+    checkIdleReplicas,
     checkMirror,
     checkResilience,
     checkTrafficHasPods,
@@ -140,6 +141,21 @@ describe("progressive delivery (pure)", () => {
         assert.deepEqual(effectiveReplicas("blue", { blue: 3, green: 3 }, 1), { blue: 3, green: 1 });
         assert.deepEqual(effectiveReplicas("green", { blue: 3, green: 3 }, 0), { blue: 0, green: 3 });
         assert.deepEqual(effectiveReplicas("green", { blue: 3, green: 4 }), { blue: 3, green: 4 });
+    });
+
+    it("applies idleReplicas only to an idle color that serves no requests; a mirror's copies count as none", () => {
+        const plain = { activeColor: "blue" as const, targetedRoutes: [], mirrorToIdle: 0, idleReplicas: 1 };
+        assert.deepEqual(checkIdleReplicas(plain, "greenReplicas"), []);
+        assert.deepEqual(checkIdleReplicas({ ...plain, idleReplicas: undefined, trafficWeights: { blue: 10, green: 90 } }, "greenReplicas"), []);
+        assert.deepEqual(checkIdleReplicas({ ...plain, trafficWeights: { blue: 100, green: 0 } }, "greenReplicas"), [], "a weight of 0 sends nothing");
+        assert.deepEqual(checkIdleReplicas({ ...plain, mirrorToIdle: 20 }, "greenReplicas"), []);
+        const split = checkIdleReplicas({ ...plain, trafficWeights: { blue: 10, green: 90 } }, "greenReplicas");
+        assert.deepEqual(split.map((p) => p.setting), ["idleReplicas"]);
+        assert.match(split[0].message, /^is 1 but trafficWeights sends 90% to green, the idle color: .*allowed values: unset \(green runs greenReplicas\)/);
+        const targeted = checkIdleReplicas({ ...plain, activeColor: "green", targetedRoutes: [{ name: "qa", color: "blue", headers: { a: { exact: "b" } } }] }, "blueReplicas");
+        assert.match(targeted[0].message, /targeted route qa sends to blue, the idle color/);
+        // A rule to the active color leaves the idle one without requests.
+        assert.deepEqual(checkIdleReplicas({ ...plain, targetedRoutes: [{ name: "qa", color: "blue", headers: { a: { exact: "b" } } }] }, "greenReplicas"), []);
     });
 
     it("accepts Istio durations only", () => {

@@ -2,8 +2,11 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { ISTIO_CHARTS, ISTIO_DEFAULTS, IstioMeshArgs, gatewayPodLabels, istioChartValues } from "../components/istio-mesh";
-import { CHART_SOURCE_DIRS, ChartReads, gatewayChartPodLabels, locateIstioCharts, readChart, unreadValues } from "../offline/istio-charts";
+import { ISTIO_CHARTS, ISTIO_DEFAULTS, IstioMeshArgs, checkIstioMeshArgs, gatewayPodLabels, istioChartValues } from "../components/istio-mesh";
+import {
+    CHART_SOURCE_DIRS, ChartReads, baseChartValidatorService, gatewayChartPodLabels, gatewayChartServiceId, istiodChartService, locateIstioCharts, readChart,
+    unreadValues,
+} from "../offline/istio-charts";
 
 describe("Istio chart values against Istio's own charts (istio.io/istio module)", function () {
     // The first run may download istio.io/istio through the Go module proxy.
@@ -49,6 +52,30 @@ describe("Istio chart values against Istio's own charts (istio.io/istio module)"
         assert.equal(gke.resourceQuotas.enabled, true);
         assert.equal(reads.istiod.defaults.cni.enabled, false, "istiod injects istio-init unless told that CNI is there");
         assert.equal(reads.base.defaults.base.enableCRDTemplates, true, "the base chart templates its CRDs (Helm upgrades them)");
+    });
+
+    it("names the gateway's Service after its release, in its namespace: the ID IstioMesh reads the ingress address by", () => {
+        for (const [name, namespace] of [["istio-ingress", "istio-ingress"], ["istio-edge", "edge"]]) {
+            const values = istioChartValues({ ...ISTIO_DEFAULTS, ingressReleaseName: name, ingressNamespace: namespace }).gateway;
+            assert.equal(gatewayChartServiceId(path.join(charts, CHART_SOURCE_DIRS.gateway), { name, namespace }, values), `${namespace}/${name}`);
+        }
+    });
+
+    it("installs only revisions the charts serve: the default validating webhook calls the Service istiod creates", () => {
+        // Once istiod is ready it turns that webhook to Fail: calling a Service that does not exist then refuses every Istio object.
+        const served: string[] = [];
+        for (const revision of ["", "canary", "1-31-4", "stable", "default"]) {
+            const args = { ...ISTIO_DEFAULTS, revision };
+            if (checkIstioMeshArgs(args).some((p) => p.setting === "revision")) continue;
+            const values = istioChartValues(args);
+            const defaultRevision = (values.base as { defaultRevision?: string }).defaultRevision ?? reads.base.defaults.defaultRevision;
+            assert.equal(baseChartValidatorService(path.join(charts, CHART_SOURCE_DIRS.base), defaultRevision),
+                istiodChartService(path.join(charts, CHART_SOURCE_DIRS.istiod), values.istiod.revision ?? ""), `revision ${JSON.stringify(revision)}`);
+            served.push(revision);
+        }
+        assert.deepEqual(served, ["", "canary", "1-31-4", "stable"], "every other revision is installed");
+        const [refusal] = checkIstioMeshArgs({ ...ISTIO_DEFAULTS, revision: "default" });
+        assert.match(refusal.message, /^is "default", which the Istio charts cannot install as a revision: .*istiod-default.*; allowed values: unset \(the default revision\)/);
     });
 
     it("labels the gateway pods with exactly what the Gateway selects", () => {

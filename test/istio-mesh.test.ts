@@ -102,6 +102,17 @@ describe("IstioMesh", () => {
         assert.deepEqual(readyUrns, r.ofType(RELEASE).filter((x) => x.inputs.chart !== "gateway").map((x) => x.urn));
     });
 
+    it("reads the ingress address from the Service the gateway chart creates: named after the release, in the release's namespace", async () => {
+        // The mock engine, like a cluster, finds only that Service: a read by any other ID fails the run.
+        for (const args of [{}, { ingressReleaseName: "istio-edge", ingressNamespace: "edge" }, { ingressReleaseName: "edge" }]) {
+            const ev = await evaluate(() => {
+                const component = new mod.IstioMesh("istio", args, { providers: [new k8s.Provider("cluster", {})] });
+                return { ingressAddress: component.ingressAddress };
+            });
+            assert.equal(ev.outputs?.ingressAddress, MOCK_INGRESS_IP, JSON.stringify(args));
+        }
+    });
+
     it("runs pods without istio-init: the CNI chart with the platform profile, and istiod told so", async () => {
         const { r } = await declare({ platform: "gke" });
         const values = (chart: string) => r.ofType(RELEASE).find((x) => x.inputs.chart === chart)!.inputs.values;

@@ -3,7 +3,7 @@ import {
     DrainActions,
     checkRolloutSettings,
     preStopHook,
-    rolloutFailureMessage,
+    rolloutHookMessage,
     rolloutOrder,
     rolloutTimeouts,
     terminationGracePeriod,
@@ -56,8 +56,43 @@ describe("rollout order (pure)", () => {
         assert.match(problems[2].message, /from 10 to 7200/);
     });
 
-    it("says the route was left as it was when a color that was to receive traffic fails", () => {
-        assert.match(rolloutFailureMessage("ns/nginx-green", "ns/nginx", true), /VirtualService ns\/nginx was left as it was/);
-        assert.match(rolloutFailureMessage("ns/nginx-blue", "ns/nginx", false), /had already moved traffic away/);
+    describe("the error hook's message: true to the failed step and to where the route stands", () => {
+        const context = { resourceName: "bg", namespace: "ns", app: "nginx", beforeRoute: ["green" as const] };
+        const deployment = (name: string) => ({ metadata: { name, namespace: "ns" }, spec: {} });
+        const LEFT_AS_IT_WAS = /the VirtualService ns\/nginx, which waits for it, was left as it was: traffic stays where it was/;
+        const ROUTE_IN_PLACE = /after the VirtualService ns\/nginx was in place, and it sends this color no traffic/;
+        const NOTHING_ROUTES = /Nothing routes to it any more/;
+        // [step, what the engine hands the hook (ErrorHookArgs), the message chosen, its opening].
+        const cases: [string, { name: string; failedOperation: string; newInputs?: object; oldInputs?: object }, RegExp, RegExp][] = [
+            ["a color to receive traffic fails to be created", { name: "bg-green", failedOperation: "create", newInputs: deployment("nginx-green") },
+                LEFT_AS_IT_WAS, /^Creating Deployment ns\/nginx-green failed/],
+            ["a color to receive traffic fails to update", { name: "bg-green", failedOperation: "update", newInputs: deployment("nginx-green"), oldInputs: deployment("nginx-green") },
+                LEFT_AS_IT_WAS, /^Updating Deployment ns\/nginx-green failed/],
+            ["a color losing traffic fails to update", { name: "bg-blue", failedOperation: "update", newInputs: deployment("nginx-blue"), oldInputs: deployment("nginx-blue") },
+                ROUTE_IN_PLACE, /^Updating Deployment ns\/nginx-blue failed/],
+            ["an idle color fails to be created", { name: "bg-blue", failedOperation: "create", newInputs: deployment("nginx-blue") },
+                ROUTE_IN_PLACE, /^Creating Deployment ns\/nginx-blue failed/],
+            // A delete carries the old inputs only, and the old object may have had another name (appName changed).
+            ["a replaced Deployment fails to be deleted", { name: "bg-green", failedOperation: "delete", oldInputs: deployment("shop-green") },
+                NOTHING_ROUTES, /^Deleting Deployment ns\/shop-green failed/],
+            ["an idle color fails to be deleted", { name: "bg-blue", failedOperation: "delete", oldInputs: deployment("nginx-blue") },
+                NOTHING_ROUTES, /^Deleting Deployment ns\/nginx-blue failed/],
+        ];
+        for (const [step, failure, chosen, opening] of cases) {
+            it(`when ${step}`, () => {
+                const message = rolloutHookMessage(failure, context);
+                assert.match(message, opening);
+                for (const claim of [LEFT_AS_IT_WAS, ROUTE_IN_PLACE, NOTHING_ROUTES]) {
+                    if (claim === chosen) assert.match(message, claim);
+                    else assert.doesNotMatch(message, claim);
+                }
+                assert.doesNotMatch(message, failure.failedOperation === "delete" ? /ready/ : /Deleting/);
+            });
+        }
+
+        it("claims nothing about the route for a step it does not know", () => {
+            const message = rolloutHookMessage({ name: "bg-green", failedOperation: "refresh" }, context);
+            assert.equal(message, "The refresh step of Deployment ns/nginx-green failed; see the error above.");
+        });
     });
 });

@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { resolvedWorkload } from "../components/blue-green-environment";
 import { BLUE_GREEN_DEFAULTS } from "../components/blue-green-service";
 import { parseExternalEndpoint } from "../components/external-services";
 import { ConfigError } from "../components/validation";
@@ -28,6 +29,11 @@ function read(values: Record<string, unknown>, stack = "dev") {
     return readStackConfig(getter({ ...GCP, ...values }), stack).environment;
 }
 
+/** The workload as the environment builds it from these settings (defaults applied once, by the component). */
+function workload(values: Record<string, unknown>, stack = "dev") {
+    return resolvedWorkload(read(values, stack));
+}
+
 /** The ConfigError thrown for `values`, failing when none is thrown. */
 function problemsFor(values: Record<string, unknown>, stack = "dev"): ConfigError {
     try {
@@ -42,10 +48,10 @@ function problemsFor(values: Record<string, unknown>, stack = "dev"): ConfigErro
 describe("stack config", () => {
     it("needs only the GCP project and region, and applies the defaults", () => {
         const env = read({});
-        assert.equal(env.workload.activeColor, "blue");
-        assert.equal(env.workload.createNamespace, true);
-        assert.equal(read({ createNamespace: "false" }).workload.createNamespace, false);
-        assert.deepEqual(env.workload.colors, BLUE_GREEN_DEFAULTS.colors);
+        assert.equal(workload({}).activeColor, "blue");
+        assert.equal(workload({}).createNamespace, true);
+        assert.equal(workload({ createNamespace: "false" }).createNamespace, false);
+        assert.deepEqual(workload({}).colors, BLUE_GREEN_DEFAULTS.colors);
         assert.equal(env.kubeconfig, undefined);
         assert.equal(env.cluster?.project, "my-project-id");
         assert.equal(env.cluster?.location, "us-central1");
@@ -64,7 +70,8 @@ describe("stack config", () => {
         }
         // Reading Pulumi.yaml's defaults gives exactly the code's defaults.
         const defaults = Object.fromEntries(Object.entries<any>(project.config).filter(([, d]) => d.default !== undefined).map(([k, d]) => [k, d.default]));
-        assert.deepEqual(read(defaults), read({}));
+        const built = (values: Record<string, unknown>) => ({ ...read(values), workload: workload(values) });
+        assert.deepEqual(built(defaults), built({}));
     });
 
     it("reads imageRepositories and clusterIdentifier, and refuses them where they make no sense", () => {
@@ -108,7 +115,7 @@ describe("stack config", () => {
         const error = problemsFor({ activeColor: "green", greenReplicas: "0" });
         assert.deepEqual(error.problems.map((p) => p.setting), ["greenReplicas"]);
         assert.match(error.message, /green is the active color/);
-        assert.equal(read({ activeColor: "green", blueReplicas: "0" }).workload.colors.blue.replicas, 0);
+        assert.equal(workload({ activeColor: "green", blueReplicas: "0" }).colors.blue.replicas, 0);
     });
 
     it("refuses an empty host list, a non-list and invalid DNS hosts", () => {
@@ -204,22 +211,22 @@ describe("stack config", () => {
     });
 
     it("reads the progressive-delivery settings", () => {
-        const env = read({
+        const settings = {
             trafficWeights: "blue=90,green=10", targetedRoutes: ["green:header:x-internal-user=true", "green:source:app=checkout"],
-            mirrorToIdle: "0", idleReplicas: "1", meshRouting: "false", tlsCredentialName: "sample-tls", httpsRedirect: "true",
+            mirrorToIdle: "0", meshRouting: "false", tlsCredentialName: "sample-tls", httpsRedirect: "true",
             certIssuer: "letsencrypt", installCertManager: "true", routeTimeout: "30s", retryAttempts: "3", retryPerTryTimeout: "10s",
-        });
-        const w = env.workload;
+        };
+        const env = read(settings);
+        const w = workload(settings);
         assert.deepEqual(w.trafficWeights, { blue: 90, green: 10 });
         assert.deepEqual(w.targetedRoutes.map((r) => [r.name, r.color]), [["target-0-green", "green"], ["target-1-green", "green"]]);
-        assert.equal(w.idleReplicas, 1);
+        assert.equal(workload({ idleReplicas: "1" }).idleReplicas, 1);
         assert.equal(w.meshRouting, false);
         assert.deepEqual(w.tls, { credentialName: "sample-tls", httpsRedirect: true, gatewayNamespace: "istio-ingress", certificate: { issuerName: "letsencrypt", issuerKind: "ClusterIssuer" } });
         assert.deepEqual(env.certManager, { version: "v1.21.2" });
         assert.equal(w.resilience.timeout, "30s");
         assert.deepEqual(w.resilience.retries, { attempts: 3, perTryTimeout: "10s", retryOn: "connect-failure,refused-stream,reset-before-request" });
-        const existing = read({ installIstio: "false", ingressGatewayNamespace: "edge", tlsCredentialName: "t" });
-        assert.equal(existing.workload.tls?.gatewayNamespace, "edge");
+        assert.equal(workload({ installIstio: "false", ingressGatewayNamespace: "edge", tlsCredentialName: "t" }).tls?.gatewayNamespace, "edge");
     });
 
     it("refuses bad progressive-delivery settings, naming each", () => {
