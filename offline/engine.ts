@@ -182,21 +182,33 @@ export async function evaluate(program: () => unknown, config: Record<string, st
     recorded = [];
     let outputs: Record<string, any> | undefined;
     let error: Error | undefined;
-    // Catch inside the stack's body: an error escaping it would also surface as an unhandled
-    // rejection from the stack's own output registration.
-    outputs = await pulumi.runtime.runInPulumiStack(async () => {
-        try {
-            return await program();
-        } catch (e) {
-            error = e as Error;
-            return undefined;
-        }
-    });
-    await (settings as any).waitForRPCs();
+    // The SDK records a stack trace on every promise it creates; under mocha's unlimited
+    // stackTraceLimit that capture made up most of each evaluation (3x on the component tests).
+    // Callers read the program's error messages, never its stacks.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = Math.min(stackTraceLimit, STACK_TRACE_DEPTH);
+    try {
+        // Catch inside the stack's body: an error escaping it would also surface as an unhandled
+        // rejection from the stack's own output registration.
+        outputs = await pulumi.runtime.runInPulumiStack(async () => {
+            try {
+                return await program();
+            } catch (e) {
+                error = e as Error;
+                return undefined;
+            }
+        });
+        await (settings as any).waitForRPCs();
+    } finally {
+        Error.stackTraceLimit = stackTraceLimit;
+    }
     const resources = recorded;
     recorded = [];
     return { resources, outputs, error };
 }
+
+/** Stack frames kept while a program evaluates: none. */
+const STACK_TRACE_DEPTH = 0;
 
 /** Resolves an Output (or plain value) to its value. */
 export function valueOf<T>(output: pulumi.Input<T>): Promise<T> {

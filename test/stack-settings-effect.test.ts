@@ -121,20 +121,8 @@ describe("every stack setting reaches the objects (index.ts with the stack confi
         program = await loadProgram();
     });
 
-    /**
-     * Runs the program on the dev stack with `config` on top. Without stack traces: the SDK stamps
-     * one on every promise it makes, and under mocha (which lifts the limit to Infinity) formatting
-     * them costs about four times the run itself.
-     */
-    const render = async (config: Record<string, string>): Promise<Evaluation> => {
-        const limit = Error.stackTraceLimit;
-        Error.stackTraceLimit = 0;
-        try {
-            return await evaluate(program, loadStackConfig("dev", config));
-        } finally {
-            Error.stackTraceLimit = limit;
-        }
-    };
+    /** Runs the program on the dev stack with `config` on top. */
+    const render = (config: Record<string, string>): Promise<Evaluation> => evaluate(program, loadStackConfig("dev", config));
     /** The objects of a base configuration, rendered once per base and shared by its rows. */
     const baseObjects = (base: Record<string, string>): Promise<Map<string, string>> => {
         const id = JSON.stringify(base);
