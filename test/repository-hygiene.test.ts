@@ -1,6 +1,8 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
+import { isMap, isScalar, isSeq, parseDocument } from "yaml";
 
 const root = path.join(__dirname, "..");
 
@@ -32,5 +34,27 @@ describe("repository hygiene", function () {
     it("keeps the project's own files tracked", () => {
         const source = ["README.md", "CHANGELOG.md", "Pulumi.yaml", "Pulumi.dev.yaml", "docs/configuration.md", "components/index.ts", "index.ts"];
         assert.deepEqual(source.filter(ignored), []);
+    });
+});
+
+describe("the example stack file (Pulumi.dev.yaml)", () => {
+    const doc = parseDocument(fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8"));
+
+    it("holds every value as a string, the way pulumi config set writes it, so pulumi stack init rewrites no line", () => {
+        // The CLI keeps comments and order but re-quotes numbers and booleans ("2", "false"): an
+        // unquoted one would be rewritten by the user's first `pulumi stack init dev`.
+        const config = doc.get("config");
+        assert.ok(isMap(config), "Pulumi.dev.yaml has a config map");
+        const notStrings = config.items.filter(({ value }) => {
+            if (isScalar(value)) return typeof value.value !== "string";
+            if (isSeq(value)) return value.items.some((item) => !isScalar(item) || typeof item.value !== "string");
+            return true;
+        }).map(({ key }) => String(key));
+        assert.deepEqual(notStrings, []);
+    });
+
+    it("carries no secrets-provider state, which would tie it to one passphrase or key", () => {
+        const stateKeys = ["encryptionsalt", "encryptedkey", "secretsprovider"].filter((key) => doc.has(key));
+        assert.deepEqual(stateKeys, []);
     });
 });
