@@ -50,6 +50,9 @@ How the program reads them (\`pulumi up\`, \`npm start\` and \`npm run plan\` re
   keys, so without this a misspelt key would be silently ignored.
 - **"Needs …"**: a setting set away from its default while what it needs is off is refused, naming
   the prerequisite, because it would otherwise do nothing.
+- **Warnings, not refusals, for what a dated list cannot know**: a newer Istio patch or minor, a
+  region or machine series the package's lists (dated in the code) do not name. \`pulumi up\` goes on
+  and prints the warning under the setting's name.
 - **Unset** means the declared default \`""\`: the Pulumi CLI treats a declared setting without a
   default as required, so the empty string stands for "not set".
 - **Secrets.** Settings marked *secret* can hold credentials: the program passes them on as Pulumi
