@@ -78,14 +78,37 @@ function carriesColorHeader(headerName: string) {
     return [{ key: `request.headers[${headerName}]`, values: [...COLORS] }];
 }
 
-/** An Istio AuthorizationPolicy spec, limited to what this package emits. */
+/** What an AuthorizationPolicy does with a request its rules match (CUSTOM, an external authorizer, is not emitted here). */
+export type AuthorizationAction = "ALLOW" | "DENY";
+
+/** One source of a rule: every field set must hold. */
+export interface AuthorizationSource {
+    remoteIpBlocks?: string[];
+    notRemoteIpBlocks?: string[];
+    requestPrincipals?: string[];
+    notRequestPrincipals?: string[];
+    namespaces?: string[];
+    notNamespaces?: string[];
+}
+
+/** One condition of a rule: the attribute matches one of `values` and none of `notValues`. */
+export interface AuthorizationCondition {
+    key: string;
+    values?: string[];
+    notValues?: string[];
+}
+
+/** One rule: any of its sources, and every condition. */
+export interface AuthorizationRule {
+    from?: { source: AuthorizationSource }[];
+    when?: AuthorizationCondition[];
+}
+
+/** An Istio AuthorizationPolicy spec, limited to the fields this package emits and evaluates. */
 export interface AuthorizationPolicySpec {
     selector: { matchLabels: Record<string, string> };
-    action: "DENY";
-    rules: {
-        from?: { source: { notRemoteIpBlocks?: string[]; notRequestPrincipals?: string[]; notNamespaces?: string[] } }[];
-        when: { key: string; values: string[] }[];
-    }[];
+    action: AuthorizationAction;
+    rules: AuthorizationRule[];
 }
 
 /** Request principals of an issuer: `<iss>/<sub>` for any subject. */
@@ -153,27 +176,62 @@ function inCidr(ip: string | undefined, cidr: string): boolean {
     return address[0] >= parsed[0] && address[0] < parsed[0] + size;
 }
 
-const principalMatches = (principal: string | undefined, pattern: string) =>
-    principal !== undefined && (pattern.endsWith("*") ? principal.startsWith(pattern.slice(0, -1)) : principal === pattern);
+/** Istio's string match: `*` is presence, a leading `*` a suffix match, a trailing one a prefix match, else exact. */
+function istioMatch(pattern: string, value: string | undefined, ignoreCase = false): boolean {
+    if (value === undefined) return false;
+    const [p, v] = ignoreCase ? [pattern.toLowerCase(), value.toLowerCase()] : [pattern, value];
+    if (p === "*") return true;
+    if (p.startsWith("*")) return v.endsWith(p.slice(1));
+    if (p.endsWith("*")) return v.startsWith(p.slice(0, -1));
+    return v === p;
+}
+
+/** A field of a source: unset holds; `positive` must match one pattern, `negative` none. */
+function fieldHolds(positive: string[] | undefined, negative: string[] | undefined, matches: (pattern: string) => boolean): boolean {
+    return (positive === undefined || positive.some(matches)) && (negative === undefined || !negative.some(matches));
+}
+
+function sourceMatches(s: AuthorizationSource, request: AccessRequest): boolean {
+    return fieldHolds(s.remoteIpBlocks, s.notRemoteIpBlocks, (cidr) => inCidr(request.remoteIp, cidr)) &&
+        fieldHolds(s.requestPrincipals, s.notRequestPrincipals, (p) => istioMatch(p, request.requestPrincipal)) &&
+        fieldHolds(s.namespaces, s.notNamespaces, (n) => istioMatch(n, request.sourceNamespace));
+}
 
 /**
- * Evaluates DENY policies for a request as Istio does for the fields this package emits: a rule
- * matches when any of its sources matches (every field of a source) and every condition holds.
- * Returns 403 when a rule of any policy matches, else 200 (routing goes on).
+ * The values a condition key reads from a request. A header repeated in a request arrives joined
+ * with ","; Istio matches a header condition against the whole value or any one element.
+ */
+function attributeValues(key: string, request: AccessRequest): string[] | undefined {
+    const header = /^request\.headers\[(.+)\]$/.exec(key)?.[1].toLowerCase();
+    if (header !== undefined) {
+        const value = Object.entries(request.headers ?? {}).find(([name]) => name.toLowerCase() === header)?.[1];
+        return value === undefined ? undefined : [value, ...(value.includes(",") ? value.split(",") : [])];
+    }
+    throw new Error(`authorize() does not evaluate the condition key ${key}`);
+}
+
+function conditionHolds(c: AuthorizationCondition, request: AccessRequest): boolean {
+    const values = attributeValues(c.key, request);
+    const matchesAny = (patterns: string[]) => values !== undefined && patterns.some((p) => values.some((v) => istioMatch(p, v)));
+    return (c.values === undefined || matchesAny(c.values)) && (c.notValues === undefined || !matchesAny(c.notValues));
+}
+
+function ruleMatches(rule: AuthorizationRule, request: AccessRequest): boolean {
+    return (rule.from === undefined || rule.from.some(({ source }) => sourceMatches(source, request))) &&
+        (rule.when ?? []).every((c) => conditionHolds(c, request));
+}
+
+/**
+ * Evaluates the AuthorizationPolicies of one workload for a request as Istio does, for the fields
+ * this package emits: a rule matches when any of its sources matches (every field of a source) and
+ * every condition holds; a policy matches when any rule does. DENY policies are checked first: one
+ * that matches refuses the request (403). Then, if the workload has ALLOW policies, the request must
+ * match one of them, or it is refused. Otherwise it is allowed (200: routing goes on).
  */
 export function authorize(policies: AuthorizationPolicySpec[], request: AccessRequest): 200 | 403 {
-    const header = (key: string) => /^request\.headers\[(.+)\]$/.exec(key)?.[1].toLowerCase();
-    const headers = Object.fromEntries(Object.entries(request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-    const denied = policies.some((policy) => policy.rules.some((rule) => {
-        const fromMatches = rule.from === undefined || rule.from.some(({ source: s }) =>
-            (s.notRemoteIpBlocks === undefined || !s.notRemoteIpBlocks.some((c) => inCidr(request.remoteIp, c))) &&
-            (s.notRequestPrincipals === undefined || !s.notRequestPrincipals.some((p) => principalMatches(request.requestPrincipal, p))) &&
-            (s.notNamespaces === undefined || !s.notNamespaces.includes(request.sourceNamespace ?? "")));
-        const whenMatches = rule.when.every((c) => {
-            const name = header(c.key);
-            return name !== undefined && headers[name] !== undefined && c.values.includes(headers[name]);
-        });
-        return fromMatches && whenMatches;
-    }));
-    return denied ? 403 : 200;
+    const matched = (p: AuthorizationPolicySpec) => p.rules.some((rule) => ruleMatches(rule, request));
+    if (policies.some((p) => p.action === "DENY" && matched(p))) return 403;
+    const allows = policies.filter((p) => p.action === "ALLOW");
+    if (allows.length > 0 && !allows.some(matched)) return 403;
+    return 200;
 }

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import type * as svc from "../components/blue-green-service";
 import {
-    AccessRequest, DEFAULT_PREVIEW_ACCESS, ResolvedPreviewAccess, authorize, resolvePreviewAccess, buildGatewayPreviewPolicy, buildMeshPreviewPolicy, checkPreviewAccess,
+    AccessRequest, AuthorizationPolicySpec, DEFAULT_PREVIEW_ACCESS, ResolvedPreviewAccess, authorize, resolvePreviewAccess, buildGatewayPreviewPolicy, buildMeshPreviewPolicy, checkPreviewAccess,
 } from "../components/preview-access";
 import { Resources, evaluate, useMocks } from "./harness";
 
@@ -54,6 +54,23 @@ describe("previewAccess: who may reach a color with the header", () => {
         assert.equal(authorize([policy], { headers: { "x-version": "green" }, sourceNamespace: "shop", requestPrincipal: `${issuer}/ci` }), 200);
         assert.equal(authorize([policy], { headers: { "x-version": "green" } }), 403, "a caller without mTLS identity (outside the mesh)");
         assert.equal(authorize([policy], { sourceNamespace: "shop" }), 200);
+    });
+
+    it("evaluates actions as Istio does: a matching DENY refuses; with ALLOW policies present, only a match passes", () => {
+        const onHeader = [{ when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }] }];
+        const deny: AuthorizationPolicySpec = { selector: { matchLabels: selector }, action: "DENY", rules: onHeader };
+        const allow: AuthorizationPolicySpec = { ...deny, action: "ALLOW" };
+        const allowOffice: AuthorizationPolicySpec = { ...deny, action: "ALLOW", rules: [{ from: [{ source: { remoteIpBlocks: [office] } }] }] };
+        assert.deepEqual([authorize([deny], fromInternet), authorize([deny], plain)], [403, 200]);
+        assert.deepEqual([authorize([allow], fromInternet), authorize([allow], plain)], [200, 403], "an ALLOW policy refuses whatever it does not match");
+        assert.deepEqual([authorize([allowOffice], fromOffice), authorize([allowOffice], fromInternet)], [200, 403]);
+        assert.equal(authorize([allowOffice, deny], fromOffice), 403, "DENY is checked before ALLOW");
+        assert.equal(authorize([allowOffice, allow], fromInternet), 200, "one matching ALLOW policy is enough");
+        assert.equal(authorize([], fromInternet), 200, "no policy: allowed");
+        assert.equal(authorize([{ ...deny, rules: [] }], fromInternet), 200, "a DENY policy without rules matches nothing");
+        assert.equal(authorize([deny], { ...fromInternet, headers: { "x-version": "purple,green" } }), 403, "a repeated header matches by any of its values");
+        const notGreen: AuthorizationPolicySpec = { ...deny, rules: [{ when: [{ key: "request.headers[x-version]", notValues: ["green"] }] }] };
+        assert.deepEqual([authorize([notGreen], fromInternet), authorize([notGreen], plain)], [200, 403], "notValues holds for an absent header");
     });
 
     it("checks the settings", () => {
