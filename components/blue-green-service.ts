@@ -488,6 +488,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
 
         // Who may use the color header: refused (403) at the gateway unless allowed; with in-mesh
         // routing, also at the workload for callers inside the mesh.
+        const gatewaySpec = buildGatewaySpec(a.gatewaySelector, a.hosts, a.tls);
         kids.previewPolicies = [];
         if (a.previewAccess.mode === "restricted") {
             const security = (resourceName: string, kind: string, metadata: { name: string; namespace: string }, spec: object, dependsOn: pulumi.Resource[]) =>
@@ -501,7 +502,8 @@ export class BlueGreenService extends pulumi.ComponentResource {
                     buildRequestAuthenticationSpec(a.gatewaySelector, jwt), gatewayDependencies));
             }
             kids.previewPolicies.push(security(`${name}-preview-access`, "AuthorizationPolicy", atGateway,
-                buildGatewayPreviewPolicy(a.gatewaySelector, a.headerName, a.previewAccess), gatewayDependencies));
+                buildGatewayPreviewPolicy({ selector: a.gatewaySelector, hosts: a.hosts, serverPorts: gatewaySpec.servers.map((s) => s.port.number) },
+                    a.headerName, a.previewAccess), gatewayDependencies));
             if (a.meshRouting) {
                 if (jwt) {
                     kids.previewPolicies.push(security(`${name}-mesh-preview-jwt`, "RequestAuthentication", inMesh,
@@ -514,7 +516,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
 
         const gatewayName = `${app}-gateway`;
         const host = serviceFqdn(app, ns);
-        kids.gateway = istioObject(`${name}-gateway`, "Gateway", gatewayName, buildGatewaySpec(a.gatewaySelector, a.hosts, a.tls),
+        kids.gateway = istioObject(`${name}-gateway`, "Gateway", gatewayName, gatewaySpec,
             afterMesh(...(kids.certificate ? [kids.certificate] : [])));
         kids.destinationRule = istioObject(`${name}-destinationrule`, "DestinationRule", app,
             buildDestinationRuleSpec(host, a.loadBalancer, a.resilience));

@@ -54,7 +54,7 @@ export type { ConfigProblem } from "./validation";
 export { curlCommands } from "./blue-green-service";
 export { buildServiceEntrySpec } from "./external-services";
 export { rolloutOrder, trafficReceivers } from "./rollout";
-export { authorize, buildGatewayPreviewPolicy, buildMeshPreviewPolicy, buildRequestAuthenticationSpec } from "./preview-access";
+export { authorize, buildGatewayPreviewPolicy, buildMeshPreviewPolicy, buildRequestAuthenticationSpec, gatewayHostPatterns } from "./preview-access";
 export type { AccessRequest, AuthorizationPolicySpec } from "./preview-access";
 export { buildDestinationRuleSpec, buildGatewaySpec, buildVirtualServiceSpec, describeRouting, routeRequest } from "./routing";
 export type { RequestInfo, RoutingDecision, RoutingTableRow, VirtualServiceInputs, VirtualServiceSpec } from "./routing";

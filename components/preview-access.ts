@@ -98,9 +98,15 @@ export interface AuthorizationCondition {
     notValues?: string[];
 }
 
-/** One rule: any of its sources, and every condition. */
+/** One operation of a rule: the request's Host matches one of `hosts` (case-insensitively). */
+export interface AuthorizationOperation {
+    hosts?: string[];
+}
+
+/** One rule: any of its sources, any of its operations, and every condition. */
 export interface AuthorizationRule {
     from?: { source: AuthorizationSource }[];
+    to?: { operation: AuthorizationOperation }[];
     when?: AuthorizationCondition[];
 }
 
@@ -114,21 +120,46 @@ export interface AuthorizationPolicySpec {
 /** Request principals of an issuer: `<iss>/<sub>` for any subject. */
 const principalsOf = (jwt?: { issuer: string }) => (jwt ? [`${jwt.issuer}/*`] : undefined);
 
+/** The ingress gateway a policy guards, and what this app serves through it. */
+export interface GatewayScope {
+    /** The gateway pods' labels. */
+    selector: Record<string, string>;
+    /** The app's hosts on the gateway (a leading `*.` wildcard allowed). */
+    hosts: string[];
+    /** The port numbers of the Gateway's servers (80, and 443 with TLS). */
+    serverPorts: number[];
+}
+
 /**
- * The policy at the ingress gateway: DENY a request carrying the color header unless its client
- * address is allowed or it has a valid JWT of the issuer. The fields of one source are ANDed, so
- * "not from an allowed address and not with an allowed token" is one rule; with neither allowed,
- * every request carrying the header is refused.
+ * The Host patterns of an AuthorizationPolicy covering every Host header the gateway routes to the
+ * app. Its routes also accept `Host: name:port`, while policy hosts match exactly, so each host
+ * comes with its port form too: `name:*` (any port), or for a wildcard host the server ports, the
+ * only ones the gateway routes for it (Envoy allows one wildcard per domain).
  */
-export function buildGatewayPreviewPolicy(gatewaySelector: Record<string, string>, headerName: string, access: ResolvedPreviewAccess): AuthorizationPolicySpec {
+export function gatewayHostPatterns(hosts: string[], serverPorts: number[]): string[] {
+    return hosts.flatMap((host) => [host, ...(host.startsWith("*") ? serverPorts.map((port) => `${host}:${port}`) : [`${host}:*`])]);
+}
+
+/**
+ * The policy at the ingress gateway: DENY a request to the app's hosts carrying the color header
+ * unless its client address is allowed or it has a valid JWT of the issuer. The fields of one
+ * source are ANDed, so "not from an allowed address and not with an allowed token" is one rule;
+ * with neither allowed, every such request is refused. The hosts keep the policy to this app: on a
+ * gateway shared with other apps, their callers are theirs to allow.
+ */
+export function buildGatewayPreviewPolicy(gateway: GatewayScope, headerName: string, access: ResolvedPreviewAccess): AuthorizationPolicySpec {
     const source = {
         ...(access.sourceCidrs.length ? { notRemoteIpBlocks: [...access.sourceCidrs] } : {}),
         ...(access.jwt ? { notRequestPrincipals: principalsOf(access.jwt) } : {}),
     };
     return {
-        selector: { matchLabels: { ...gatewaySelector } },
+        selector: { matchLabels: { ...gateway.selector } },
         action: "DENY",
-        rules: [{ ...(Object.keys(source).length ? { from: [{ source }] } : {}), when: carriesColorHeader(headerName) }],
+        rules: [{
+            ...(Object.keys(source).length ? { from: [{ source }] } : {}),
+            to: [{ operation: { hosts: gatewayHostPatterns(gateway.hosts, gateway.serverPorts) } }],
+            when: carriesColorHeader(headerName),
+        }],
     };
 }
 
@@ -166,6 +197,8 @@ export interface AccessRequest {
     requestPrincipal?: string;
     /** The caller's namespace, from its mTLS identity. */
     sourceNamespace?: string;
+    /** The Host header (`:authority`), possibly with a port. */
+    host?: string;
 }
 
 function inCidr(ip: string | undefined, cidr: string): boolean {
@@ -218,6 +251,7 @@ function conditionHolds(c: AuthorizationCondition, request: AccessRequest): bool
 
 function ruleMatches(rule: AuthorizationRule, request: AccessRequest): boolean {
     return (rule.from === undefined || rule.from.some(({ source }) => sourceMatches(source, request))) &&
+        (rule.to === undefined || rule.to.some(({ operation }) => fieldHolds(operation.hosts, undefined, (h) => istioMatch(h, request.host, true)))) &&
         (rule.when ?? []).every((c) => conditionHolds(c, request));
 }
 

@@ -100,9 +100,10 @@ async function main(): Promise<void> {
 
     // B. The preview policies, as the API server accepted them.
     const gatewayPolicy = getJson("-n", GATEWAY_NS, "get", "authorizationpolicies.security.istio.io", `${NS}-nginx-preview`);
-    check("the gateway's AuthorizationPolicy is stored: DENY x-version blue/green unless from 203.0.113.0/24 or with an issuer token",
+    check("the gateway's AuthorizationPolicy is stored: DENY x-version blue/green to sample.hoge.com (any port) unless from 203.0.113.0/24 or with an issuer token",
         gatewayPolicy?.spec?.action === "DENY" && JSON.stringify(gatewayPolicy.spec.rules) === JSON.stringify([{
             from: [{ source: { notRemoteIpBlocks: ["203.0.113.0/24"], notRequestPrincipals: ["https://issuer.example.com/*"] } }],
+            to: [{ operation: { hosts: ["sample.hoge.com", "sample.hoge.com:*"] } }],
             when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }],
         }]), JSON.stringify(gatewayPolicy?.spec));
     check("the in-mesh AuthorizationPolicy is stored on the workload", getJson("-n", NS, "get", "authorizationpolicies.security.istio.io", "nginx-preview")?.spec?.action === "DENY");

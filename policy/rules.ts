@@ -2,6 +2,7 @@
 // they can be tested without the policy engine. Each returns violation messages; empty is compliant.
 import { checkPinnedImage } from "../components/validation";
 import { findMissingSubsets } from "../components/references";
+import { gatewayHostPatterns } from "../components/preview-access";
 import { serviceFqdn } from "../components/routing";
 
 /** A resource as policies see it: its type token and its properties. */
@@ -165,12 +166,19 @@ function colorHeaderRoutes(vs: ResourceView): Map<string, Set<string>> {
     return routes;
 }
 
+/** The VirtualService's hosts that the Gateway's servers admit (`*`, or the same name, optionally `<namespace>/`-qualified). */
+function hostsThroughGateway(vs: ResourceView, gateway: ResourceView): string[] {
+    const admitted = new Set<string>((gateway.props.spec?.servers ?? []).flatMap((s: any) => (s.hosts ?? []).map((h: string) => h.replace(/^[^/]*\//, ""))));
+    return (vs.props.spec?.hosts ?? []).filter((h: string) => admitted.has("*") || admitted.has(h));
+}
+
 /**
  * A DENY AuthorizationPolicy at the gateway's pods (its selector a part of the Gateway's) with a
- * rule that refuses every routed value of the header, whatever else the request carries (the rule's
- * only conditions are on that header; its sources may exempt allowed callers).
+ * rule that refuses every routed value of the header for every Host form the gateway routes to the
+ * VirtualService, whatever else the request carries (the rule's only conditions are on that header;
+ * its sources may exempt allowed callers).
  */
-function guardsAtGateway(policy: ResourceView, gateway: ResourceView, header: string, values: Set<string>): boolean {
+function guardsAtGateway(policy: ResourceView, gateway: ResourceView, hosts: string[], header: string, values: Set<string>): boolean {
     const spec = policy.props.spec ?? {};
     const policyLabels = Object.entries(spec.selector?.matchLabels ?? {});
     const gatewayLabels: Record<string, string> = gateway.props.spec?.selector ?? {};
@@ -178,8 +186,10 @@ function guardsAtGateway(policy: ResourceView, gateway: ResourceView, header: st
     const key = `request.headers[${header}]`;
     return (spec.rules ?? []).some((rule: any) => {
         const conditions: any[] = rule.when ?? [];
+        const guardedHosts = rule.to === undefined ? ["*"] : (rule.to as any[]).flatMap((t) => t.operation?.hosts ?? ["*"]);
         return conditions.length > 0 && conditions.every((c) => c.key === key && c.notValues === undefined) &&
-            [...values].every((v) => conditions.every((c) => (c.values ?? []).includes(v)));
+            [...values].every((v) => conditions.every((c) => (c.values ?? []).includes(v))) &&
+            (guardedHosts.includes("*") || hosts.every((h) => guardedHosts.includes(h)));
     });
 }
 
@@ -197,9 +207,12 @@ export function colorHeaderRestricted(resources: ResourceView[]): string[] {
         const name = `VirtualService ${vs.props.metadata?.namespace}/${vs.props.metadata?.name}`;
         for (const [header, values] of colorHeaderRoutes(vs)) {
             for (const { ref, gateway } of boundGateways(vs, resources)) {
-                if (gateway && policies.some((p) => guardsAtGateway(p, gateway, header, values))) continue;
-                problems.push(`${name} sends requests carrying ${header} to the color they name, and no DENY AuthorizationPolicy at the pods of ` +
-                    `Gateway ${ref}${gateway ? "" : " (not in this stack)"} restricts that header: anyone who reaches the gateway reaches the idle color (set previewAccess: restricted)`);
+                const hosts = gateway ? gatewayHostPatterns(hostsThroughGateway(vs, gateway), (gateway.props.spec?.servers ?? []).map((s: any) => s.port?.number)) : [];
+                if (gateway && policies.some((p) => guardsAtGateway(p, gateway, hosts, header, values))) continue;
+                problems.push(`${name} sends requests carrying ${header} to the color they name, and ` + (gateway
+                    ? `no DENY AuthorizationPolicy at the pods of Gateway ${ref} restricts that header for every host form it routes (${hosts.join(", ")}): ` +
+                        "anyone who reaches the gateway reaches the idle color (set previewAccess: restricted)"
+                    : `its Gateway ${ref} is not in this stack, so no policy at the gateway's pods can be checked: anyone who reaches the gateway may reach the idle color`));
             }
         }
     }

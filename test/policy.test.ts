@@ -81,11 +81,13 @@ describe("policy pack", () => {
     it("color-header-restricted (advisory): flags color header routes no DENY policy at the gateway guards", async () => {
         const p = policy("color-header-restricted");
         const headerRoute = (color: string) => ({ ...route(`x-version-${color}`, color), match: [{ headers: { "x-version": { exact: color } } }] });
-        const gateway: PolicyInput = { type: TYPES.gateway, props: { metadata: { name: "nginx-gateway", namespace: "sample-ns" }, spec: { selector: { istio: "ingress" } } } };
+        const gateway: PolicyInput = { type: TYPES.gateway, props: { metadata: { name: "nginx-gateway", namespace: "sample-ns" },
+            spec: { selector: { istio: "ingress" }, servers: [{ port: { number: 80 }, hosts: ["sample.hoge.com"] }] } } };
         const routed = () => [...workload().slice(0, -1), gateway, virtualService([headerRoute("blue"), headerRoute("green"), route("default", "blue")])];
         assert.deepEqual(await messages(p, workload()), [], "no header routes, nothing to guard");
         const unguarded = "VirtualService sample-ns/nginx sends requests carrying x-version to the color they name, and no DENY AuthorizationPolicy at the pods of " +
-            "Gateway sample-ns/nginx-gateway restricts that header: anyone who reaches the gateway reaches the idle color (set previewAccess: restricted)";
+            "Gateway sample-ns/nginx-gateway restricts that header for every host form it routes (sample.hoge.com, sample.hoge.com:*): " +
+            "anyone who reaches the gateway reaches the idle color (set previewAccess: restricted)";
         assert.deepEqual(await messages(p, routed()), [unguarded]);
         const policyWith = (spec: Record<string, any>): PolicyInput => ({ type: TYPES.authorizationPolicy, props: { spec: {
             selector: { matchLabels: { istio: "ingress" } }, action: "DENY", rules: [{ when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }] }], ...spec,
@@ -103,9 +105,15 @@ describe("policy pack", () => {
             "a DENY policy at the gateway that also needs another condition": policyWith({ rules: [{ when: [
                 { key: "request.headers[x-version]", values: ["blue", "green"] }, { key: "request.headers[x-debug]", values: ["1"] }] }] }),
         };
+        const onHosts = (hosts: string[]) => policyWith({ rules: [{ to: [{ operation: { hosts } }], when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }] }] });
+        assert.deepEqual(await messages(p, [...routed(), onHosts(["sample.hoge.com", "sample.hoge.com:*"])]), [], "...scoped to the app's hosts");
+        notGuards["a DENY policy at the gateway for the bare host only (Host: sample.hoge.com:80 passes)"] = onHosts(["sample.hoge.com"]);
+        notGuards["a DENY policy at the gateway for another app's hosts"] = onHosts(["shop.example.com", "shop.example.com:*"]);
         for (const [what, guard] of Object.entries(notGuards)) assert.deepEqual(await messages(p, [...routed(), guard]), [unguarded], what);
         const elsewhere = await messages(p, [...routed().filter((r) => r !== gateway), policyWith({})]);
-        assert.deepEqual(elsewhere, [unguarded.replace("nginx-gateway restricts", "nginx-gateway (not in this stack) restricts")], "a Gateway the stack does not declare");
+        assert.deepEqual(elsewhere, ["VirtualService sample-ns/nginx sends requests carrying x-version to the color they name, and its Gateway " +
+            "sample-ns/nginx-gateway is not in this stack, so no policy at the gateway's pods can be checked: anyone who reaches the gateway may reach the idle color"],
+        "a Gateway the stack does not declare");
     });
 
     it("virtualservice-subsets-exist: passes defined subsets, flags a catch-all or header route to a missing one", async () => {
@@ -209,7 +217,7 @@ describe("policy pack over the real dev stack", () => {
         const ev = await evaluate(program, loadStackConfig("dev"));
         const inputs = ev.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
         const policiesOnHeader = inputs.filter((r) => r.type === TYPES.authorizationPolicy);
-        assert.deepEqual(policiesOnHeader.map((r) => [r.props.metadata.namespace, r.props.spec.action]), [["istio-ingress", "DENY"], ["sample-ns", "DENY"]]);
+        assert.deepEqual(policiesOnHeader.map((r) => [r.props.metadata.namespace, r.props.spec.action]).sort(), [["istio-ingress", "DENY"], ["sample-ns", "DENY"]]);
         const withoutGatewayPolicy = inputs.filter((r) => !(r.type === TYPES.authorizationPolicy && r.props.metadata.namespace === "istio-ingress"));
         assert.equal((await runPolicy(policy("color-header-restricted"), withoutGatewayPolicy)).length, 1);
     });
