@@ -2,7 +2,8 @@
 // the idle color in production; without a rule, anyone on the internet can too. Istio
 // AuthorizationPolicies at the ingress gateway (and, for in-mesh callers, at the workload) refuse
 // requests carrying the header (403) unless they come from an allowed address or carry a valid JWT
-// of an allowed issuer. Pure builders and an evaluator; the component declares the objects.
+// of the allowed issuer, for the allowed audiences, with the allowed claims. Pure builders and an
+// evaluator; the component declares the objects. docs/preview-access.md explains the choices.
 import { COLORS } from "./routing";
 import { ConfigProblem, checkOneOf, describe, parseCidr } from "./validation";
 
@@ -34,6 +35,43 @@ export interface PreviewJwt {
     issuer: string;
     /** The issuer's JWKS URL; discovered from the issuer when unset. */
     jwksUri?: string;
+    /** Audiences a token must name (`aud`, one of them). Required: without them Envoy checks no audience, and any token of the issuer passes. */
+    audiences: string[];
+    /** Claims a token must carry: for every claim named, one of its values. Required, with an identifying claim, for a public issuer (see PUBLIC_JWT_ISSUERS). */
+    claims?: PreviewJwtClaim[];
+}
+
+/** A claim a token must carry with one of the given values; entries naming the same claim add values. */
+export interface PreviewJwtClaim {
+    /** The claim's name, e.g. `email`, `hd`, `sub`, `repository`. */
+    name: string;
+    /** The values allowed, matched exactly (a list claim passes when it holds one of them). */
+    values: string[];
+}
+
+/**
+ * Issuers that hand tokens to anyone, for any audience the requester names: an audience check
+ * cannot tell your callers from strangers, so a claim naming who may pass is required. Each lists
+ * the claims that identify someone (an account, a repository, an organisation); a claim such as
+ * `environment` or `ref` that anyone can give their own job does not.
+ */
+export const PUBLIC_JWT_ISSUERS: readonly { issuers: string[]; who: string; identifyingClaims: string[] }[] = [
+    { issuers: ["https://accounts.google.com", "accounts.google.com"], who: "any Google account or service account, for any audience it names",
+        identifyingClaims: ["email", "sub", "hd"] },
+    { issuers: ["https://token.actions.githubusercontent.com"], who: "any GitHub Actions workflow of any repository, for any audience it names",
+        identifyingClaims: ["sub", "repository", "repository_id", "repository_owner", "repository_owner_id", "job_workflow_ref"] },
+    { issuers: ["https://gitlab.com"], who: "any GitLab.com CI job, for any audience it names",
+        identifyingClaims: ["sub", "project_id", "project_path", "namespace_id", "namespace_path"] },
+    { issuers: ["https://agent.buildkite.com"], who: "any Buildkite pipeline, for any audience it names",
+        identifyingClaims: ["sub", "organization_id", "organization_slug"] },
+    { issuers: ["https://app.terraform.io"], who: "any HCP Terraform run, for any audience it names",
+        identifyingClaims: ["sub", "terraform_organization_id", "terraform_organization_name", "terraform_workspace_id"] },
+];
+
+/** The public issuer an `iss` names (compared without case and trailing slashes), if any. */
+export function publicIssuer(issuer: string) {
+    const normal = (iss: string) => iss.trim().toLowerCase().replace(/\/+$/, "");
+    return PUBLIC_JWT_ISSUERS.find((known) => known.issuers.some((iss) => normal(iss) === normal(issuer)));
 }
 
 /** The default: nobody outside may use the header until addresses or an issuer are allowed. */
@@ -59,18 +97,92 @@ export function checkPreviewAccess(setting: string, access: ResolvedPreviewAcces
             problems.push({ setting: `${setting}.sourceCidrs[${i}]`, message: `got ${describe(cidr)}; allowed values: an IPv4 CIDR without host bits, e.g. 203.0.113.0/24 or 198.51.100.7/32` });
         }
     });
-    if (access.jwt) {
-        if (typeof access.jwt.issuer !== "string" || !/^\S{1,512}$/.test(access.jwt.issuer)) {
-            problems.push({ setting: `${setting}.jwt.issuer`, message: `got ${describe(access.jwt.issuer)}; allowed values: the issuer (iss claim), e.g. https://accounts.google.com` });
-        }
-        if (access.jwt.jwksUri !== undefined && !/^https:\/\/\S+$/.test(access.jwt.jwksUri)) {
-            problems.push({ setting: `${setting}.jwt.jwksUri`, message: `got ${describe(access.jwt.jwksUri)}; allowed values: an https:// URL of the issuer's JSON Web Key Set` });
-        }
-    }
+    if (access.jwt) problems.push(...checkPreviewJwt(`${setting}.jwt`, access.jwt));
     if (access.mode === "open" && (access.sourceCidrs.length > 0 || access.jwt)) {
         problems.push({ setting: `${setting}.mode`, message: "is open while allowed addresses or an issuer are set; allowed values: restricted (to apply them), or open without them" });
     }
     return problems;
+}
+
+const TOKEN_TEXT = /^\S{1,512}$/;
+const CLAIM_NAME = /^[A-Za-z0-9_.:\/-]{1,128}$/;
+
+/** Checks the token requirements: issuer, JWKS URL, audiences, and claims (required for a public issuer). */
+function checkPreviewJwt(setting: string, jwt: PreviewJwt): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    if (typeof jwt.issuer !== "string" || !TOKEN_TEXT.test(jwt.issuer)) {
+        problems.push({ setting: `${setting}.issuer`, message: `got ${describe(jwt.issuer)}; allowed values: the issuer (iss claim) of your own identity provider, e.g. https://login.example.com` });
+    }
+    if (jwt.jwksUri !== undefined && !/^https:\/\/\S+$/.test(jwt.jwksUri)) {
+        problems.push({ setting: `${setting}.jwksUri`, message: `got ${describe(jwt.jwksUri)}; allowed values: an https:// URL of the issuer's JSON Web Key Set` });
+    }
+    if (!Array.isArray(jwt.audiences) || jwt.audiences.length === 0 || !jwt.audiences.every((a) => typeof a === "string" && TOKEN_TEXT.test(a))) {
+        problems.push({
+            setting: `${setting}.audiences`,
+            message: `got ${describe(jwt.audiences)}; allowed values: one or more audiences (aud) your tokens are issued for, e.g. ["https://preview.example.com"]. ` +
+                "Without them Envoy checks no audience and any token of the issuer passes",
+        });
+    }
+    const claims = jwt.claims ?? [];
+    if (!Array.isArray(claims)) {
+        problems.push({ setting: `${setting}.claims`, message: `got ${describe(claims)}; allowed values: a list of claims, each a name and the values allowed` });
+        return problems;
+    }
+    claims.forEach((claim, i) => {
+        const valid = typeof claim?.name === "string" && CLAIM_NAME.test(claim.name) && Array.isArray(claim.values) && claim.values.length > 0 &&
+            claim.values.every((v) => typeof v === "string" && v.length > 0 && v.length <= 512 && !v.includes("*"));
+        if (!valid) {
+            problems.push({
+                setting: `${setting}.claims[${i}]`,
+                message: `got ${describe(claim)}; allowed values: a claim name (letters, digits, _ . : / -) with one or more exact values, no * (e.g. email=alice@example.com)`,
+            });
+        }
+    });
+    const known = typeof jwt.issuer === "string" ? publicIssuer(jwt.issuer) : undefined;
+    if (known && !claims.some((c) => known.identifyingClaims.includes(c?.name))) {
+        problems.push({
+            setting: `${setting}.claims`,
+            message: `names none of ${known.identifyingClaims.join(", ")}, while ${setting}.issuer ${describe(jwt.issuer)} issues tokens to ${known.who}: ` +
+                `audiences do not narrow who passes. Allowed values: claims including one of ${known.identifyingClaims.join(", ")} ` +
+                `(e.g. ${known.identifyingClaims[0]}=<who may pass>), or an issuer of your own`,
+        });
+    }
+    return problems;
+}
+
+/** The claims a token must carry, one entry per claim name with every value allowed for it. */
+function requiredClaims(jwt: PreviewJwt): { name: string; values: string[] }[] {
+    const byName = new Map<string, string[]>();
+    for (const claim of jwt.claims ?? []) byName.set(claim.name, [...new Set([...(byName.get(claim.name) ?? []), ...claim.values])]);
+    return [...byName].map(([name, values]) => ({ name, values }));
+}
+
+/**
+ * The token conditions a caller must meet besides a valid token of the issuer, as conditions a
+ * DENY rule refuses on: an audience not among ours (a token another app's RequestAuthentication on
+ * the same gateway accepted names that app's audience), or a required claim without an allowed value.
+ */
+function tokenMismatches(jwt: PreviewJwt | undefined): AuthorizationCondition[] {
+    if (!jwt) return [];
+    return [
+        { key: "request.auth.audiences", notValues: [...jwt.audiences] },
+        ...requiredClaims(jwt).map((c) => ({ key: `request.auth.claims[${c.name}]`, notValues: c.values })),
+    ];
+}
+
+/**
+ * The DENY rules refusing the color header: one for callers that are not exempt (`notExempt`: not
+ * from an allowed place) and hold no valid token of the issuer, and one per token condition for
+ * callers that are not exempt and hold a token failing it. Rules of one policy are ORed, so a token
+ * passes only when it meets every condition.
+ */
+function refusals(headerName: string, notExempt: AuthorizationSource, jwt: PreviewJwt | undefined, to?: AuthorizationRule["to"]): AuthorizationRule[] {
+    const from = (source: AuthorizationSource) => (Object.keys(source).length ? { from: [{ source }] } : {});
+    const scope = to ? { to } : {};
+    return [
+        { ...from({ ...notExempt, ...(jwt ? { notRequestPrincipals: principalsOf(jwt) } : {}) }), ...scope, when: carriesColorHeader(headerName) },
+        ...tokenMismatches(jwt).map((mismatch) => ({ ...from(notExempt), ...scope, when: [...carriesColorHeader(headerName), mismatch] })),
+    ];
 }
 
 /** The condition "the request carries the color header with a color as its value". */
@@ -148,18 +260,11 @@ export function gatewayHostPatterns(hosts: string[], serverPorts: number[]): str
  * gateway shared with other apps, their callers are theirs to allow.
  */
 export function buildGatewayPreviewPolicy(gateway: GatewayScope, headerName: string, access: ResolvedPreviewAccess): AuthorizationPolicySpec {
-    const source = {
-        ...(access.sourceCidrs.length ? { notRemoteIpBlocks: [...access.sourceCidrs] } : {}),
-        ...(access.jwt ? { notRequestPrincipals: principalsOf(access.jwt) } : {}),
-    };
     return {
         selector: { matchLabels: { ...gateway.selector } },
         action: "DENY",
-        rules: [{
-            ...(Object.keys(source).length ? { from: [{ source }] } : {}),
-            to: [{ operation: { hosts: gatewayHostPatterns(gateway.hosts, gateway.serverPorts) } }],
-            when: carriesColorHeader(headerName),
-        }],
+        rules: refusals(headerName, access.sourceCidrs.length ? { notRemoteIpBlocks: [...access.sourceCidrs] } : {}, access.jwt,
+            [{ operation: { hosts: gatewayHostPatterns(gateway.hosts, gateway.serverPorts) } }]),
     };
 }
 
@@ -173,18 +278,18 @@ export function buildMeshPreviewPolicy(app: string, gatewayNamespace: string, he
     return {
         selector: { matchLabels: { app } },
         action: "DENY",
-        rules: [{
-            from: [{ source: { notNamespaces: [gatewayNamespace], ...(access.jwt ? { notRequestPrincipals: principalsOf(access.jwt) } : {}) } }],
-            when: carriesColorHeader(headerName),
-        }],
+        rules: refusals(headerName, { notNamespaces: [gatewayNamespace] }, access.jwt),
     };
 }
 
-/** The RequestAuthentication that validates tokens of the issuer (invalid tokens are refused with 401). */
-export function buildRequestAuthenticationSpec(matchLabels: Record<string, string>, jwt: { issuer: string; jwksUri?: string }) {
+/**
+ * The RequestAuthentication that validates tokens of the issuer for the audiences (a token of the
+ * issuer that is invalid or names none of them is refused with 401).
+ */
+export function buildRequestAuthenticationSpec(matchLabels: Record<string, string>, jwt: PreviewJwt) {
     return {
         selector: { matchLabels: { ...matchLabels } },
-        jwtRules: [{ issuer: jwt.issuer, ...(jwt.jwksUri ? { jwksUri: jwt.jwksUri } : {}) }],
+        jwtRules: [{ issuer: jwt.issuer, audiences: [...jwt.audiences], ...(jwt.jwksUri ? { jwksUri: jwt.jwksUri } : {}) }],
     };
 }
 
@@ -195,6 +300,8 @@ export interface AccessRequest {
     remoteIp?: string;
     /** `<iss>/<sub>` of a validated JWT. */
     requestPrincipal?: string;
+    /** The claims of that validated JWT (`aud` gives request.auth.audiences); ignored without requestPrincipal. */
+    claims?: Record<string, string | string[]>;
     /** The caller's namespace, from its mTLS identity. */
     sourceNamespace?: string;
     /** The Host header (`:authority`), possibly with a port. */
@@ -239,6 +346,12 @@ function attributeValues(key: string, request: AccessRequest): string[] | undefi
     if (header !== undefined) {
         const value = Object.entries(request.headers ?? {}).find(([name]) => name.toLowerCase() === header)?.[1];
         return value === undefined ? undefined : [value, ...(value.includes(",") ? value.split(",") : [])];
+    }
+    // Claims exist only for a validated token; a list claim matches by any element.
+    const claim = key === "request.auth.audiences" ? "aud" : /^request\.auth\.claims\[(.+)\]$/.exec(key)?.[1];
+    if (claim !== undefined) {
+        const value = request.requestPrincipal === undefined ? undefined : request.claims?.[claim];
+        return value === undefined ? undefined : Array.isArray(value) ? value : [value];
     }
     throw new Error(`authorize() does not evaluate the condition key ${key}`);
 }
