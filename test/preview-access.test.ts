@@ -193,8 +193,8 @@ describe("previewAccess: who may reach a color with the header", () => {
             const placed = r.all.filter((x) => ["AuthorizationPolicy", "RequestAuthentication"].includes(x.inputs.kind))
                 .map((x) => [x.inputs.apiVersion, x.inputs.kind, `${x.inputs.metadata.namespace}/${x.inputs.metadata.name}`].join(" ")).sort();
             assert.deepEqual(placed, [
-                "security.istio.io/v1 AuthorizationPolicy istio-ingress/sample-ns-nginx-preview",
-                "security.istio.io/v1 AuthorizationPolicy sample-ns/nginx-preview",
+                "security.istio.io/v1 AuthorizationPolicy istio-ingress/sample-ns-nginx-preview-x-version",
+                "security.istio.io/v1 AuthorizationPolicy sample-ns/nginx-preview-x-version",
                 "security.istio.io/v1 RequestAuthentication istio-ingress/sample-ns-nginx-preview",
                 "security.istio.io/v1 RequestAuthentication sample-ns/nginx-preview",
             ]);
@@ -202,6 +202,20 @@ describe("previewAccess: who may reach a color with the header", () => {
             assert.equal(authorize([gatewayPolicy.inputs.spec], fromInternet), 403);
             assert.deepEqual(r.all.find((x) => x.inputs.kind === "RequestAuthentication" && x.inputs.metadata.namespace === "istio-ingress")!.inputs.spec,
                 { selector: { matchLabels: selector }, jwtRules: [{ issuer, audiences: [audience] }] });
+        });
+
+        it("the route waits for every guard, and a header change guards the new header with new objects", async () => {
+            const guards = (r: Resources) => r.all.filter((x) => ["AuthorizationPolicy", "RequestAuthentication"].includes(x.inputs.kind));
+            const before = await declare({ previewAccess: { sourceCidrs: [office], jwt } });
+            const virtualService = before.only("VirtualService");
+            assert.equal(guards(before).length, 4);
+            for (const guard of guards(before)) assert.ok(virtualService.dependsOn.includes(guard.urn), `the VirtualService waits for ${guard.name}`);
+            const after = await declare({ previewAccess: { sourceCidrs: [office], jwt }, headerName: "x-color" });
+            const moved = (r: Resources) => guards(r).filter((x) => x.inputs.kind === "AuthorizationPolicy").map((x) => `${x.name} ${x.inputs.metadata.name}`).sort();
+            assert.deepEqual(moved(before), ["bg-mesh-preview-access-x-version nginx-preview-x-version", "bg-preview-access-x-version sample-ns-nginx-preview-x-version"]);
+            assert.deepEqual(moved(after), ["bg-mesh-preview-access-x-color nginx-preview-x-color", "bg-preview-access-x-color sample-ns-nginx-preview-x-color"]);
+            const kept = (r: Resources) => guards(r).filter((x) => x.inputs.kind === "RequestAuthentication").map((x) => x.urn).sort();
+            assert.deepEqual(kept(after), kept(before), "the token checks do not name the header and stay as they are");
         });
 
         it("scopes each app's gateway policy to its hosts: two apps with defaults on one gateway", async () => {
