@@ -83,8 +83,8 @@ async function watchEvents(resource: string): Promise<{ stop: (until: (events: W
     const out = fs.openSync(file, "w");
     const watcher = spawn("kubectl", ["get", resource, "-A", "--watch", "--output-watch-events", "-o", "json"], { env, stdio: ["ignore", out, "inherit"] });
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    // kubectl prints one indented JSON document per event; a partly written last one is left for later.
-    const read = (): WatchEvent[] => fs.readFileSync(file, "utf8").split(/^}$/m).slice(0, -1).map((chunk) => JSON.parse(`${chunk}}`)).map((e: any) => ({
+    // kubectl prints one event per line; a partly written last line is left for later.
+    const read = (): WatchEvent[] => fs.readFileSync(file, "utf8").split("\n").slice(0, -1).map((line) => JSON.parse(line)).map((e: any) => ({
         type: e.type, kind: e.object.kind, ref: `${e.object.metadata.namespace}/${e.object.metadata.name}`, resourceVersion: BigInt(e.object.metadata.resourceVersion),
         deleting: e.object.metadata.deletionTimestamp !== undefined,
     }));
