@@ -497,41 +497,46 @@ export class BlueGreenService extends pulumi.ComponentResource {
             }, { parent: this, dependsOn: [...certManagerDependencies, ...gatewayDependencies] });
         }
 
+        const gatewaySpec = buildGatewaySpec(a.gatewaySelector, a.hosts, a.tls);
         // Who may use the color header: refused (403) at the gateway unless allowed; with in-mesh
-        // routing, also at the workload for callers inside the mesh.
+        // routing, also at the workload for callers inside the mesh. The policies name the header, so
+        // their object and resource names carry it: a header change creates the new guards as new
+        // objects before the route moves to the new header (the route waits for them) and deletes
+        // the old ones at the end of the same update, so neither header's routes are ever unguarded.
         kids.previewPolicies = [];
         if (a.previewAccess.mode === "restricted") {
             const security = (resourceName: string, kind: string, metadata: { name: string; namespace: string }, spec: object, dependsOn: pulumi.Resource[]) =>
                 new k8s.apiextensions.CustomResource(resourceName, { apiVersion: ISTIO_SECURITY_API, kind, metadata: { ...metadata, labels }, spec },
                     { parent: this, dependsOn: [kids.namespace, ...istioDependencies, ...dependsOn] });
-            const atGateway = { name: `${ns}-${app}-preview`, namespace: a.gatewayNamespace };
-            const inMesh = { name: `${app}-preview`, namespace: ns };
+            const names = previewGuardNames(name, ns, app, a.headerName);
             const jwt = a.previewAccess.jwt;
             if (jwt) {
-                kids.previewPolicies.push(security(`${name}-preview-jwt`, "RequestAuthentication", atGateway,
-                    buildRequestAuthenticationSpec(a.gatewaySelector, jwt), gatewayDependencies));
+                kids.previewPolicies.push(security(names.gatewayAuthentication.resource, "RequestAuthentication",
+                    { name: names.gatewayAuthentication.object, namespace: a.gatewayNamespace }, buildRequestAuthenticationSpec(a.gatewaySelector, jwt), gatewayDependencies));
             }
-            kids.previewPolicies.push(security(`${name}-preview-access`, "AuthorizationPolicy", atGateway,
-                buildGatewayPreviewPolicy(a.gatewaySelector, a.headerName, a.previewAccess), gatewayDependencies));
+            kids.previewPolicies.push(security(names.gatewayPolicy.resource, "AuthorizationPolicy", { name: names.gatewayPolicy.object, namespace: a.gatewayNamespace },
+                buildGatewayPreviewPolicy({ selector: a.gatewaySelector, hosts: a.hosts, serverPorts: gatewaySpec.servers.map((s) => s.port.number) },
+                    a.headerName, a.previewAccess), gatewayDependencies));
             if (a.meshRouting) {
                 if (jwt) {
-                    kids.previewPolicies.push(security(`${name}-mesh-preview-jwt`, "RequestAuthentication", inMesh,
-                        buildRequestAuthenticationSpec({ app }, jwt), []));
+                    kids.previewPolicies.push(security(names.meshAuthentication.resource, "RequestAuthentication",
+                        { name: names.meshAuthentication.object, namespace: ns }, buildRequestAuthenticationSpec({ app }, jwt), []));
                 }
-                kids.previewPolicies.push(security(`${name}-mesh-preview-access`, "AuthorizationPolicy", inMesh,
+                kids.previewPolicies.push(security(names.meshPolicy.resource, "AuthorizationPolicy", { name: names.meshPolicy.object, namespace: ns },
                     buildMeshPreviewPolicy(app, a.gatewayNamespace, a.headerName, a.previewAccess), []));
             }
         }
 
         const gatewayName = `${app}-gateway`;
         const host = serviceFqdn(app, ns);
-        kids.gateway = istioObject(`${name}-gateway`, "Gateway", gatewayName, buildGatewaySpec(a.gatewaySelector, a.hosts, a.tls),
+        kids.gateway = istioObject(`${name}-gateway`, "Gateway", gatewayName, gatewaySpec,
             afterMesh(...(kids.certificate ? [kids.certificate] : [])));
         kids.destinationRule = istioObject(`${name}-destinationrule`, "DestinationRule", app,
             buildDestinationRuleSpec(host, a.loadBalancer, a.resilience));
         kids.serviceEntries = a.externalServices.map((s) =>
             istioObject(`${name}-serviceentry-${s.name}`, "ServiceEntry", s.name, buildServiceEntrySpec(s)));
-        // The VirtualService goes last: the subsets it names and the Gateway it binds to exist first.
+        // The VirtualService goes last: the subsets it names, the Gateway it binds to and the guards of
+        // its header routes exist first.
         kids.virtualService = istioObject(`${name}-virtualservice`, "VirtualService", app, buildVirtualServiceSpec({
             // In-mesh callers address the Service by name: bind to the mesh as well, for that host.
             hosts: a.meshRouting ? [...a.hosts, host] : a.hosts,
@@ -545,7 +550,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
             mirrorToIdle: a.mirrorToIdle,
             timeout: a.resilience.timeout,
             retries: a.resilience.retries,
-        }), afterMesh(kids.destinationRule, kids.gateway, kids.service, ...order.beforeRoute.map((color) => deployments[color])));
+        }), afterMesh(kids.destinationRule, kids.gateway, kids.service, ...kids.previewPolicies, ...order.beforeRoute.map((color) => deployments[color])));
         // Colors that receive no traffic change (scale down, new image) only once the route has moved away.
         for (const color of order.afterRoute) deployments[color] = deployment(color, kids.virtualService);
         kids.deployments = deployments;
@@ -622,6 +627,21 @@ export class BlueGreenService extends pulumi.ComponentResource {
     }
 }
 
+
+/**
+ * Resource and object names of the preview guards. The AuthorizationPolicies name the header in
+ * their rules, so both their names carry it (a header change makes new objects, never an in-place
+ * rewrite that would leave the old header's routes unguarded); the RequestAuthentications do not
+ * depend on the header and keep theirs.
+ */
+export function previewGuardNames(name: string, namespace: string, app: string, headerName: string) {
+    return {
+        gatewayAuthentication: { resource: `${name}-preview-jwt`, object: `${namespace}-${app}-preview` },
+        gatewayPolicy: { resource: `${name}-preview-access-${headerName}`, object: `${namespace}-${app}-preview-${headerName}` },
+        meshAuthentication: { resource: `${name}-mesh-preview-jwt`, object: `${app}-preview` },
+        meshPolicy: { resource: `${name}-mesh-preview-access-${headerName}`, object: `${app}-preview-${headerName}` },
+    };
+}
 
 /**
  * The image of a color as the Deployment gets it. A known image was checked before anything was

@@ -15,7 +15,7 @@ export type { BlueGreenServiceArgs, BlueGreenServiceOptions, ColorsArgs, CurlCom
 export type { CertManagerArgs } from "./cert-manager";
 export type { ExistingNetwork, GkeClusterArgs, ImageRepository, NetworkRanges, NodePoolSettings } from "./gke-cluster";
 export type { IstioMeshArgs } from "./istio-mesh";
-export type { PreviewAccess, PreviewJwt } from "./preview-access";
+export type { PreviewAccess, PreviewJwt, PreviewJwtClaim } from "./preview-access";
 export type { CertificateRequest, Resilience, TlsArgs, WorkloadTlsArgs } from "./delivery";
 export type { ExternalService, ExternalServicePort } from "./external-services";
 export type {
@@ -54,8 +54,8 @@ export type { ConfigProblem } from "./validation";
 export { curlCommands } from "./blue-green-service";
 export { buildServiceEntrySpec } from "./external-services";
 export { rolloutOrder, trafficReceivers } from "./rollout";
-export { authorize, buildGatewayPreviewPolicy, buildMeshPreviewPolicy, buildRequestAuthenticationSpec } from "./preview-access";
-export type { AccessRequest, AuthorizationPolicySpec } from "./preview-access";
+export { authorize, buildGatewayPreviewPolicy, buildMeshPreviewPolicy, buildRequestAuthenticationSpec, gatewayHostPatterns } from "./preview-access";
+export type { AccessRequest, AuthorizationPolicySpec, GatewayScope } from "./preview-access";
 export { buildDestinationRuleSpec, buildGatewaySpec, buildVirtualServiceSpec, describeRouting, routeRequest } from "./routing";
 export type { RequestInfo, RoutingDecision, RoutingTableRow, VirtualServiceInputs, VirtualServiceSpec } from "./routing";
 export { buildDeploymentSpec, buildServiceSpec } from "./workload";

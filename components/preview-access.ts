@@ -2,7 +2,8 @@
 // the idle color in production; without a rule, anyone on the internet can too. Istio
 // AuthorizationPolicies at the ingress gateway (and, for in-mesh callers, at the workload) refuse
 // requests carrying the header (403) unless they come from an allowed address or carry a valid JWT
-// of an allowed issuer. Pure builders and an evaluator; the component declares the objects.
+// of the allowed issuer, for the allowed audiences, with the allowed claims. Pure builders and an
+// evaluator; the component declares the objects. docs/preview-access.md explains the choices.
 import { COLORS } from "./routing";
 import { ConfigProblem, checkJwksUri, checkOneOf, describe, parseCidr } from "./validation";
 
@@ -34,6 +35,43 @@ export interface PreviewJwt {
     issuer: string;
     /** The issuer's JWKS URL; discovered from the issuer when unset. */
     jwksUri?: string;
+    /** Audiences a token must name (`aud`, one of them). Required: without them Envoy checks no audience, and any token of the issuer passes. */
+    audiences: string[];
+    /** Claims a token must carry: for every claim named, one of its values. Required, with an identifying claim, for a public issuer (see PUBLIC_JWT_ISSUERS). */
+    claims?: PreviewJwtClaim[];
+}
+
+/** A claim a token must carry with one of the given values; entries naming the same claim add values. */
+export interface PreviewJwtClaim {
+    /** The claim's name, e.g. `email`, `hd`, `sub`, `repository`. */
+    name: string;
+    /** The values allowed, matched exactly (a list claim passes when it holds one of them). */
+    values: string[];
+}
+
+/**
+ * Issuers that hand tokens to anyone, for any audience the requester names: an audience check
+ * cannot tell your callers from strangers, so a claim naming who may pass is required. Each lists
+ * the claims that identify someone (an account, a repository, an organisation); a claim such as
+ * `environment` or `ref` that anyone can give their own job does not.
+ */
+export const PUBLIC_JWT_ISSUERS: readonly { issuers: string[]; who: string; identifyingClaims: string[] }[] = [
+    { issuers: ["https://accounts.google.com", "accounts.google.com"], who: "any Google account or service account, for any audience it names",
+        identifyingClaims: ["email", "sub", "hd"] },
+    { issuers: ["https://token.actions.githubusercontent.com"], who: "any GitHub Actions workflow of any repository, for any audience it names",
+        identifyingClaims: ["sub", "repository", "repository_id", "repository_owner", "repository_owner_id", "job_workflow_ref"] },
+    { issuers: ["https://gitlab.com"], who: "any GitLab.com CI job, for any audience it names",
+        identifyingClaims: ["sub", "project_id", "project_path", "namespace_id", "namespace_path"] },
+    { issuers: ["https://agent.buildkite.com"], who: "any Buildkite pipeline, for any audience it names",
+        identifyingClaims: ["sub", "organization_id", "organization_slug"] },
+    { issuers: ["https://app.terraform.io"], who: "any HCP Terraform run, for any audience it names",
+        identifyingClaims: ["sub", "terraform_organization_id", "terraform_organization_name", "terraform_workspace_id"] },
+];
+
+/** The public issuer an `iss` names (compared without case and trailing slashes), if any. */
+export function publicIssuer(issuer: string) {
+    const normal = (iss: string) => iss.trim().toLowerCase().replace(/\/+$/, "");
+    return PUBLIC_JWT_ISSUERS.find((known) => known.issuers.some((iss) => normal(iss) === normal(issuer)));
 }
 
 /** The default: nobody outside may use the header until addresses or an issuer are allowed. */
@@ -59,16 +97,90 @@ export function checkPreviewAccess(setting: string, access: ResolvedPreviewAcces
             problems.push({ setting: `${setting}.sourceCidrs[${i}]`, message: `got ${describe(cidr)}; allowed values: an IPv4 CIDR without host bits, e.g. 203.0.113.0/24 or 198.51.100.7/32` });
         }
     });
-    if (access.jwt) {
-        if (typeof access.jwt.issuer !== "string" || !/^\S{1,512}$/.test(access.jwt.issuer)) {
-            problems.push({ setting: `${setting}.jwt.issuer`, message: `got ${describe(access.jwt.issuer)}; allowed values: the issuer (iss claim), e.g. https://accounts.google.com` });
-        }
-        if (access.jwt.jwksUri !== undefined) problems.push(...checkJwksUri(`${setting}.jwt.jwksUri`, access.jwt.jwksUri));
-    }
+    if (access.jwt) problems.push(...checkPreviewJwt(`${setting}.jwt`, access.jwt));
     if (access.mode === "open" && (access.sourceCidrs.length > 0 || access.jwt)) {
         problems.push({ setting: `${setting}.mode`, message: "is open while allowed addresses or an issuer are set; allowed values: restricted (to apply them), or open without them" });
     }
     return problems;
+}
+
+const TOKEN_TEXT = /^\S{1,512}$/;
+const CLAIM_NAME = /^[A-Za-z0-9_.:\/-]{1,128}$/;
+
+/** Checks the token requirements: issuer, JWKS URL, audiences, and claims (required for a public issuer). */
+function checkPreviewJwt(setting: string, jwt: PreviewJwt): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    if (typeof jwt.issuer !== "string" || !TOKEN_TEXT.test(jwt.issuer)) {
+        problems.push({ setting: `${setting}.issuer`, message: `got ${describe(jwt.issuer)}; allowed values: the issuer (iss claim) of your own identity provider, e.g. https://login.example.com` });
+    }
+    if (jwt.jwksUri !== undefined) problems.push(...checkJwksUri(`${setting}.jwksUri`, jwt.jwksUri));
+    if (!Array.isArray(jwt.audiences) || jwt.audiences.length === 0 || !jwt.audiences.every((a) => typeof a === "string" && TOKEN_TEXT.test(a))) {
+        problems.push({
+            setting: `${setting}.audiences`,
+            message: `got ${describe(jwt.audiences)}; allowed values: one or more audiences (aud) your tokens are issued for, e.g. ["https://preview.example.com"]. ` +
+                "Without them Envoy checks no audience and any token of the issuer passes",
+        });
+    }
+    const claims = jwt.claims ?? [];
+    if (!Array.isArray(claims)) {
+        problems.push({ setting: `${setting}.claims`, message: `got ${describe(claims)}; allowed values: a list of claims, each a name and the values allowed` });
+        return problems;
+    }
+    claims.forEach((claim, i) => {
+        const valid = typeof claim?.name === "string" && CLAIM_NAME.test(claim.name) && Array.isArray(claim.values) && claim.values.length > 0 &&
+            claim.values.every((v) => typeof v === "string" && v.length > 0 && v.length <= 512 && !v.includes("*"));
+        if (!valid) {
+            problems.push({
+                setting: `${setting}.claims[${i}]`,
+                message: `got ${describe(claim)}; allowed values: a claim name (letters, digits, _ . : / -) with one or more exact values, no * (e.g. email=alice@example.com)`,
+            });
+        }
+    });
+    const known = typeof jwt.issuer === "string" ? publicIssuer(jwt.issuer) : undefined;
+    if (known && !claims.some((c) => known.identifyingClaims.includes(c?.name))) {
+        problems.push({
+            setting: `${setting}.claims`,
+            message: `names none of ${known.identifyingClaims.join(", ")}, while ${setting}.issuer ${describe(jwt.issuer)} issues tokens to ${known.who}: ` +
+                `audiences do not narrow who passes. Allowed values: claims including one of ${known.identifyingClaims.join(", ")} ` +
+                `(e.g. ${known.identifyingClaims[0]}=<who may pass>), or an issuer of your own`,
+        });
+    }
+    return problems;
+}
+
+/** The claims a token must carry, one entry per claim name with every value allowed for it. */
+function requiredClaims(jwt: PreviewJwt): { name: string; values: string[] }[] {
+    const byName = new Map<string, string[]>();
+    for (const claim of jwt.claims ?? []) byName.set(claim.name, [...new Set([...(byName.get(claim.name) ?? []), ...claim.values])]);
+    return [...byName].map(([name, values]) => ({ name, values }));
+}
+
+/**
+ * The token conditions a caller must meet besides a valid token of the issuer, as conditions a
+ * DENY rule refuses on: an audience not among ours (a token another app's RequestAuthentication on
+ * the same gateway accepted names that app's audience), or a required claim without an allowed value.
+ */
+function tokenMismatches(jwt: PreviewJwt | undefined): AuthorizationCondition[] {
+    if (!jwt) return [];
+    return [
+        { key: "request.auth.audiences", notValues: [...jwt.audiences] },
+        ...requiredClaims(jwt).map((c) => ({ key: `request.auth.claims[${c.name}]`, notValues: c.values })),
+    ];
+}
+
+/**
+ * The DENY rules refusing the color header: one for callers that are not exempt (`notExempt`: not
+ * from an allowed place) and hold no valid token of the issuer, and one per token condition for
+ * callers that are not exempt and hold a token failing it. Rules of one policy are ORed, so a token
+ * passes only when it meets every condition.
+ */
+function refusals(headerName: string, notExempt: AuthorizationSource, jwt: PreviewJwt | undefined, to?: AuthorizationRule["to"]): AuthorizationRule[] {
+    const from = (source: AuthorizationSource) => (Object.keys(source).length ? { from: [{ source }] } : {});
+    const scope = to ? { to } : {};
+    return [
+        { ...from({ ...notExempt, ...(jwt ? { notRequestPrincipals: principalsOf(jwt) } : {}) }), ...scope, when: carriesColorHeader(headerName) },
+        ...tokenMismatches(jwt).map((mismatch) => ({ ...from(notExempt), ...scope, when: [...carriesColorHeader(headerName), mismatch] })),
+    ];
 }
 
 /** The condition "the request carries the color header with a color as its value". */
@@ -76,34 +188,81 @@ function carriesColorHeader(headerName: string) {
     return [{ key: `request.headers[${headerName}]`, values: [...COLORS] }];
 }
 
-/** An Istio AuthorizationPolicy spec, limited to what this package emits. */
+/** What an AuthorizationPolicy does with a request its rules match (CUSTOM, an external authorizer, is not emitted here). */
+export type AuthorizationAction = "ALLOW" | "DENY";
+
+/** One source of a rule: every field set must hold. */
+export interface AuthorizationSource {
+    remoteIpBlocks?: string[];
+    notRemoteIpBlocks?: string[];
+    requestPrincipals?: string[];
+    notRequestPrincipals?: string[];
+    namespaces?: string[];
+    notNamespaces?: string[];
+}
+
+/** One condition of a rule: the attribute matches one of `values` and none of `notValues`. */
+export interface AuthorizationCondition {
+    key: string;
+    values?: string[];
+    notValues?: string[];
+}
+
+/** One operation of a rule: the request's Host matches one of `hosts` (case-insensitively). */
+export interface AuthorizationOperation {
+    hosts?: string[];
+}
+
+/** One rule: any of its sources, any of its operations, and every condition. */
+export interface AuthorizationRule {
+    from?: { source: AuthorizationSource }[];
+    to?: { operation: AuthorizationOperation }[];
+    when?: AuthorizationCondition[];
+}
+
+/** An Istio AuthorizationPolicy spec, limited to the fields this package emits and evaluates. */
 export interface AuthorizationPolicySpec {
     selector: { matchLabels: Record<string, string> };
-    action: "DENY";
-    rules: {
-        from?: { source: { notRemoteIpBlocks?: string[]; notRequestPrincipals?: string[]; notNamespaces?: string[] } }[];
-        when: { key: string; values: string[] }[];
-    }[];
+    action: AuthorizationAction;
+    rules: AuthorizationRule[];
 }
 
 /** Request principals of an issuer: `<iss>/<sub>` for any subject. */
 const principalsOf = (jwt?: { issuer: string }) => (jwt ? [`${jwt.issuer}/*`] : undefined);
 
+/** The ingress gateway a policy guards, and what this app serves through it. */
+export interface GatewayScope {
+    /** The gateway pods' labels. */
+    selector: Record<string, string>;
+    /** The app's hosts on the gateway (a leading `*.` wildcard allowed). */
+    hosts: string[];
+    /** The port numbers of the Gateway's servers (80, and 443 with TLS). */
+    serverPorts: number[];
+}
+
 /**
- * The policy at the ingress gateway: DENY a request carrying the color header unless its client
- * address is allowed or it has a valid JWT of the issuer. The fields of one source are ANDed, so
- * "not from an allowed address and not with an allowed token" is one rule; with neither allowed,
- * every request carrying the header is refused.
+ * The Host patterns of an AuthorizationPolicy covering every Host header the gateway routes to the
+ * app. Its routes also accept `Host: name:port`, while policy hosts match exactly, so each host
+ * comes with its port form too: `name:*` (any port), or for a wildcard host the server ports, the
+ * only ones the gateway routes for it (Envoy allows one wildcard per domain).
  */
-export function buildGatewayPreviewPolicy(gatewaySelector: Record<string, string>, headerName: string, access: ResolvedPreviewAccess): AuthorizationPolicySpec {
-    const source = {
-        ...(access.sourceCidrs.length ? { notRemoteIpBlocks: [...access.sourceCidrs] } : {}),
-        ...(access.jwt ? { notRequestPrincipals: principalsOf(access.jwt) } : {}),
-    };
+export function gatewayHostPatterns(hosts: string[], serverPorts: number[]): string[] {
+    return hosts.flatMap((host) => [host, ...(host.startsWith("*") ? serverPorts.map((port) => `${host}:${port}`) : [`${host}:*`])]);
+}
+
+/**
+ * The policy at the ingress gateway: DENY a request to the app's hosts carrying the color header
+ * unless its client address is allowed or it has a valid JWT of the issuer. The fields of one
+ * source are ANDed, so "not from an allowed address and not with an allowed token" is one rule;
+ * with neither allowed, every such request is refused. The hosts keep the policy to this app: on a
+ * gateway shared with other apps, their callers are theirs to allow.
+ */
+export function buildGatewayPreviewPolicy(gateway: GatewayScope, headerName: string, access: ResolvedPreviewAccess): AuthorizationPolicySpec {
     return {
-        selector: { matchLabels: { ...gatewaySelector } },
+        selector: { matchLabels: { ...gateway.selector } },
         action: "DENY",
-        rules: [{ ...(Object.keys(source).length ? { from: [{ source }] } : {}), when: carriesColorHeader(headerName) }],
+        rules: refusals(headerName, access.sourceCidrs.length ? { notRemoteIpBlocks: [...access.sourceCidrs] } : {}, access.jwt,
+            [{ operation: { hosts: gatewayHostPatterns(gateway.hosts, gateway.serverPorts) } }]),
     };
 }
 
@@ -117,18 +276,18 @@ export function buildMeshPreviewPolicy(app: string, gatewayNamespace: string, he
     return {
         selector: { matchLabels: { app } },
         action: "DENY",
-        rules: [{
-            from: [{ source: { notNamespaces: [gatewayNamespace], ...(access.jwt ? { notRequestPrincipals: principalsOf(access.jwt) } : {}) } }],
-            when: carriesColorHeader(headerName),
-        }],
+        rules: refusals(headerName, { notNamespaces: [gatewayNamespace] }, access.jwt),
     };
 }
 
-/** The RequestAuthentication that validates tokens of the issuer (invalid tokens are refused with 401). */
-export function buildRequestAuthenticationSpec(matchLabels: Record<string, string>, jwt: { issuer: string; jwksUri?: string }) {
+/**
+ * The RequestAuthentication that validates tokens of the issuer for the audiences (a token of the
+ * issuer that is invalid or names none of them is refused with 401).
+ */
+export function buildRequestAuthenticationSpec(matchLabels: Record<string, string>, jwt: PreviewJwt) {
     return {
         selector: { matchLabels: { ...matchLabels } },
-        jwtRules: [{ issuer: jwt.issuer, ...(jwt.jwksUri ? { jwksUri: jwt.jwksUri } : {}) }],
+        jwtRules: [{ issuer: jwt.issuer, audiences: [...jwt.audiences], ...(jwt.jwksUri ? { jwksUri: jwt.jwksUri } : {}) }],
     };
 }
 
@@ -139,8 +298,12 @@ export interface AccessRequest {
     remoteIp?: string;
     /** `<iss>/<sub>` of a validated JWT. */
     requestPrincipal?: string;
+    /** The claims of that validated JWT (`aud` gives request.auth.audiences); ignored without requestPrincipal. */
+    claims?: Record<string, string | string[]>;
     /** The caller's namespace, from its mTLS identity. */
     sourceNamespace?: string;
+    /** The Host header (`:authority`), possibly with a port. */
+    host?: string;
 }
 
 function inCidr(ip: string | undefined, cidr: string): boolean {
@@ -151,27 +314,69 @@ function inCidr(ip: string | undefined, cidr: string): boolean {
     return address[0] >= parsed[0] && address[0] < parsed[0] + size;
 }
 
-const principalMatches = (principal: string | undefined, pattern: string) =>
-    principal !== undefined && (pattern.endsWith("*") ? principal.startsWith(pattern.slice(0, -1)) : principal === pattern);
+/** Istio's string match: `*` is presence, a leading `*` a suffix match, a trailing one a prefix match, else exact. */
+function istioMatch(pattern: string, value: string | undefined, ignoreCase = false): boolean {
+    if (value === undefined) return false;
+    const [p, v] = ignoreCase ? [pattern.toLowerCase(), value.toLowerCase()] : [pattern, value];
+    if (p === "*") return true;
+    if (p.startsWith("*")) return v.endsWith(p.slice(1));
+    if (p.endsWith("*")) return v.startsWith(p.slice(0, -1));
+    return v === p;
+}
+
+/** A field of a source: unset holds; `positive` must match one pattern, `negative` none. */
+function fieldHolds(positive: string[] | undefined, negative: string[] | undefined, matches: (pattern: string) => boolean): boolean {
+    return (positive === undefined || positive.some(matches)) && (negative === undefined || !negative.some(matches));
+}
+
+function sourceMatches(s: AuthorizationSource, request: AccessRequest): boolean {
+    return fieldHolds(s.remoteIpBlocks, s.notRemoteIpBlocks, (cidr) => inCidr(request.remoteIp, cidr)) &&
+        fieldHolds(s.requestPrincipals, s.notRequestPrincipals, (p) => istioMatch(p, request.requestPrincipal)) &&
+        fieldHolds(s.namespaces, s.notNamespaces, (n) => istioMatch(n, request.sourceNamespace));
+}
 
 /**
- * Evaluates DENY policies for a request as Istio does for the fields this package emits: a rule
- * matches when any of its sources matches (every field of a source) and every condition holds.
- * Returns 403 when a rule of any policy matches, else 200 (routing goes on).
+ * The values a condition key reads from a request. A header repeated in a request arrives joined
+ * with ","; Istio matches a header condition against the whole value or any one element.
+ */
+function attributeValues(key: string, request: AccessRequest): string[] | undefined {
+    const header = /^request\.headers\[(.+)\]$/.exec(key)?.[1].toLowerCase();
+    if (header !== undefined) {
+        const value = Object.entries(request.headers ?? {}).find(([name]) => name.toLowerCase() === header)?.[1];
+        return value === undefined ? undefined : [value, ...(value.includes(",") ? value.split(",") : [])];
+    }
+    // Claims exist only for a validated token; a list claim matches by any element.
+    const claim = key === "request.auth.audiences" ? "aud" : /^request\.auth\.claims\[(.+)\]$/.exec(key)?.[1];
+    if (claim !== undefined) {
+        const value = request.requestPrincipal === undefined ? undefined : request.claims?.[claim];
+        return value === undefined ? undefined : Array.isArray(value) ? value : [value];
+    }
+    throw new Error(`authorize() does not evaluate the condition key ${key}`);
+}
+
+function conditionHolds(c: AuthorizationCondition, request: AccessRequest): boolean {
+    const values = attributeValues(c.key, request);
+    const matchesAny = (patterns: string[]) => values !== undefined && patterns.some((p) => values.some((v) => istioMatch(p, v)));
+    return (c.values === undefined || matchesAny(c.values)) && (c.notValues === undefined || !matchesAny(c.notValues));
+}
+
+function ruleMatches(rule: AuthorizationRule, request: AccessRequest): boolean {
+    return (rule.from === undefined || rule.from.some(({ source }) => sourceMatches(source, request))) &&
+        (rule.to === undefined || rule.to.some(({ operation }) => fieldHolds(operation.hosts, undefined, (h) => istioMatch(h, request.host, true)))) &&
+        (rule.when ?? []).every((c) => conditionHolds(c, request));
+}
+
+/**
+ * Evaluates the AuthorizationPolicies of one workload for a request as Istio does, for the fields
+ * this package emits: a rule matches when any of its sources matches (every field of a source) and
+ * every condition holds; a policy matches when any rule does. DENY policies are checked first: one
+ * that matches refuses the request (403). Then, if the workload has ALLOW policies, the request must
+ * match one of them, or it is refused. Otherwise it is allowed (200: routing goes on).
  */
 export function authorize(policies: AuthorizationPolicySpec[], request: AccessRequest): 200 | 403 {
-    const header = (key: string) => /^request\.headers\[(.+)\]$/.exec(key)?.[1].toLowerCase();
-    const headers = Object.fromEntries(Object.entries(request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-    const denied = policies.some((policy) => policy.rules.some((rule) => {
-        const fromMatches = rule.from === undefined || rule.from.some(({ source: s }) =>
-            (s.notRemoteIpBlocks === undefined || !s.notRemoteIpBlocks.some((c) => inCidr(request.remoteIp, c))) &&
-            (s.notRequestPrincipals === undefined || !s.notRequestPrincipals.some((p) => principalMatches(request.requestPrincipal, p))) &&
-            (s.notNamespaces === undefined || !s.notNamespaces.includes(request.sourceNamespace ?? "")));
-        const whenMatches = rule.when.every((c) => {
-            const name = header(c.key);
-            return name !== undefined && headers[name] !== undefined && c.values.includes(headers[name]);
-        });
-        return fromMatches && whenMatches;
-    }));
-    return denied ? 403 : 200;
+    const matched = (p: AuthorizationPolicySpec) => p.rules.some((rule) => ruleMatches(rule, request));
+    if (policies.some((p) => p.action === "DENY" && matched(p))) return 403;
+    const allows = policies.filter((p) => p.action === "ALLOW");
+    if (allows.length > 0 && !allows.some(matched)) return 403;
+    return 200;
 }

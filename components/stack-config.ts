@@ -12,7 +12,7 @@ import { DEFAULT_RESILIENCE, parsePairs, parseTargetedRoute, parseTrafficWeights
 import { ExternalService, parseExternalEndpoint } from "./external-services";
 import { GKE_DEFAULTS, GkeClusterArgs, ImageRepository, ReleaseChannel, parseImageRepository } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioPlatform, MtlsMode } from "./istio-mesh";
-import { DEFAULT_PREVIEW_ACCESS, PreviewAccessMode } from "./preview-access";
+import { DEFAULT_PREVIEW_ACCESS, PreviewAccessMode, PreviewJwt } from "./preview-access";
 import type { DrainAction } from "./rollout";
 import type { PodSecurityLevel } from "./workload";
 import { COLORS, Color, LoadBalancerPolicy, TargetedRoute } from "./routing";
@@ -58,6 +58,8 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ["workload.previewAccess.sourceCidrs", "previewSourceCidrs"],
     ["workload.previewAccess.jwt.issuer", "previewJwtIssuer"],
     ["workload.previewAccess.jwt.jwksUri", "previewJwksUri"],
+    ["workload.previewAccess.jwt.audiences", "previewJwtAudiences"],
+    ["workload.previewAccess.jwt.claims", "previewJwtClaims"],
     ["workload", ""],
     ["certManager.version", "certManagerVersion"],
     ["existingGatewayNamespace", "ingressGatewayNamespace"],
@@ -99,7 +101,7 @@ export const STACK_SETTINGS = [
     "idleReplicas", "tlsCredentialName", "httpsRedirect", "certIssuer", "installCertManager", "certManagerVersion",
     "routeTimeout", "retryAttempts", "retryPerTryTimeout", "drainDelaySeconds", "drainAction", "rolloutTimeoutSeconds",
     "clusterIdentifier", "imageRepositories", "istioChartRepository", "istioPlatform", "podSecurity", "previewAccess", "previewSourceCidrs",
-    "previewJwtIssuer", "previewJwksUri", "retryOn",
+    "previewJwtIssuer", "previewJwksUri", "previewJwtAudiences", "previewJwtClaims", "retryOn",
 ] as const;
 
 /** Settings of other namespaces (provider settings) that this program reads too. */
@@ -126,7 +128,7 @@ export const DEPENDENT_SETTING_DEFAULTS: Record<string, string> = {
     ingressGatewaySelector: "", ingressGatewayNamespace: "",
     istioVersion: ISTIO_DEFAULTS.version, mtlsMode: ISTIO_DEFAULTS.mtlsMode, ingressReplicas: String(ISTIO_DEFAULTS.ingressReplicas),
     imageRepositories: "[]", clusterIdentifier: "", istioChartRepository: ISTIO_DEFAULTS.repository, istioPlatform: "",
-    previewSourceCidrs: "[]", previewJwtIssuer: "", previewJwksUri: "",
+    previewSourceCidrs: "[]", previewJwtIssuer: "", previewJwksUri: "", previewJwtAudiences: "[]", previewJwtClaims: "[]",
     retryPerTryTimeout: DEFAULT_RESILIENCE.retries.perTryTimeout, retryOn: DEFAULT_RESILIENCE.retries.retryOn,
 };
 
@@ -144,7 +146,8 @@ export const PREREQUISITES: { settings: string[]; needs: string; fix: string; me
     { settings: ["clusterIdentifier"], needs: "kubeconfig set (a cluster built here gets its own identifier)", fix: "set kubeconfig too", met: (get) => !!get("kubeconfig") },
     // Istio refuses a retry policy with 0 attempts and anything else ("http retry policy configured when attempts are set to 0").
     { settings: ["retryPerTryTimeout", "retryOn"], needs: "retryAttempts above 0 (0 turns retries off)", fix: "set retryAttempts to 1 or more", met: (get) => !/^\s*[-+]?0+\s*$/.test(get("retryAttempts") ?? "") },
-    { settings: ["previewSourceCidrs", "previewJwtIssuer", "previewJwksUri"], needs: "previewAccess restricted (the default)", fix: "set previewAccess to restricted", met: (get) => get("previewAccess") !== "open" },
+    { settings: ["previewSourceCidrs", "previewJwtIssuer", "previewJwksUri", "previewJwtAudiences", "previewJwtClaims"], needs: "previewAccess restricted (the default)", fix: "set previewAccess to restricted", met: (get) => get("previewAccess") !== "open" },
+    { settings: ["previewJwksUri", "previewJwtAudiences", "previewJwtClaims"], needs: "previewJwtIssuer set", fix: "set previewJwtIssuer (the tokens' iss) too", met: (get) => !!get("previewJwtIssuer") },
 ];
 
 /** A raw setting normalised for comparing with its default (lists as JSON, surrounding spaces ignored). */
@@ -383,6 +386,18 @@ function readExternalServices(reader: SettingsReader): ExternalService[] | undef
     return [...byName.values()].map((v) => v.service);
 }
 
+/** The token requirements of previewAccess: issuer, audiences, and claims written `name=value`. */
+function readPreviewJwt(reader: SettingsReader, issuer: string, jwksUri: string | undefined): PreviewJwt {
+    const audiences = reader.stringList("previewJwtAudiences", "https://preview.example.com") ?? [];
+    const claims = (reader.stringList("previewJwtClaims", "email=alice@example.com") ?? []).flatMap((entry, i) => {
+        const at = entry.indexOf("=");
+        if (at > 0 && at < entry.length - 1) return [{ name: entry.slice(0, at).trim(), values: [entry.slice(at + 1).trim()] }];
+        reader.problems.push({ setting: `previewJwtClaims[${i}]`, message: `got ${describe(entry)}; allowed values: <claim>=<value>, e.g. email=alice@example.com or repository=my-org/my-repo` });
+        return [];
+    });
+    return { issuer, audiences, ...(claims.length > 0 ? { claims } : {}), ...(jwksUri !== undefined ? { jwksUri } : {}) };
+}
+
 /** Parses `targetedRoutes` entries. */
 function readTargetedRoutes(reader: SettingsReader): TargetedRoute[] | undefined {
     const entries = reader.stringList("targetedRoutes", "green:header:x-internal-user=true");
@@ -412,9 +427,6 @@ function readWorkload(reader: SettingsReader): WorkloadArgs {
     const httpsRedirect = reader.boolean("httpsRedirect") ?? false;
     const jwtIssuer = reader.optional("previewJwtIssuer");
     const jwksUri = reader.optional("previewJwksUri");
-    if (jwksUri !== undefined && jwtIssuer === undefined) {
-        reader.problems.push({ setting: "previewJwksUri", message: "is set without previewJwtIssuer; allowed values: set previewJwtIssuer (the tokens' iss) too" });
-    }
     const retries = DEFAULT_RESILIENCE.retries;
     return {
         activeColor: (reader.string("activeColor") ?? BLUE_GREEN_DEFAULTS.activeColor) as Color,
@@ -439,7 +451,7 @@ function readWorkload(reader: SettingsReader): WorkloadArgs {
         previewAccess: {
             mode: (reader.string("previewAccess") ?? DEFAULT_PREVIEW_ACCESS.mode) as PreviewAccessMode,
             sourceCidrs: reader.stringList("previewSourceCidrs", "203.0.113.0/24") ?? [],
-            ...(jwtIssuer !== undefined ? { jwt: { issuer: jwtIssuer, ...(jwksUri !== undefined ? { jwksUri } : {}) } } : {}),
+            ...(jwtIssuer !== undefined ? { jwt: readPreviewJwt(reader, jwtIssuer, jwksUri) } : {}),
         },
         // The environment puts the secret in its gateway's namespace.
         tls: credentialName === undefined ? undefined : {

@@ -4,11 +4,14 @@
 //      with istio-init's capabilities or a privileged one is refused.
 //   B. previewAccess: the AuthorizationPolicies and RequestAuthentications are accepted by the API
 //      server (Istio's CRD schemas and CEL rules). kwok runs no Envoy, so no 403 is observed here.
+//      Then a headerName change: the engine creates the new header's policies before it updates
+//      the VirtualService and deletes the old ones after, shown by the resourceVersions of a watch.
 //   C. clusterIdentifier: adding it to an existing stack, and then renaming the kubeconfig's context,
 //      preview as updates, never replacements.
 //   D. The first preview with kubeconfig set and installIstio true (charts from a local directory)
 //      succeeds: the ingress Service is not read by a fixed ID before it exists.
 // Prints each step's wall time and ends with "N passed, N failed".
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -66,6 +69,37 @@ function withoutClusterIdentifier(exported: string): string {
     return file;
 }
 
+/** One watch event: its type, the object's kind and `<namespace>/<name>`, and the etcd revision it happened at. */
+interface WatchEvent { type: string; kind: string; ref: string; resourceVersion: bigint; deleting: boolean }
+
+/**
+ * Watches one resource type cluster-wide in the background (kubectl writes to a file while pulumi
+ * runs synchronously), from the current objects (listed as ADDED first, which also tells the watch
+ * is open) on. resourceVersions come from etcd's one revision counter, so events of different
+ * types are ordered by them.
+ */
+async function watchEvents(resource: string): Promise<{ stop: (until: (events: WatchEvent[]) => boolean) => Promise<WatchEvent[]> }> {
+    const file = path.join(project, `watch-${resource}.json`);
+    const out = fs.openSync(file, "w");
+    const watcher = spawn("kubectl", ["get", resource, "-A", "--watch", "--output-watch-events", "-o", "json"], { env, stdio: ["ignore", out, "inherit"] });
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // kubectl prints one event per line; a partly written last line is left for later.
+    const read = (): WatchEvent[] => fs.readFileSync(file, "utf8").split("\n").slice(0, -1).map((line) => JSON.parse(line)).map((e: any) => ({
+        type: e.type, kind: e.object.kind, ref: `${e.object.metadata.namespace}/${e.object.metadata.name}`, resourceVersion: BigInt(e.object.metadata.resourceVersion),
+        deleting: e.object.metadata.deletionTimestamp !== undefined,
+    }));
+    for (let i = 0; i < 300 && read().length === 0; i++) await sleep(100);
+    return {
+        stop: async (until) => {
+            // The update has finished; its last events may still be on their way to the file.
+            for (let i = 0; i < 100 && !until(read()); i++) await sleep(100);
+            watcher.kill();
+            fs.closeSync(out);
+            return read();
+        },
+    };
+}
+
 async function main(): Promise<void> {
     const kubeconfig = process.env.KUBECONFIG;
     if (!kubeconfig) throw new Error("KUBECONFIG is not set: run through `npm run e2e`");
@@ -77,6 +111,8 @@ async function main(): Promise<void> {
     pulumi(["config", "set", "--path", "previewSourceCidrs[0]", "203.0.113.0/24"]);
     pulumi(["config", "set", "previewJwtIssuer", "https://issuer.example.com"]);
     pulumi(["config", "set", "previewJwksUri", "https://issuer.example.com/.well-known/jwks.json"]);
+    pulumi(["config", "set", "--path", "previewJwtAudiences[0]", "https://preview.example.com"]);
+    pulumi(["config", "set", "--path", "previewJwtClaims[0]", "sub=alice"]);
 
     // A. Pod Security admission (on in this API server) with the namespace enforcing baseline.
     timed("A. pulumi up (Pod Security baseline, preview policies)", () => pulumi(["up", "--yes", "--skip-preview"]));
@@ -99,20 +135,54 @@ async function main(): Promise<void> {
     }
 
     // B. The preview policies, as the API server accepted them.
-    const gatewayPolicy = getJson("-n", GATEWAY_NS, "get", "authorizationpolicies.security.istio.io", `${NS}-nginx-preview`);
-    check("the gateway's AuthorizationPolicy is stored: DENY x-version blue/green unless from 203.0.113.0/24 or with an issuer token",
-        gatewayPolicy?.spec?.action === "DENY" && JSON.stringify(gatewayPolicy.spec.rules) === JSON.stringify([{
-            from: [{ source: { notRemoteIpBlocks: ["203.0.113.0/24"], notRequestPrincipals: ["https://issuer.example.com/*"] } }],
-            when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }],
-        }]), JSON.stringify(gatewayPolicy?.spec));
-    check("the in-mesh AuthorizationPolicy is stored on the workload", getJson("-n", NS, "get", "authorizationpolicies.security.istio.io", "nginx-preview")?.spec?.action === "DENY");
-    check("both RequestAuthentications are stored", !!getJson("-n", GATEWAY_NS, "get", "requestauthentications.security.istio.io", `${NS}-nginx-preview`) &&
-        !!getJson("-n", NS, "get", "requestauthentications.security.istio.io", "nginx-preview"));
+    const gatewayPolicy = getJson("-n", GATEWAY_NS, "get", "authorizationpolicies.security.istio.io", `${NS}-nginx-preview-x-version`);
+    const onHeader = { key: "request.headers[x-version]", values: ["blue", "green"] };
+    const toApp = [{ operation: { hosts: ["sample.hoge.com", "sample.hoge.com:*"] } }];
+    const notFromOffice = { notRemoteIpBlocks: ["203.0.113.0/24"] };
+    check("the gateway's AuthorizationPolicy is stored: DENY x-version blue/green to sample.hoge.com (any port) unless from 203.0.113.0/24 " +
+        "or with an issuer token for our audience with sub alice",
+        gatewayPolicy?.spec?.action === "DENY" && JSON.stringify(gatewayPolicy.spec.rules) === JSON.stringify([
+            { from: [{ source: { ...notFromOffice, notRequestPrincipals: ["https://issuer.example.com/*"] } }], to: toApp, when: [onHeader] },
+            { from: [{ source: notFromOffice }], to: toApp, when: [onHeader, { key: "request.auth.audiences", notValues: ["https://preview.example.com"] }] },
+            { from: [{ source: notFromOffice }], to: toApp, when: [onHeader, { key: "request.auth.claims[sub]", notValues: ["alice"] }] },
+        ]), JSON.stringify(gatewayPolicy?.spec));
+    check("the in-mesh AuthorizationPolicy is stored on the workload", getJson("-n", NS, "get", "authorizationpolicies.security.istio.io", "nginx-preview-x-version")?.spec?.action === "DENY");
+    const gatewayToken = getJson("-n", GATEWAY_NS, "get", "requestauthentications.security.istio.io", `${NS}-nginx-preview`);
+    check("both RequestAuthentications are stored, with the audience", JSON.stringify(gatewayToken?.spec?.jwtRules?.[0]?.audiences) === JSON.stringify(["https://preview.example.com"]) &&
+        !!getJson("-n", NS, "get", "requestauthentications.security.istio.io", "nginx-preview"), JSON.stringify(gatewayToken?.spec));
     const invalid = kubectl(["apply", "--dry-run=server", "--validate=strict", "-f", "-"], JSON.stringify({
         ...gatewayPolicy, metadata: { name: "probe", namespace: GATEWAY_NS },
         spec: { ...gatewayPolicy?.spec, rules: [{ when: [{ key: "request.headers[x-version]", valuez: ["blue"] }] }] },
     }));
     check("...and the API server does validate them: a misspelt field is refused", invalid.code !== 0 && /valuez/.test(invalid.stderr), invalid.stderr);
+
+    // B2. A headerName change on the real engine: new guards first, then the route, then the old guards go.
+    const policiesWatch = await watchEvents("authorizationpolicies.security.istio.io");
+    const routesWatch = await watchEvents("virtualservices.networking.istio.io");
+    pulumi(["config", "set", "headerName", "x-color"]);
+    timed("B2. pulumi up (headerName x-version -> x-color)", () => pulumi(["up", "--yes", "--skip-preview"]));
+    const watched = [
+        ...await policiesWatch.stop((seen) => seen.filter((e) => e.type === "DELETED").length >= 2),
+        ...await routesWatch.stop((seen) => seen.some((e) => e.type === "MODIFIED")),
+    ];
+    const at = (type: string, ref: string) => watched.find((e) => e.type === type && e.ref === ref)?.resourceVersion;
+    const route = at("MODIFIED", `${NS}/nginx`);
+    for (const [where, oldRef, newRef] of [
+        ["gateway", `${GATEWAY_NS}/${NS}-nginx-preview-x-version`, `${GATEWAY_NS}/${NS}-nginx-preview-x-color`],
+        ["in-mesh", `${NS}/nginx-preview-x-version`, `${NS}/nginx-preview-x-color`],
+    ]) {
+        const created = at("ADDED", newRef);
+        const deleted = at("DELETED", oldRef);
+        check(`${where}: the x-color policy is created (rv ${created}) before the VirtualService update (rv ${route}), the x-version one deleted after (rv ${deleted})`,
+            created !== undefined && route !== undefined && deleted !== undefined && created < route && route < deleted,
+            watched.map((e) => `${e.type} ${e.ref} ${e.resourceVersion}`).join("\n"));
+    }
+    check("...and no guard was rewritten in place (a policy is only modified on its way out)",
+        watched.filter((e) => e.kind === "AuthorizationPolicy" && e.type === "MODIFIED").every((e) => e.deleting), watched.map((e) => `${e.type} ${e.ref}`).join("\n"));
+    const routes = JSON.stringify(getJson("-n", NS, "get", "virtualservices.networking.istio.io", "nginx")?.spec?.http ?? []);
+    check("the cluster now routes and guards x-color only", routes.includes('"x-color"') && !routes.includes('"x-version"') &&
+        getJson("-n", GATEWAY_NS, "get", "authorizationpolicies.security.istio.io", `${NS}-nginx-preview-x-version`) === undefined &&
+        getJson("-n", GATEWAY_NS, "get", "authorizationpolicies.security.istio.io", `${NS}-nginx-preview-x-color`)?.spec?.rules?.[0]?.when?.[0]?.key === "request.headers[x-color]", routes);
 
     // E. The policy pack, run by the real CLI's language host (v3.248.0): clean on this stack, and
     // a mandatory violation (pods injected by a revision no istiod serves) fails the preview.

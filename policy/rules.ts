@@ -2,6 +2,7 @@
 // they can be tested without the policy engine. Each returns violation messages; empty is compliant.
 import { checkPinnedImage, cidrsCoverEverything } from "../components/validation";
 import { findMissingSubsets } from "../components/references";
+import { gatewayHostPatterns } from "../components/preview-access";
 import { serviceFqdn } from "../components/routing";
 
 /** A resource as policies see it: its type token and its properties. */
@@ -17,6 +18,7 @@ export const TYPES = {
     service: "kubernetes:core/v1:Service",
     virtualService: "kubernetes:networking.istio.io/v1:VirtualService",
     destinationRule: "kubernetes:networking.istio.io/v1:DestinationRule",
+    gateway: "kubernetes:networking.istio.io/v1:Gateway",
     release: "kubernetes:helm.sh/v3:Release",
     authorizationPolicy: "kubernetes:security.istio.io/v1:AuthorizationPolicy",
     cluster: "gcp:container/cluster:Cluster",
@@ -140,24 +142,77 @@ export function routedServicePortsDeclareHttp(resources: ResourceView[]): string
     return problems;
 }
 
+/** The Gateways a VirtualService binds (`mesh` is not one), each found among the resources or not. */
+function boundGateways(vs: ResourceView, resources: ResourceView[]): { ref: string; gateway?: ResourceView }[] {
+    const namespace = vs.props.metadata?.namespace ?? "default";
+    return (vs.props.spec?.gateways ?? []).filter((ref: string) => ref !== "mesh").map((ref: string) => {
+        const [gatewayNamespace, name] = ref.includes("/") ? ref.split("/") : [namespace, ref];
+        const gateway = ofType(resources, TYPES.gateway).find((g) => (g.props.metadata?.namespace ?? "default") === gatewayNamespace && g.props.metadata?.name === name);
+        return { ref: `${gatewayNamespace}/${name}`, gateway };
+    });
+}
+
+/** The header name and exact values of the header routes that send a request to the color it names. */
+function colorHeaderRoutes(vs: ResourceView): Map<string, Set<string>> {
+    const routes = new Map<string, Set<string>>();
+    for (const route of vs.props.spec?.http ?? []) {
+        for (const match of route.match ?? []) {
+            for (const [name, value] of Object.entries(match.headers ?? {}) as [string, any][]) {
+                if (!(route.route ?? []).some((d: any) => d.destination?.subset === value?.exact)) continue;
+                routes.set(name, (routes.get(name) ?? new Set()).add(value.exact));
+            }
+        }
+    }
+    return routes;
+}
+
+/** The VirtualService's hosts that the Gateway's servers admit (`*`, or the same name, optionally `<namespace>/`-qualified). */
+function hostsThroughGateway(vs: ResourceView, gateway: ResourceView): string[] {
+    const admitted = new Set<string>((gateway.props.spec?.servers ?? []).flatMap((s: any) => (s.hosts ?? []).map((h: string) => h.replace(/^[^/]*\//, ""))));
+    return (vs.props.spec?.hosts ?? []).filter((h: string) => admitted.has("*") || admitted.has(h));
+}
+
+/**
+ * A DENY AuthorizationPolicy at the gateway's pods (its selector a part of the Gateway's) with a
+ * rule that refuses every routed value of the header for every Host form the gateway routes to the
+ * VirtualService, whatever else the request carries (the rule's only conditions are on that header;
+ * its sources may exempt allowed callers).
+ */
+function guardsAtGateway(policy: ResourceView, gateway: ResourceView, hosts: string[], header: string, values: Set<string>): boolean {
+    const spec = policy.props.spec ?? {};
+    const policyLabels = Object.entries(spec.selector?.matchLabels ?? {});
+    const gatewayLabels: Record<string, string> = gateway.props.spec?.selector ?? {};
+    if (spec.action !== "DENY" || policyLabels.length === 0 || !policyLabels.every(([k, v]) => gatewayLabels[k] === v)) return false;
+    const key = `request.headers[${header}]`;
+    return (spec.rules ?? []).some((rule: any) => {
+        const conditions: any[] = rule.when ?? [];
+        const guardedHosts = rule.to === undefined ? ["*"] : (rule.to as any[]).flatMap((t) => t.operation?.hosts ?? ["*"]);
+        return conditions.length > 0 && conditions.every((c) => c.key === key && c.notValues === undefined) &&
+            [...values].every((v) => conditions.every((c) => (c.values ?? []).includes(v))) &&
+            (guardedHosts.includes("*") || hosts.every((h) => guardedHosts.includes(h)));
+    });
+}
+
 /**
  * Header routes that pick a color (a header whose exact value is the subset it routes to) are
- * guarded by a DENY AuthorizationPolicy on that header: otherwise anyone who can reach the gateway
- * reaches the idle color, the build that is not released yet.
+ * guarded at every ingress Gateway the VirtualService binds, by a DENY AuthorizationPolicy on that
+ * header at the gateway's pods: otherwise anyone who can reach the gateway reaches the idle color,
+ * the build that is not released yet. A policy elsewhere (at the workload, for in-mesh callers)
+ * does not stop a request at the gateway.
  */
 export function colorHeaderRestricted(resources: ResourceView[]): string[] {
-    const guarded = new Set(ofType(resources, TYPES.authorizationPolicy)
-        .filter((p) => p.props.spec?.action === "DENY")
-        .flatMap((p) => (p.props.spec?.rules ?? []).flatMap((rule: any) => (rule.when ?? []).map((c: any) => c.key))));
+    const policies = ofType(resources, TYPES.authorizationPolicy);
     const problems: string[] = [];
     for (const vs of ofType(resources, TYPES.virtualService)) {
-        const headers = new Set<string>((vs.props.spec?.http ?? []).flatMap((route: any) => (route.match ?? []).flatMap((m: any) =>
-            Object.entries(m.headers ?? {}).filter(([, sm]: [string, any]) => (route.route ?? []).some((d: any) => d.destination?.subset === sm?.exact))
-                .map(([name]) => name))));
-        for (const header of headers) {
-            if (!guarded.has(`request.headers[${header}]`)) {
-                problems.push(`VirtualService ${vs.props.metadata?.namespace}/${vs.props.metadata?.name} sends requests carrying ${header} to the color they name, ` +
-                    "and no AuthorizationPolicy restricts that header: anyone who reaches the gateway reaches the idle color (set previewAccess: restricted)");
+        const name = `VirtualService ${vs.props.metadata?.namespace}/${vs.props.metadata?.name}`;
+        for (const [header, values] of colorHeaderRoutes(vs)) {
+            for (const { ref, gateway } of boundGateways(vs, resources)) {
+                const hosts = gateway ? gatewayHostPatterns(hostsThroughGateway(vs, gateway), (gateway.props.spec?.servers ?? []).map((s: any) => s.port?.number)) : [];
+                if (gateway && policies.some((p) => guardsAtGateway(p, gateway, hosts, header, values))) continue;
+                problems.push(`${name} sends requests carrying ${header} to the color they name, and ` + (gateway
+                    ? `no DENY AuthorizationPolicy at the pods of Gateway ${ref} restricts that header for every host form it routes (${hosts.join(", ")}): ` +
+                        "anyone who reaches the gateway reaches the idle color (set previewAccess: restricted)"
+                    : `its Gateway ${ref} is not in this stack, so no policy at the gateway's pods can be checked: anyone who reaches the gateway may reach the idle color`));
             }
         }
     }

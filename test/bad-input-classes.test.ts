@@ -91,14 +91,14 @@ runTable("issue 22: Istio's own validation, mirrored", [
     ["gives a cookie value whose generated regex exceeds 1024 bytes", { targetedRoutes: [`green:cookie:beta=${"v".repeat(1005)}`] }, ["targetedRoutes[0]"], /over 1024 bytes/],
     ["gives a long cookie value whose regex still fits", { targetedRoutes: [`green:cookie:beta=${"v".repeat(1001)}`] }, "accepted"],
     // JWKS URLs as Istio parses them; the CRD's length limit named by setting.
-    ["gives a JWKS URL without a host", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https:///keys" }, ["previewJwksUri"], /not a well-formed https URL/],
-    ["gives a JWKS URL with a port out of range", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https://issuer.example.com:70000/keys" }, ["previewJwksUri"], /well-formed/],
-    ["gives a JWKS URL with a broken escape", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https://issuer.example.com/%zz" }, ["previewJwksUri"], /%XX/],
-    ["gives a JWKS URL with a space in the host", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https://issuer .example.com/keys" }, ["previewJwksUri"], /well-formed/],
-    ["gives a JWKS URL with credentials", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https://me:pw@issuer.example.com/keys" }, ["previewJwksUri"], /credentials/],
-    ["gives a JWKS URL over Istio's 2048 characters", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: `https://issuer.example.com/${"k".repeat(2030)}` }, ["previewJwksUri"], /2048/],
-    ["gives a JWKS URL with a port, a query and escapes", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https://issuer.example.com:8443/o/keys%2Fv3?kid=a&x=1" }, "accepted"],
-    ["gives a JWKS URL on an IP address", { previewJwtIssuer: "https://issuer.example.com", previewJwksUri: "https://192.0.2.10/keys" }, "accepted"],
+    ["gives a JWKS URL without a host", { previewJwtIssuer: "https://issuer.example.com", previewJwtAudiences: '["preview"]', previewJwksUri: "https:///keys" }, ["previewJwksUri"], /not a well-formed https URL/],
+    ["gives a JWKS URL with a port out of range", { previewJwtIssuer: "https://issuer.example.com", previewJwtAudiences: '["preview"]', previewJwksUri: "https://issuer.example.com:70000/keys" }, ["previewJwksUri"], /well-formed/],
+    ["gives a JWKS URL with a broken escape", { previewJwtIssuer: "https://issuer.example.com", previewJwtAudiences: '["preview"]', previewJwksUri: "https://issuer.example.com/%zz" }, ["previewJwksUri"], /%XX/],
+    ["gives a JWKS URL with a space in the host", { previewJwtIssuer: "https://issuer.example.com", previewJwtAudiences: '["preview"]', previewJwksUri: "https://issuer .example.com/keys" }, ["previewJwksUri"], /well-formed/],
+    ["gives a JWKS URL with credentials", { previewJwtIssuer: "https://issuer.example.com", previewJwtAudiences: '["preview"]', previewJwksUri: "https://me:pw@issuer.example.com/keys" }, ["previewJwksUri"], /credentials/],
+    ["gives a JWKS URL over Istio's 2048 characters", { previewJwtIssuer: "https://issuer.example.com", previewJwtAudiences: '["preview"]', previewJwksUri: `https://issuer.example.com/${"k".repeat(2030)}` }, ["previewJwksUri"], /2048/],
+    ["gives a JWKS URL with a port, a query and escapes", { previewJwtIssuer: "https://issuer.example.com", previewJwtAudiences: '["preview"]', previewJwksUri: "https://issuer.example.com:8443/o/keys%2Fv3?kid=a&x=1" }, "accepted"],
+    ["gives a JWKS URL on an IP address", { previewJwtIssuer: "https://issuer.example.com", previewJwtAudiences: '["preview"]', previewJwksUri: "https://192.0.2.10/keys" }, "accepted"],
 ]);
 
 describe("issue 22: retries turned off reach Istio as 0 attempts alone", () => {

@@ -239,7 +239,7 @@ describe("BlueGreenService", () => {
         for (const o of objects) {
             assert.ok(o.metadata.name, `${o.kind} has a name`);
             // The preview policy of the gateway lives with the gateway's pods.
-            const gatewayLevel = o.kind === "AuthorizationPolicy" && o.metadata.name === "sample-ns-nginx-preview";
+            const gatewayLevel = o.kind === "AuthorizationPolicy" && o.metadata.name === "sample-ns-nginx-preview-x-version";
             if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, gatewayLevel ? "istio-system" : "sample-ns", `${o.kind} has a namespace`);
         }
         assert.deepEqual(findDanglingReferences(objects), []);

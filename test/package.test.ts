@@ -47,7 +47,7 @@ describe("the public API (components/index.ts)", () => {
             "MTLS_MODES", "MtlsMode", "POD_SECURITY_LEVELS", "PREVIEW_ACCESS_MODES", "PodSecurityLevel", "PreviewAccessMode", "RELEASE_CHANNELS",
             "ReleaseChannel", "SERVICE_ENTRY_PROTOCOLS", "ServiceEntryLocation", "ServiceEntryProtocol", "ServiceEntryResolution", "authorize", "buildDeploymentSpec", "buildDestinationRuleSpec", "buildGatewayPreviewPolicy", "buildGatewaySpec",
             "buildMeshPreviewPolicy", "buildRequestAuthenticationSpec", "buildServiceEntrySpec", "buildServiceSpec", "buildVirtualServiceSpec",
-            "curlCommands", "describeRouting", "rolloutOrder", "routeRequest", "trafficReceivers",
+            "curlCommands", "describeRouting", "gatewayHostPatterns", "rolloutOrder", "routeRequest", "trafficReceivers",
         ]);
     });
 });

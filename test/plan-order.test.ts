@@ -55,4 +55,16 @@ describe("plan order (npm run plan levels)", () => {
             ["bluegreen-app-virtualservice update"],
         ]);
     });
+
+    it("guards a new header before the route moves to it, and removes the old guards only after", async () => {
+        const plan = await planBetween({}, { headerName: "x-color" });
+        assert.deepEqual(levelsOf(plan), [
+            ["bluegreen-app-mesh-preview-access-x-color create", "bluegreen-app-preview-access-x-color create"],
+            ["bluegreen-app-virtualservice update"],
+        ]);
+        assert.deepEqual(plan.deletes.map((r) => r.name).sort(), ["bluegreen-app-mesh-preview-access-x-version", "bluegreen-app-preview-access-x-version"]);
+        const created = plan.creates.map((r) => `${r.inputs.metadata.namespace}/${r.inputs.metadata.name}`).sort();
+        assert.deepEqual(created, ["istio-ingress/sample-ns-nginx-preview-x-color", "sample-ns/nginx-preview-x-color"], "new objects, not the old ones renamed");
+        assert.match(formatPlan(plan), /level 2:\n {4}~ kubernetes:networking\.istio\.io\/v1:VirtualService bluegreen-app-virtualservice \(update\)[\s\S]*then:\n {4}- kubernetes:security\.istio\.io\/v1:AuthorizationPolicy/);
+    });
 });

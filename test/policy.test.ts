@@ -78,18 +78,42 @@ describe("policy pack", () => {
         assert.deepEqual(await messages(p, [ns(), { type: TYPES.release, props: { chart: "/srv/charts/istiod", values: {} } }]), [], "a local chart path");
     });
 
-    it("color-header-restricted (advisory): flags color header routes no AuthorizationPolicy guards", async () => {
+    it("color-header-restricted (advisory): flags color header routes no DENY policy at the gateway guards", async () => {
         const p = policy("color-header-restricted");
         const headerRoute = (color: string) => ({ ...route(`x-version-${color}`, color), match: [{ headers: { "x-version": { exact: color } } }] });
-        const routed = () => [...workload().slice(0, -1), virtualService([headerRoute("blue"), headerRoute("green"), route("default", "blue")])];
+        const gateway: PolicyInput = { type: TYPES.gateway, props: { metadata: { name: "nginx-gateway", namespace: "sample-ns" },
+            spec: { selector: { istio: "ingress" }, servers: [{ port: { number: 80 }, hosts: ["sample.hoge.com"] }] } } };
+        const routed = () => [...workload().slice(0, -1), gateway, virtualService([headerRoute("blue"), headerRoute("green"), route("default", "blue")])];
         assert.deepEqual(await messages(p, workload()), [], "no header routes, nothing to guard");
-        const found = await messages(p, routed());
-        assert.deepEqual(found, ["VirtualService sample-ns/nginx sends requests carrying x-version to the color they name, and no AuthorizationPolicy " +
-            "restricts that header: anyone who reaches the gateway reaches the idle color (set previewAccess: restricted)"]);
-        const guard: PolicyInput = { type: TYPES.authorizationPolicy, props: { spec: { action: "DENY", rules: [{ when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }] }] } } };
-        assert.deepEqual(await messages(p, [...routed(), guard]), []);
-        const allow: PolicyInput = { type: TYPES.authorizationPolicy, props: { spec: { action: "ALLOW", rules: guard.props.spec.rules } } };
-        assert.equal((await messages(p, [...routed(), allow])).length, 1, "an ALLOW policy does not refuse anything by itself");
+        const unguarded = "VirtualService sample-ns/nginx sends requests carrying x-version to the color they name, and no DENY AuthorizationPolicy at the pods of " +
+            "Gateway sample-ns/nginx-gateway restricts that header for every host form it routes (sample.hoge.com, sample.hoge.com:*): " +
+            "anyone who reaches the gateway reaches the idle color (set previewAccess: restricted)";
+        assert.deepEqual(await messages(p, routed()), [unguarded]);
+        const policyWith = (spec: Record<string, any>): PolicyInput => ({ type: TYPES.authorizationPolicy, props: { spec: {
+            selector: { matchLabels: { istio: "ingress" } }, action: "DENY", rules: [{ when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }] }], ...spec,
+        } } });
+        assert.deepEqual(await messages(p, [...routed(), policyWith({})]), [], "the gateway's DENY policy on the header");
+        assert.deepEqual(await messages(p, [...routed(), policyWith({ rules: [{ from: [{ source: { notRemoteIpBlocks: ["203.0.113.0/24"] } }],
+            when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }] }] })]), [], "...exempting allowed callers");
+        // Policies that do not stop the request at the gateway.
+        const notGuards: Record<string, PolicyInput> = {
+            "an ALLOW policy": policyWith({ action: "ALLOW" }),
+            "a DENY policy at the workload (in-mesh callers only)": policyWith({ selector: { matchLabels: { app: "nginx" } } }),
+            "a DENY policy without a selector": policyWith({ selector: undefined }),
+            "a DENY policy at the gateway on another header": policyWith({ rules: [{ when: [{ key: "request.headers[x-other]", values: ["blue", "green"] }] }] }),
+            "a DENY policy at the gateway on one color only": policyWith({ rules: [{ when: [{ key: "request.headers[x-version]", values: ["green"] }] }] }),
+            "a DENY policy at the gateway that also needs another condition": policyWith({ rules: [{ when: [
+                { key: "request.headers[x-version]", values: ["blue", "green"] }, { key: "request.headers[x-debug]", values: ["1"] }] }] }),
+        };
+        const onHosts = (hosts: string[]) => policyWith({ rules: [{ to: [{ operation: { hosts } }], when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }] }] });
+        assert.deepEqual(await messages(p, [...routed(), onHosts(["sample.hoge.com", "sample.hoge.com:*"])]), [], "...scoped to the app's hosts");
+        notGuards["a DENY policy at the gateway for the bare host only (Host: sample.hoge.com:80 passes)"] = onHosts(["sample.hoge.com"]);
+        notGuards["a DENY policy at the gateway for another app's hosts"] = onHosts(["shop.example.com", "shop.example.com:*"]);
+        for (const [what, guard] of Object.entries(notGuards)) assert.deepEqual(await messages(p, [...routed(), guard]), [unguarded], what);
+        const elsewhere = await messages(p, [...routed().filter((r) => r !== gateway), policyWith({})]);
+        assert.deepEqual(elsewhere, ["VirtualService sample-ns/nginx sends requests carrying x-version to the color they name, and its Gateway " +
+            "sample-ns/nginx-gateway is not in this stack, so no policy at the gateway's pods can be checked: anyone who reaches the gateway may reach the idle color"],
+        "a Gateway the stack does not declare");
     });
 
     it("preview-sources-not-everyone (advisory): flags a DENY whose exempt addresses add up to everyone, passes narrower ones", async () => {
@@ -211,6 +235,16 @@ describe("policy pack over the real dev stack", () => {
             assert.deepEqual((await Promise.all(policies.map((p) => runPolicy(p as AnyPolicy, inputs)))).flat(), []);
         });
     }
+
+    it("flags the real stack once its gateway policy is gone, though the workload's DENY policy on the header stays", async () => {
+        const program = await loadProgram();
+        const ev = await evaluate(program, loadStackConfig("dev"));
+        const inputs = ev.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
+        const policiesOnHeader = inputs.filter((r) => r.type === TYPES.authorizationPolicy);
+        assert.deepEqual(policiesOnHeader.map((r) => [r.props.metadata.namespace, r.props.spec.action]).sort(), [["istio-ingress", "DENY"], ["sample-ns", "DENY"]]);
+        const withoutGatewayPolicy = inputs.filter((r) => !(r.type === TYPES.authorizationPolicy && r.props.metadata.namespace === "istio-ingress"));
+        assert.equal((await runPolicy(policy("color-header-restricted"), withoutGatewayPolicy)).length, 1);
+    });
 
     it("does catch a bad change to the real stack: the active color scaled to zero", async () => {
         const program = await loadProgram();

@@ -19,6 +19,8 @@ export const PROGRESSIVE_CONFIGS: Record<string, Record<string, string>> = {
     "preview access by address and token, on an Istio revision": {
         previewSourceCidrs: JSON.stringify(["203.0.113.0/24", "198.51.100.7/32"]),
         previewJwtIssuer: "https://issuer.example.com",
+        previewJwtAudiences: JSON.stringify(["https://preview.example.com"]),
+        previewJwtClaims: JSON.stringify(["sub=alice", "sub=bob"]),
         previewJwksUri: "https://issuer.example.com/.well-known/jwks.json",
         istioRevision: "canary",
     },

@@ -17,7 +17,7 @@ const EXISTING_MESH = { installIstio: "false" };
 const TLS = { tlsCredentialName: "sample-tls" };
 const PRIVATE_NODES = { privateNodes: "true" };
 const CERT_MANAGER = { installCertManager: "true" };
-const JWT = { previewJwtIssuer: "https://issuer.example.com" };
+const JWT = { previewJwtIssuer: "https://issuer.example.com", previewJwtAudiences: '["bluegreen-preview"]' };
 
 /** A key set to `value` on top of `base` (default: the dev stack as it is). */
 interface Effect { value: string; base: Record<string, string> }
@@ -80,7 +80,9 @@ const ROWS: Record<string, Effect | Exemption> = {
     rolloutTimeoutSeconds: set("900"),
     previewAccess: set("open"),
     previewSourceCidrs: set('["203.0.113.0/24"]'),
-    previewJwtIssuer: set("https://issuer.example.com"),
+    previewJwtIssuer: set("https://other-issuer.example.com", JWT),
+    previewJwtAudiences: set('["other-audience"]', JWT),
+    previewJwtClaims: set('["email=tester@example.com"]', JWT),
     previewJwksUri: set("https://issuer.example.com/jwks", JWT),
     tlsCredentialName: set("sample-tls"),
     httpsRedirect: set("true", TLS),
