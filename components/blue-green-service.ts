@@ -431,12 +431,12 @@ export class BlueGreenService extends pulumi.ComponentResource {
         const virtualServiceRef = `${ns}/${app}`;
         // One hook for both colors (its name is stable across switches); what it says depends on
         // where the failed color stands in this update's order.
-        const rolloutFailed = new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
+        const rolloutFailed = monitorRegistersErrorHooks() ? new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
             const color = COLORS.find((c) => failure.name === `${name}-${c}`);
             pulumi.log.error(rolloutFailureMessage(`${ns}/${app}-${color ?? failure.name}`, virtualServiceRef,
                 color !== undefined && order.beforeRoute.includes(color)));
             return false; // never retry: a rollout that timed out needs a person
-        });
+        }) : undefined;
         const deployment = (color: Color, ...after: pulumi.Resource[]) => new k8s.apps.v1.Deployment(`${name}-${color}`, {
             metadata: { ...meta(`${app}-${color}`), labels: { ...labels, app, version: color } },
             spec: buildDeploymentSpec({
@@ -447,7 +447,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
             ...afterMesh(...after),
             // The provider awaits the rollout (new ReplicaSet ready) within this time, or fails the update.
             customTimeouts: rolloutTimeouts(a.rolloutTimeoutSeconds),
-            hooks: { onError: [rolloutFailed] },
+            hooks: rolloutFailed ? { onError: [rolloutFailed] } : undefined,
         });
         // Colors that will receive traffic roll out (and become ready) before the route changes.
         for (const color of order.beforeRoute) deployments[color] = deployment(color);
@@ -611,6 +611,15 @@ export class BlueGreenService extends pulumi.ComponentResource {
     }
 }
 
+
+/**
+ * Whether the resource monitor this program talks to can register error hooks. The engine's always
+ * can (its client has every RPC); the SDK's mock monitor (`pulumi.runtime.setMocks`, 3.248) lacks the
+ * RPC, so constructing a hook there rejects and ends the program, while the hook could never run.
+ */
+function monitorRegistersErrorHooks(): boolean {
+    return typeof (pulumi.runtime.getMonitor() as { registerErrorHook?: unknown } | undefined)?.registerErrorHook === "function";
+}
 
 /**
  * The image of a color as the Deployment gets it. A known image was checked before anything was

@@ -24,9 +24,6 @@ pulumi.runtime.setMocks({
     newResource: (args) => { registered.push(args.type); return { id: args.name + "-id", state: args.inputs }; },
     call: (args) => args.inputs,
 }, "consumer", "dev", false).then(async () => {
-    // The two lines the README asks mock users to add (the SDK's mock monitor lacks hook RPCs).
-    const monitor = require("@pulumi/pulumi/runtime/settings").getMonitor();
-    monitor.registerErrorHook ??= (_req, done) => done(null, {});
     pulumi.runtime.setAllConfig({ "consumer:kubeconfig": "apiVersion: v1\\nkind: Config\\n" }, ["consumer:kubeconfig"]);
     let outputs;
     await pulumi.runtime.runInPulumiStack(async () => { outputs = require("./out/program.js"); return outputs; });
