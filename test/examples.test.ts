@@ -136,7 +136,9 @@ describe("examples/ (type-checked and run under plain mocks against the packed p
 
     it("each declares what it imports and installs the tarball `npm run tarball` writes at the repository root", () => {
         const version = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version;
-        for (const name of fs.readdirSync(examples)) {
+        const names = fs.readdirSync(examples, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+        assert.deepEqual(names.sort(), ["gke-environment", "workload-only"]);
+        for (const name of names) {
             const manifest = JSON.parse(fs.readFileSync(path.join(examples, name, "package.json"), "utf8"));
             for (const imported of importsOf(name)) assert.ok(imported in manifest.dependencies, `examples/${name} depends on ${imported}`);
             assert.equal(manifest.dependencies["gke-istio-bluegreen"], `file:../../gke-istio-bluegreen-${version}.tgz`, name);
