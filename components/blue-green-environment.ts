@@ -6,10 +6,10 @@ import {
 } from "./blue-green-service";
 import { CERT_MANAGER_DEFAULTS, CertManager, CertManagerArgs, checkCertManagerArgs } from "./cert-manager";
 import { TlsArgs } from "./delivery";
-import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, requireGcpInstalled, resolveGkeClusterArgs } from "./gke-cluster";
-import { ISTIO_DEFAULTS, IstioMesh, IstioMeshArgs, checkIstioMeshArgs } from "./istio-mesh";
+import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, gkeClusterWarnings, requireGcpInstalled, resolveGkeClusterArgs } from "./gke-cluster";
+import { ISTIO_DEFAULTS, ISTIO_PLATFORMS, IstioMesh, IstioMeshArgs, IstioPlatform, checkIstioMeshArgs, istioMeshWarnings } from "./istio-mesh";
 import { COLORS, Color } from "./routing";
-import { ConfigProblem, checkDnsLabel, checkOwnNamespace, describe, throwIfProblems } from "./validation";
+import { ConfigProblem, checkDnsLabel, checkOwnNamespace, cidrsCoverEverything, describe, throwIfProblems } from "./validation";
 import { componentType, withPreviousType } from "./tokens";
 
 /** Arguments of BlueGreenEnvironment. */
@@ -123,7 +123,8 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
     // Namespaces this environment installs into besides the workload's (the workload itself refuses Kubernetes' and Istio's).
     const taken = [
         ...(installed !== false ? [{ name: installed.systemNamespace ?? ISTIO_DEFAULTS.systemNamespace, owner: "the Istio control plane" }] : []),
-        { name: gatewayNamespaceOf(args), owner: "the ingress gateway" },
+        // An existing gateway may share a namespace the workload does not create (it only labels it); an installed one owns its namespace.
+        ...(installed !== false || args.workload.createNamespace !== false ? [{ name: gatewayNamespaceOf(args), owner: "the ingress gateway" }] : []),
         ...(args.certManager ? [{ name: args.certManager.namespace ?? CERT_MANAGER_DEFAULTS.namespace, owner: "cert-manager" }] : []),
     ].filter((r) => !reservedNamespaces(workloadTls(args)?.gatewayNamespace).some((s) => s.name === r.name));
     problems.push(...under("workload", checkOwnNamespace("namespace", args.workload.namespace ?? BLUE_GREEN_DEFAULTS.namespace, taken)));
@@ -134,6 +135,15 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
         const revisionFromWorkload = installed !== false && installed.revision === undefined;
         problems.push(...under("mesh", checkIstioMeshArgs(mesh)).filter((p) => !(revisionFromWorkload && p.setting === "mesh.revision" &&
             checkDnsLabel("istioRevision", mesh.revision).length > 0)));
+        // The CNI agent installs into the node's CNI directory, which only the matching platform profile finds
+        // (GKE keeps it in /home/kubernetes/bin): on the cluster built here, any other profile breaks every pod's networking.
+        if (args.cluster && mesh.cni === true && mesh.platform !== IstioPlatform.Gke && (mesh.platform === IstioPlatform.None || ISTIO_PLATFORMS.includes(mesh.platform))) {
+            problems.push({
+                setting: "mesh.platform",
+                message: `is ${describe(mesh.platform)} but this stack builds a GKE cluster, and Istio CNI needs the platform profile of the cluster it runs on; ` +
+                    "allowed values: gke (the default here: leave it unset)",
+            });
+        }
         if ((args.workload.istioRevision ?? "") !== mesh.revision) {
             problems.push({
                 setting: "workload.istioRevision",
@@ -150,6 +160,26 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
         tls: workloadTls(args),
     }))));
     return problems;
+}
+
+/**
+ * Values the environment accepts but cannot confirm, checked against dated lists that cannot know
+ * what came out after them (Istio releases, GCP regions and machine series): named like the
+ * problems of {@link checkBlueGreenEnvironmentArgs}, for the caller to show as warnings.
+ */
+export function checkBlueGreenEnvironmentWarnings(args: BlueGreenEnvironmentArgs): ConfigProblem[] {
+    const mesh = meshOf(args);
+    const sources = args.workload.previewAccess?.mode !== "open" ? args.workload.previewAccess?.sourceCidrs ?? [] : [];
+    return [
+        ...(args.cluster ? under("cluster", gkeClusterWarnings(resolveGkeClusterArgs(args.cluster))) : []),
+        ...(mesh !== false ? under("mesh", istioMeshWarnings(mesh)) : []),
+        // Allowed addresses that add up to every address are previewAccess open under another name.
+        ...(Array.isArray(sources) && cidrsCoverEverything(sources) ? [{
+            setting: "workload.previewAccess.sourceCidrs",
+            message: "together cover every IPv4 address, so anyone on the internet can reach the idle color with the color header, as with previewAccess open; " +
+                "allowed values: the addresses of the people who test the idle color, e.g. 203.0.113.0/24",
+        }] : []),
+    ];
 }
 
 /**

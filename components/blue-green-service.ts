@@ -311,7 +311,13 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
         ...checkOneOf("activeColor", args.activeColor, COLORS),
         ...checkDnsLabel("namespace", args.namespace),
         ...(typeof args.createNamespace === "boolean" ? [] : [{ setting: "createNamespace", message: `got ${describe(args.createNamespace)}; allowed values: true, false` }]),
-        ...checkOwnNamespace("namespace", args.namespace, reservedNamespaces(args.tls?.gatewayNamespace)),
+        // A namespace the workload does not create may hold the ingress gateway too: it only labels it.
+        ...checkOwnNamespace("namespace", args.namespace, reservedNamespaces(args.createNamespace !== false ? args.tls?.gatewayNamespace : undefined)),
+        ...(args.createNamespace !== false && args.namespace === "default" ? [{
+            setting: "namespace",
+            message: "is \"default\", which every cluster already has; with createNamespace true the workload would create and own it (destroying the stack " +
+                "would delete it with everything in it); allowed values: a namespace of its own, or set createNamespace to false to use default without owning it",
+        }] : []),
         ...(args.istioRevision !== undefined ? checkDnsLabel("istioRevision", args.istioRevision) : []),
         ...checkOneOf("podSecurity", args.podSecurity, POD_SECURITY_LEVELS),
         ...checkServiceName("appName", args.appName, MAX_APP_NAME),

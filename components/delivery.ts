@@ -89,34 +89,82 @@ export function effectiveReplicas(activeColor: Color, replicas: Record<Color, nu
     return { ...replicas, [idle]: idleReplicas ?? replicas[idle] } as Record<Color, number>;
 }
 
-const DURATION_PART = /(\d+(?:\.\d+)?)(h|ms|m|s)/g;
-const DURATION = /^(\d+(\.\d+)?(h|ms|m|s))+$/;
-const MILLISECONDS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+// Go's time.ParseDuration units in nanoseconds: Istio reads every duration with it (its CRD
+// conversion goes through github.com/golang/protobuf/jsonpb), and so does CEL's duration() in the
+// CRDs' `duration(self) >= duration('1ms')` rules.
+const GO_DURATION_UNITS: Record<string, bigint> = {
+    ns: 1n, us: 1_000n, "\u00b5s": 1_000n, "\u03bcs": 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n,
+};
+/** The longest duration Go represents: 2^63-1 nanoseconds (about 292 years); longer ones fail to parse. */
+export const MAX_GO_DURATION_NS = 2n ** 63n - 1n;
+const NS_PER_MS = 1_000_000n;
 
-/** Milliseconds of a duration such as `1m30s` or `500ms`, or undefined when malformed. */
+/**
+ * Nanoseconds of a duration as Go's time.ParseDuration reads it (`1m30s`, `500ms`, `1.5h`,
+ * `250us`), or undefined when Go refuses it: malformed, or beyond 2^63-1 nanoseconds.
+ */
+export function parseGoDuration(value: string): bigint | undefined {
+    const m = /^([-+]?)(.*)$/s.exec(value)!;
+    if (m[2] === "0") return 0n;
+    const parts = [...m[2].matchAll(/(\d*)(?:\.(\d*))?([a-z\u00b5\u03bc]+)/g)];
+    if (m[2] === "" || parts.map((p) => p[0]).join("") !== m[2]) return undefined;
+    let total = 0n;
+    for (const [, whole, fraction = "", unit] of parts) {
+        const scale = GO_DURATION_UNITS[unit];
+        if (scale === undefined || (whole === "" && fraction === "")) return undefined;
+        // Go truncates the fraction to whole nanoseconds.
+        total += BigInt(whole || "0") * scale + (BigInt(fraction || "0") * scale) / 10n ** BigInt(fraction.length);
+        if (total > MAX_GO_DURATION_NS) return undefined;
+    }
+    return m[1] === "-" ? -total : total;
+}
+
+/** Milliseconds of a duration such as `1m30s` or `500ms` (as Go reads it), or undefined when malformed. */
 export function durationMs(value: string): number | undefined {
-    if (!DURATION.test(value)) return undefined;
-    return [...value.matchAll(DURATION_PART)].reduce((sum, [, n, unit]) => sum + Number(n) * MILLISECONDS[unit], 0);
+    const ns = parseGoDuration(value);
+    return ns === undefined ? undefined : Number(ns) / 1e6;
 }
 
 /**
- * Checks a duration as Istio accepts it (`15s`, `1m30s`, `500ms`): Istio's CRDs refuse route
- * timeouts, per-try timeouts and every other duration below 1ms
- * (`duration(self) >= duration('1ms')`).
+ * Checks a duration as Istio accepts it (`15s`, `1m30s`, `500ms`): Go's duration syntax, no longer
+ * than Go can hold (about 292 years), at least 1ms (the CRDs' `duration(self) >= duration('1ms')`)
+ * and a whole number of milliseconds (istiod's ValidateDuration: "only durations to ms precision
+ * are supported").
  */
 export function checkDuration(setting: string, value: unknown): ConfigProblem[] {
-    const ms = typeof value === "string" ? durationMs(value) : undefined;
-    if (ms === undefined) return [{ setting, message: `got ${describe(value)}; allowed values: a positive duration such as 500ms, 15s or 1m` }];
-    return ms >= 1 ? [] : [{ setting, message: `got ${describe(value)}, below Istio's minimum of 1ms; allowed values: a duration of at least 1ms, such as 500ms, 15s or 1m` }];
+    const allowed = "allowed values: a whole number of milliseconds from 1ms to 2562047h, such as 500ms, 15s or 1m30s";
+    const ns = typeof value === "string" ? parseGoDuration(value) : undefined;
+    if (ns === undefined) {
+        return [{ setting, message: `got ${describe(value)}, which is not a duration Istio can read (Go syntax, units h, m, s, ms, us, ns, at most 2562047h); ${allowed}` }];
+    }
+    if (ns < NS_PER_MS) return [{ setting, message: `got ${describe(value)}, below Istio's minimum of 1ms; ${allowed}` }];
+    if (ns % NS_PER_MS !== 0n) return [{ setting, message: `got ${describe(value)}, finer than the millisecond precision Istio accepts; ${allowed}` }];
+    return [];
 }
 
-/** Checks a regular expression as Istio and Envoy compile it: RE2, which has no lookaround or backreferences. */
+/**
+ * Envoy's limit on a regex, as istiod enforces it: at most 1024 bytes (pkg/config/validation:
+ * "regex is too large, max length allowed is 1024"), checked on the regex Istio receives, so a
+ * generated one (a cookie match) counts with everything the package adds.
+ */
+export const MAX_REGEX_BYTES = 1024;
+
+/**
+ * Checks a regular expression as Istio and Envoy take it: not empty ("regex string match should
+ * not be empty"), at most {@link MAX_REGEX_BYTES} bytes, and RE2, which has no lookaround or
+ * backreferences.
+ */
 export function checkRe2(setting: string, regex: string): ConfigProblem[] {
+    if (regex === "") return [{ setting, message: "has an empty regex, which Istio refuses; allowed values: a non-empty RE2 regex (use an exact match for a fixed value)" }];
+    const bytes = Buffer.byteLength(regex, "utf8");
+    if (bytes > MAX_REGEX_BYTES) {
+        return [{ setting, message: `has a regex of ${bytes} bytes (${describe(regex.slice(0, 40))}...); Istio and Envoy refuse regexes over ${MAX_REGEX_BYTES} bytes; allowed values: a shorter regex or value` }];
+    }
     try {
         RE2JS.compile(regex);
         return [];
     } catch (e) {
-        return [{ setting, message: `has the regex ${describe(regex)}, which RE2 (the engine Istio and Envoy use) refuses: ${(e as Error).message}` }];
+        return [{ setting, message: `has the regex ${describe(regex)}, which RE2 (the engine Istio and Envoy use) refuses: ${(e as Error).message}; allowed values: an RE2 regex (no lookaround or backreferences)` }];
     }
 }
 
@@ -249,10 +297,33 @@ export function checkTls(setting: string, tls: TlsArgs): ConfigProblem[] {
         problems.push({ setting: `${setting}.credentialName`, message: `got ${describe(tls.credentialName)}; allowed values: a Secret name (DNS subdomain)` });
     }
     if (tls.certificate) {
-        problems.push(...checkDnsLabel(`${setting}.certificate.issuerName`, tls.certificate.issuerName));
+        // cert-manager issuers are ordinary object names: DNS subdomains, dots allowed (letsencrypt.prod).
+        if (typeof tls.certificate.issuerName !== "string" || !DNS_SUBDOMAIN.test(tls.certificate.issuerName)) {
+            problems.push({ setting: `${setting}.certificate.issuerName`, message: `got ${describe(tls.certificate.issuerName)}; allowed values: an issuer name (a DNS subdomain: lowercase letters, digits, '-' and '.', at most 253), e.g. letsencrypt-prod` });
+        }
         problems.push(...checkOneOf(`${setting}.certificate.issuerKind`, tls.certificate.issuerKind ?? "ClusterIssuer", ["ClusterIssuer", "Issuer"] as const));
     }
     return problems;
+}
+
+/**
+ * The HTTP status codes Go's net/http names (http.StatusText, Go 1.26 src/net/http/status.go):
+ * istiod accepts a numeric retryOn condition only when StatusText knows it.
+ */
+export const GO_KNOWN_STATUS_CODES: ReadonlySet<number> = new Set([100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226,
+    300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418,
+    421, 422, 423, 424, 425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511]);
+
+/** Checks retry conditions as istiod does: each a condition it knows or a status code Go names, joined by commas without spaces. */
+export function checkRetryOn(setting: string, value: unknown): ConfigProblem[] {
+    const known = (c: string) => (ISTIO_RETRY_ON as readonly string[]).includes(c) || (/^\d{3}$/.test(c) && GO_KNOWN_STATUS_CODES.has(Number(c)));
+    const unknown = typeof value === "string" ? value.split(",").filter((c) => !known(c)) : [value];
+    if (unknown.length === 0) return [];
+    return [{
+        setting,
+        message: `got ${describe(value)}${typeof value === "string" ? ` (${unknown.map((c) => describe(c)).join(", ")} unknown)` : ""}; allowed values: conditions Istio accepts ` +
+            `joined by commas without spaces (${ISTIO_RETRY_ON.join(", ")}, or an HTTP status code Go's net/http knows, e.g. 503), e.g. ${SAFE_RETRY_ON.join(",")}`,
+    }];
 }
 
 /** Checks the resilience settings. */
@@ -261,8 +332,11 @@ export function checkResilience(setting: string, r: Resilience): ConfigProblem[]
         ...checkDuration(`${setting}.timeout`, r.timeout),
         ...checkInteger(`${setting}.retries.attempts`, r.retries.attempts, 0, 10),
         ...checkDuration(`${setting}.retries.perTryTimeout`, r.retries.perTryTimeout),
-        ...(typeof r.retries.retryOn === "string" && r.retries.retryOn.split(",").every((c) => (ISTIO_RETRY_ON as readonly string[]).includes(c) || /^[1-5]\d\d$/.test(c)) ? []
-            : [{ setting: `${setting}.retries.retryOn`, message: `got ${describe(r.retries.retryOn)}; allowed values: conditions Istio accepts joined by commas ` +
-                `(${ISTIO_RETRY_ON.join(", ")}, or an HTTP status code), e.g. ${SAFE_RETRY_ON.join(",")}` }]),
+        ...checkRetryOn(`${setting}.retries.retryOn`, r.retries.retryOn),
+        ...(r.outlierDetection ? [
+            ...checkDuration(`${setting}.outlierDetection.interval`, r.outlierDetection.interval),
+            ...checkDuration(`${setting}.outlierDetection.baseEjectionTime`, r.outlierDetection.baseEjectionTime),
+        ] : []),
+        ...(r.connectionPool?.tcp ? checkDuration(`${setting}.connectionPool.tcp.connectTimeout`, r.connectionPool.tcp.connectTimeout) : []),
     ];
 }

@@ -74,6 +74,9 @@ export function buildServiceEntrySpec(service: ExternalService): ServiceEntrySpe
     };
 }
 
+/** The ServiceEntry CRD's limit on `hosts` and `ports` (maxItems in networking.istio.io/v1, Istio 1.31). */
+export const MAX_SERVICE_ENTRY_ITEMS = 256;
+
 /** Checks a list of external services given as component arguments. */
 export function checkExternalServices(setting: string, services: ExternalService[]): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
@@ -91,6 +94,9 @@ export function checkExternalServices(setting: string, services: ExternalService
         }
         if (!Array.isArray(s.ports) || s.ports.length === 0) {
             problems.push({ setting: `${at}.ports`, message: `got ${describe(s.ports)}; allowed values: a non-empty list of ports` });
+        } else if (s.ports.length > MAX_SERVICE_ENTRY_ITEMS) {
+            // Named here: the API server would report it by the CRD path (spec.ports) instead.
+            problems.push({ setting: `${at}.ports`, message: `lists ${s.ports.length} ports for ${describe(s.hosts?.[0])}; the ServiceEntry CRD takes at most ${MAX_SERVICE_ENTRY_ITEMS}; allowed values: at most ${MAX_SERVICE_ENTRY_ITEMS} ports per host` });
         } else {
             s.ports.forEach((p, j) => {
                 problems.push(...checkInteger(`${at}.ports[${j}].number`, p.number, 1, 65535));
@@ -103,7 +109,7 @@ export function checkExternalServices(setting: string, services: ExternalService
     const names = services.map((s) => s.name);
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate !== undefined) {
-        problems.push({ setting, message: `names ${describe(duplicate)} more than once; ServiceEntry names must be unique` });
+        problems.push({ setting, message: `names ${describe(duplicate)} more than once; allowed values: unique ServiceEntry names` });
     }
     return problems;
 }

@@ -66,8 +66,71 @@ export function parseImageRepository(setting: string, value: unknown): { reposit
     if (!m) {
         return { problems: [{ setting, message: `got ${describe(value)}; allowed values: <location>/<repository> or <project>/<location>/<repository>, e.g. us-central1/apps` }] };
     }
+    if (ZONE.test(m[2])) {
+        return { problems: [{ setting, message: `names the zone ${describe(m[2])}; Artifact Registry repositories live in a region or multi-region, never a zone; allowed values: <region>/<repository> (e.g. ${regionOf(m[2])}/${m[3]}) or a multi-region (us, europe, asia)` }] };
+    }
+    if (!REGION.test(m[2]) && !ARTIFACT_REGISTRY_MULTI_REGIONS.includes(m[2])) {
+        return { problems: [{ setting, message: `names the location ${describe(m[2])}, which is neither a region nor a multi-region; allowed values: a region such as us-central1 or a multi-region (${ARTIFACT_REGISTRY_MULTI_REGIONS.join(", ")}), e.g. us-central1/apps` }] };
+    }
     return { repository: { ...(m[1] ? { project: m[1] } : {}), location: m[2], repository: m[3] }, problems: [] };
 }
+
+/** A GCP region (`us-central1`) and a zone (`us-central1-a`), by shape. */
+const REGION = /^[a-z]+-[a-z]+\d+$/;
+const ZONE = /^[a-z]+-[a-z]+\d+-[a-z]$/;
+/** Artifact Registry's multi-region locations (cloud.google.com/artifact-registry/docs/repositories/repo-locations). */
+export const ARTIFACT_REGISTRY_MULTI_REGIONS = ["us", "europe", "asia"];
+
+/**
+ * The Compute Engine regions, as cloud.google.com/compute/docs/regions-zones listed them on
+ * 2026-12-01. Google opens new regions: an unknown one is accepted with a warning, never refused.
+ */
+export const GCP_REGIONS_LISTED_ON = "2026-12-01";
+export const GCP_REGIONS: ReadonlySet<string> = new Set([
+    "africa-south1", "asia-east1", "asia-east2", "asia-northeast1", "asia-northeast2", "asia-northeast3", "asia-south1", "asia-south2",
+    "asia-southeast1", "asia-southeast2", "australia-southeast1", "australia-southeast2", "europe-central2", "europe-north1", "europe-north2",
+    "europe-southwest1", "europe-west1", "europe-west2", "europe-west3", "europe-west4", "europe-west6", "europe-west8", "europe-west9",
+    "europe-west10", "europe-west12", "me-central1", "me-central2", "me-west1", "northamerica-northeast1", "northamerica-northeast2",
+    "northamerica-south1", "southamerica-east1", "southamerica-west1", "us-central1", "us-east1", "us-east4", "us-east5", "us-south1",
+    "us-west1", "us-west2", "us-west3", "us-west4",
+]);
+
+/**
+ * Compute Engine machine series (the part before the first '-', cloud.google.com/compute/docs/machine-resource,
+ * listed on 2026-12-01). A new series is accepted with a warning, never refused.
+ */
+export const MACHINE_SERIES: ReadonlySet<string> = new Set(["a2", "a3", "a4", "a4x", "c2", "c2d", "c3", "c3d", "c4", "c4a", "c4d", "ct5l", "ct5lp",
+    "ct5p", "ct6e", "e2", "f1", "g1", "g2", "g4", "h3", "h4d", "m1", "m2", "m3", "m4", "n1", "n2", "n2d", "n4", "n4a", "n4d", "t2a", "t2d", "x4", "z3"]);
+
+/**
+ * Machine types GKE refuses for nodes: "Node pools of f1-micro machines are not supported due to
+ * insufficient memory" (the API's error; cloud.google.com/kubernetes-engine/docs/concepts/cluster-architecture).
+ */
+export const GKE_REFUSED_MACHINE_TYPES = ["f1-micro"];
+
+/**
+ * Words a project ID cannot contain (cloud.google.com/resource-manager/docs/creating-managing-projects:
+ * "Cannot contain restricted strings, such as google, null, undefined, and ssl").
+ */
+export const PROJECT_ID_RESTRICTED_WORDS = ["google", "null", "undefined", "ssl"];
+
+/**
+ * Ranges no VPC subnet or secondary range may use (cloud.google.com/vpc/docs/subnets, "Prohibited
+ * IPv4 subnet ranges"): this network, loopback, link-local, multicast and broadcast.
+ */
+export const PROHIBITED_RANGES: { cidr: string; what: string }[] = [
+    { cidr: "0.0.0.0/8", what: "\"this network\"" },
+    { cidr: "127.0.0.0/8", what: "loopback" },
+    { cidr: "169.254.0.0/16", what: "link-local" },
+    { cidr: "224.0.0.0/4", what: "multicast" },
+    { cidr: "255.255.255.255/32", what: "broadcast" },
+];
+
+/**
+ * How many authorized networks GKE takes (cloud.google.com/kubernetes-engine/docs/how-to/authorized-networks,
+ * Limitations): "Public clusters can have up to 50 authorized network CIDR ranges; private clusters can have up to 100."
+ */
+export const MAX_AUTHORIZED_NETWORKS = { public: 50, private: 100 };
 
 /** The port istiod's admission webhooks listen on; a private control plane must reach it. */
 export const ISTIOD_WEBHOOK_PORT = "15017";
@@ -201,6 +264,11 @@ export function checkGkeClusterArgs(a: ResolvedGkeClusterArgs): ConfigProblem[] 
     const problems: ConfigProblem[] = [];
     if (typeof a.project !== "string" || !/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(a.project)) {
         problems.push({ setting: "project", message: `got ${describe(a.project)}; allowed values: a GCP project ID (6 to 30 lowercase letters, digits and '-')` });
+    } else {
+        const word = PROJECT_ID_RESTRICTED_WORDS.find((w) => a.project.includes(w));
+        if (word) {
+            problems.push({ setting: "project", message: `is ${describe(a.project)}, which contains "${word}", a word GCP does not allow in project IDs (${PROJECT_ID_RESTRICTED_WORDS.join(", ")}); allowed values: the ID of your project, which cannot contain them` });
+        }
     }
     // The node service account ID is "<clusterName>-nodes" and may have at most 30 characters.
     if (typeof a.clusterName !== "string" || !/^[a-z]([-a-z0-9]{0,22}[a-z0-9])?$/.test(a.clusterName)) {
@@ -212,6 +280,8 @@ export function checkGkeClusterArgs(a: ResolvedGkeClusterArgs): ConfigProblem[] 
     problems.push(...checkOneOf("releaseChannel", a.releaseChannel, RELEASE_CHANNELS));
     if (typeof a.nodePool.machineType !== "string" || !/^[a-z0-9]+-[a-z0-9-]+$/.test(a.nodePool.machineType)) {
         problems.push({ setting: "nodePool.machineType", message: `got ${describe(a.nodePool.machineType)}; allowed values: a machine type such as e2-standard-4` });
+    } else if (GKE_REFUSED_MACHINE_TYPES.includes(a.nodePool.machineType)) {
+        problems.push({ setting: "nodePool.machineType", message: `is ${a.nodePool.machineType}, which GKE refuses for nodes (not enough memory); allowed values: a larger machine type such as e2-small, e2-medium or e2-standard-4` });
     }
     const minProblems = checkInteger("nodePool.minNodes", a.nodePool.minNodes, 0, 1000);
     const maxProblems = checkInteger("nodePool.maxNodes", a.nodePool.maxNodes, 1, 1000);
@@ -234,14 +304,74 @@ export function checkGkeClusterArgs(a: ResolvedGkeClusterArgs): ConfigProblem[] 
                 problems.push({ setting: `networkRanges.${y}`, message: `${ranges[y]} overlaps networkRanges.${x} (${ranges[x]}); allowed values: disjoint ranges` });
             }
         }
+        for (const key of ["nodes", "pods", "services"] as const) problems.push(...checkProhibitedRange(`networkRanges.${key}`, ranges[key]));
     }
-    if (a.privateNodes) problems.push(...checkCidr("masterCidr", a.masterCidr, 28, 28));
+    if (a.privateNodes) {
+        problems.push(...checkCidr("masterCidr", a.masterCidr, 28, 28), ...checkProhibitedRange("masterCidr", a.masterCidr));
+        // The control plane's /28 is peered into the VPC: GKE refuses one that overlaps the cluster's own ranges.
+        const own = a.existingNetwork ? [] : (["nodes", "pods", "services"] as const).filter((key) => overlaps(a.masterCidr, a.networkRanges[key]));
+        for (const key of own) {
+            problems.push({ setting: "masterCidr", message: `${a.masterCidr} overlaps networkRanges.${key} (${a.networkRanges[key]}); allowed values: a /28 outside the node, pod and service ranges, e.g. 172.16.0.0/28` });
+        }
+    }
     a.masterAuthorizedNetworks.forEach((cidr, i) => problems.push(...checkCidr(`masterAuthorizedNetworks[${i}]`, cidr, 0, 32)));
+    const maxNetworks = a.privateNodes ? MAX_AUTHORIZED_NETWORKS.private : MAX_AUTHORIZED_NETWORKS.public;
+    if (a.masterAuthorizedNetworks.length > maxNetworks) {
+        problems.push({
+            setting: "masterAuthorizedNetworks",
+            message: `lists ${a.masterAuthorizedNetworks.length} ranges; GKE takes at most ${MAX_AUTHORIZED_NETWORKS.public} for a cluster without private nodes and ` +
+                `${MAX_AUTHORIZED_NETWORKS.private} with them; allowed values: at most ${maxNetworks} ranges here (merge neighbours into wider ones)`,
+        });
+    }
+    const granted = new Map<string, number>();
     a.imageRepositories.forEach((r, i) => {
         const path = [r.project, r.location, r.repository].filter((x) => x !== undefined).join("/");
-        problems.push(...parseImageRepository(`imageRepositories[${i}]`, path).problems);
+        const parsed = parseImageRepository(`imageRepositories[${i}]`, path);
+        problems.push(...parsed.problems);
+        // Two grants whose resource names agree are one resource declared twice (the same URN).
+        const key = imagePullGrantSuffix(r.project ?? a.project, r.location, r.repository);
+        const first = granted.get(key);
+        if (parsed.problems.length === 0 && first !== undefined) {
+            problems.push({ setting: `imageRepositories[${i}]`, message: `grants ${describe(path)} again (imageRepositories[${first}] names the same repository); allowed values: each repository once` });
+        } else if (first === undefined) {
+            granted.set(key, i);
+        }
     });
     return problems;
+}
+
+/** The end of the resource name of a node pull grant on one repository: two grants with the same suffix would share a URN. */
+export function imagePullGrantSuffix(project: string, location: string, repository: string): string {
+    return `${project}-${location}-${repository}`;
+}
+
+/** Refuses a range that overlaps one no VPC may use (see {@link PROHIBITED_RANGES}). */
+function checkProhibitedRange(setting: string, cidr: string): ConfigProblem[] {
+    const hit = PROHIBITED_RANGES.find((r) => overlaps(cidr, r.cidr));
+    return hit ? [{ setting, message: `${cidr} overlaps ${hit.cidr} (${hit.what}), which GCP does not allow in a VPC; allowed values: a private range such as 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16` }] : [];
+}
+
+/**
+ * Warnings for accepted cluster arguments: a location, image repository location or machine
+ * series that the dated lists ({@link GCP_REGIONS}, {@link MACHINE_SERIES}) do not know. Google
+ * adds regions and series, so these are never refused here; GKE refuses what truly does not exist.
+ */
+export function gkeClusterWarnings(a: ResolvedGkeClusterArgs): ConfigProblem[] {
+    const warnings: ConfigProblem[] = [];
+    const unknownRegion = (location: string) => (REGION.test(location) || ZONE.test(location)) && !GCP_REGIONS.has(regionOf(location));
+    if (typeof a.location === "string" && unknownRegion(a.location)) {
+        warnings.push({ setting: "location", message: `is ${describe(a.location)}, in a region the GCP regions listed on ${GCP_REGIONS_LISTED_ON} do not include; it is used as given (allowed values: a region or zone from gcloud compute regions list)` });
+    }
+    const series = typeof a.nodePool.machineType === "string" ? a.nodePool.machineType.split("-")[0] : "";
+    if (series && /^[a-z0-9]+-[a-z0-9-]+$/.test(a.nodePool.machineType) && series !== "custom" && !MACHINE_SERIES.has(series)) {
+        warnings.push({ setting: "nodePool.machineType", message: `is ${describe(a.nodePool.machineType)}, of a machine series the list of ${GCP_REGIONS_LISTED_ON} does not include; it is used as given (allowed values: a type from gcloud compute machine-types list)` });
+    }
+    a.imageRepositories.forEach((r, i) => {
+        if (REGION.test(r.location) && !GCP_REGIONS.has(r.location)) {
+            warnings.push({ setting: `imageRepositories[${i}]`, message: `names the location ${describe(r.location)}, a region the list of ${GCP_REGIONS_LISTED_ON} does not include; it is used as given (allowed values: an Artifact Registry location)` });
+        }
+    });
+    return warnings;
 }
 
 /** The kubeconfig of a GKE cluster, authenticating with gke-gcloud-auth-plugin (no static credentials). */
@@ -399,7 +529,7 @@ export class GkeCluster extends pulumi.ComponentResource {
         }
         for (const r of a.imageRepositories) {
             const project = r.project ?? a.project;
-            roleGrants.push(new gcp.artifactregistry.RepositoryIamMember(`${name}-nodes-image-pull-${project}-${r.location}-${r.repository}`, {
+            roleGrants.push(new gcp.artifactregistry.RepositoryIamMember(`${name}-nodes-image-pull-${imagePullGrantSuffix(project, r.location, r.repository)}`, {
                 project, location: r.location, repository: r.repository, role: IMAGE_PULL_ROLE, member,
             }, child));
         }

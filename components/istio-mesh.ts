@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { ConfigProblem, checkDnsLabel, checkInteger, checkOneOf, describe, throwIfProblems } from "./validation";
+import { ConfigProblem, checkDnsLabel, checkInteger, checkOneOf, describe, parseUrl, throwIfProblems, urlHasUserInfo } from "./validation";
 import { componentType, withPreviousType } from "./tokens";
 
 /** The official Istio Helm chart repository. */
@@ -19,6 +19,35 @@ export const DEFAULT_ISTIO_VERSION = "1.31.4";
  * `crds/`, which Helm installs once and never upgrades.
  */
 export const MIN_ISTIO_VERSION = "1.24.0";
+
+/**
+ * The newest patch of every Istio minor this package installs, as known on 2026-12-01. Sources:
+ * the release announcements of istio.io (content/en/news/releases/<minor>.x/ in istio/istio.io:
+ * 1.24.6, 1.25.5, 1.26.8, 1.27.9, 1.28.10, 1.29.8) and the istio.io/api tags the Go module proxy
+ * served that day (`go list -m -versions istio.io/api`: v1.30.8, v1.31.4, v1.32.0). Patches of a
+ * minor are numbered from 0 without gaps, so every patch up to these exists.
+ */
+export const ISTIO_NEWEST_PATCHES: Readonly<Record<string, number>> = {
+    "1.24": 6, "1.25": 5, "1.26": 8, "1.27": 9, "1.28": 10, "1.29": 8, "1.30": 8, "1.31": 4, "1.32": 0,
+};
+/** The date {@link ISTIO_NEWEST_PATCHES} was taken. */
+export const ISTIO_RELEASES_LISTED_ON = "2026-12-01";
+/**
+ * Minors whose support had ended months before {@link ISTIO_RELEASES_LISTED_ON} (Istio supports
+ * a minor until 6 weeks after the N+2 minor: istio.io/latest/docs/releases/supported-releases):
+ * no patch comes after their newest, so a higher one certainly does not exist. Later minors may
+ * still get patches, and later minors may appear: those are accepted with a warning.
+ */
+export const ISTIO_CLOSED_MINORS: readonly string[] = ["1.24", "1.25", "1.26", "1.27", "1.28"];
+
+/** What the dated list says of an `x.y.z` Istio version: it exists, certainly does not, or is not known yet. */
+export function istioReleaseStatus(version: string): "released" | "never-released" | "unknown" {
+    const [major, minor, patch] = version.split(".").map(Number);
+    const key = `${major}.${minor}`;
+    const newest = ISTIO_NEWEST_PATCHES[key];
+    if (newest !== undefined && patch <= newest) return "released";
+    return ISTIO_CLOSED_MINORS.includes(key) ? "never-released" : "unknown";
+}
 
 /** A platform profile of the Istio 1.24+ charts (`files/profile-platform-<name>.yaml`), or none. */
 export const IstioPlatform = {
@@ -132,6 +161,13 @@ export function checkIstioMeshArgs(a: Required<IstioMeshArgs>): ConfigProblem[] 
     ];
     if (typeof a.version !== "string" || !/^1\.\d+\.\d+$/.test(a.version)) {
         problems.push({ setting: "version", message: `got ${describe(a.version)}; allowed values: an exact Istio release such as ${DEFAULT_ISTIO_VERSION}` });
+    } else if (compareVersions(a.version, MIN_ISTIO_VERSION) >= 0 && istioReleaseStatus(a.version) === "never-released") {
+        const minor = a.version.split(".").slice(0, 2).join(".");
+        problems.push({
+            setting: "version",
+            message: `is ${a.version}, which is not an Istio release (Istio ${minor} ended at ${minor}.${ISTIO_NEWEST_PATCHES[minor]}); ` +
+                `allowed values: an existing release such as ${DEFAULT_ISTIO_VERSION} (releases listed on ${ISTIO_RELEASES_LISTED_ON} at istio.io/latest/news/releases)`,
+        });
     } else if (compareVersions(a.version, MIN_ISTIO_VERSION) < 0) {
         problems.push({
             setting: "version",
@@ -139,13 +175,50 @@ export function checkIstioMeshArgs(a: Required<IstioMeshArgs>): ConfigProblem[] 
                 "see the README on adopting an older install's CRDs)",
         });
     }
-    if (typeof a.repository !== "string" || !/^((https|oci):\/\/|\/)/.test(a.repository)) {
-        problems.push({ setting: "repository", message: `got ${describe(a.repository)}; allowed values: an https:// or oci:// chart repository, or an absolute path to a directory of charts` });
-    }
+    problems.push(...checkChartRepository("repository", a.repository));
     if (a.revision !== "") problems.push(...checkDnsLabel("revision", a.revision, 40));
     if (a.platform !== "") problems.push(...checkOneOf("platform", a.platform, ISTIO_PLATFORMS));
     if (typeof a.cni !== "boolean") problems.push({ setting: "cni", message: `got ${describe(a.cni)}; allowed values: true, false` });
     return problems;
+}
+
+/** Warnings for accepted mesh arguments: an Istio version newer than the dated list of releases. */
+export function istioMeshWarnings(a: Required<IstioMeshArgs>): ConfigProblem[] {
+    if (typeof a.version !== "string" || !/^1\.\d+\.\d+$/.test(a.version) || istioReleaseStatus(a.version) !== "unknown") return [];
+    return [{
+        setting: "version",
+        message: `is ${a.version}, newer than the Istio releases this package knows (listed on ${ISTIO_RELEASES_LISTED_ON}); it is used as given, ` +
+            "and Helm fails the install if the chart repository has no such version (allowed values: any release listed at istio.io/latest/news/releases)",
+    }];
+}
+
+/**
+ * Checks where the charts come from: an https:// or oci:// URL with a host (Helm fetches it), or
+ * an absolute directory path. Credentials inside the URL (a user and password before the host, a
+ * query string that may carry a token) are refused: the URL is printed in the manifest header,
+ * resources.json and the Helm release inputs kept in the state, in clear.
+ */
+export function checkChartRepository(setting: string, value: unknown): ConfigProblem[] {
+    const allowed = "allowed values: an https:// or oci:// chart repository URL with a host, e.g. " +
+        `${ISTIO_CHART_REPOSITORY}, or an absolute path to a directory of charts`;
+    if (typeof value !== "string") return [{ setting, message: `got ${describe(value)}; ${allowed}` }];
+    if (urlHasUserInfo(value) || /^[a-z]+:\/\/[^?#]*\?/i.test(value)) {
+        return [{
+            setting,
+            message: "holds credentials (a user or password before the host, or a query string that may carry a token); the value is not shown, " +
+                "and it would be printed in clear in the rendered manifests, resources.json and the Helm release inputs kept in the state. " +
+                `${allowed}, without credentials: for a private repository, log in with \`helm registry login\` (oci://) or give the credentials to Helm ` +
+                "separately as Pulumi secrets (the Release's repositoryOpts.username and repositoryOpts.password, set with `pulumi config set --secret`)",
+        }];
+    }
+    if (value.startsWith("/")) {
+        return value.replace(/\/+$/, "") !== "" && !/[\0\n\r]/.test(value) ? [] : [{ setting, message: `got ${describe(value)}, which is not a directory of charts; ${allowed}` }];
+    }
+    const url = parseUrl(value);
+    if (!url || !["https", "oci"].includes(url.scheme) || url.query !== undefined) {
+        return [{ setting, message: `got ${describe(value)}, which is not a usable chart repository (https:// or oci://, a host, an optional port 1-65535, a path); ${allowed}` }];
+    }
+    return [];
 }
 
 /**

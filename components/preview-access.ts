@@ -4,7 +4,7 @@
 // requests carrying the header (403) unless they come from an allowed address or carry a valid JWT
 // of an allowed issuer. Pure builders and an evaluator; the component declares the objects.
 import { COLORS } from "./routing";
-import { ConfigProblem, checkOneOf, describe, parseCidr } from "./validation";
+import { ConfigProblem, checkJwksUri, checkOneOf, describe, parseCidr } from "./validation";
 
 /** `restricted`: only allowed callers may use the color header; `open`: anyone may (the seed's behaviour). */
 export const PreviewAccessMode = {
@@ -63,9 +63,7 @@ export function checkPreviewAccess(setting: string, access: ResolvedPreviewAcces
         if (typeof access.jwt.issuer !== "string" || !/^\S{1,512}$/.test(access.jwt.issuer)) {
             problems.push({ setting: `${setting}.jwt.issuer`, message: `got ${describe(access.jwt.issuer)}; allowed values: the issuer (iss claim), e.g. https://accounts.google.com` });
         }
-        if (access.jwt.jwksUri !== undefined && !/^https:\/\/\S+$/.test(access.jwt.jwksUri)) {
-            problems.push({ setting: `${setting}.jwt.jwksUri`, message: `got ${describe(access.jwt.jwksUri)}; allowed values: an https:// URL of the issuer's JSON Web Key Set` });
-        }
+        if (access.jwt.jwksUri !== undefined) problems.push(...checkJwksUri(`${setting}.jwt.jwksUri`, access.jwt.jwksUri));
     }
     if (access.mode === "open" && (access.sourceCidrs.length > 0 || access.jwt)) {
         problems.push({ setting: `${setting}.mode`, message: "is open while allowed addresses or an issuer are set; allowed values: restricted (to apply them), or open without them" });

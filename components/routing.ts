@@ -76,7 +76,7 @@ export interface HttpMatchRequest {
 
 /** An Istio HTTPRetry policy. */
 export interface RetryPolicy {
-    /** Retries after the first attempt. */
+    /** Retries after the first attempt; 0 turns retries off (the other fields are then not sent: Istio refuses them with 0). */
     attempts: number;
     /** Timeout of each attempt, e.g. `5s`. */
     perTryTimeout: string;
@@ -91,7 +91,8 @@ export interface HttpRoute {
     route: RouteDestination[];
     mirrors?: { destination: { host: string; subset: string; port: { number: number } }; percentage: { value: number } }[];
     timeout?: string;
-    retries?: RetryPolicy;
+    /** The retry policy, or `{ attempts: 0 }` alone when retries are off. */
+    retries?: RetryPolicy | { attempts: number };
 }
 
 /** The spec of an Istio VirtualService. */
@@ -161,7 +162,8 @@ export function catchAllSplit(activeColor: Color, weights?: Partial<Record<Color
 export function buildVirtualServiceSpec(inputs: VirtualServiceInputs): VirtualServiceSpec {
     const policy = {
         ...(inputs.timeout !== undefined ? { timeout: inputs.timeout } : {}),
-        ...(inputs.retries !== undefined ? { retries: { ...inputs.retries } } : {}),
+        // Istio refuses a retry policy with 0 attempts and any other field: 0 alone turns retries off.
+        ...(inputs.retries !== undefined ? { retries: inputs.retries.attempts === 0 ? { attempts: 0 } : { ...inputs.retries } } : {}),
     };
     const headerRoutes: HttpRoute[] = COLORS.map((color) => ({
         name: `${inputs.headerName}-${color}`,

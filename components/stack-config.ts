@@ -4,7 +4,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { BlueGreenEnvironmentArgs, checkBlueGreenEnvironmentArgs, gatewayNamespaceOf } from "./blue-green-environment";
+import { parse as parseYaml } from "yaml";
+import { BlueGreenEnvironmentArgs, checkBlueGreenEnvironmentArgs, checkBlueGreenEnvironmentWarnings, gatewayNamespaceOf } from "./blue-green-environment";
 import { BLUE_GREEN_DEFAULTS, ResolvedBlueGreenServiceArgs, resolveBlueGreenServiceArgs } from "./blue-green-service";
 import { DEFAULT_CERT_MANAGER_VERSION } from "./cert-manager";
 import { DEFAULT_RESILIENCE, parsePairs, parseTargetedRoute, parseTrafficWeights } from "./delivery";
@@ -27,6 +28,12 @@ export type ConfigGetter = (key: string) => string | undefined;
 export interface StackSettings {
     /** Arguments of the top-level component. */
     environment: BlueGreenEnvironmentArgs & { workload: ResolvedBlueGreenServiceArgs };
+    /**
+     * Values accepted but not known to exist, named by stack config key: checked against dated
+     * lists (Istio releases, GCP regions, machine series) that cannot know what came out later.
+     * The program logs them as warnings.
+     */
+    warnings: ConfigProblem[];
 }
 
 /** Component argument paths whose stack config key differs, longest first where they nest. */
@@ -116,6 +123,7 @@ export const DEPENDENT_SETTING_DEFAULTS: Record<string, string> = {
     istioVersion: ISTIO_DEFAULTS.version, mtlsMode: ISTIO_DEFAULTS.mtlsMode, ingressReplicas: String(ISTIO_DEFAULTS.ingressReplicas),
     imageRepositories: "[]", clusterIdentifier: "", istioChartRepository: ISTIO_DEFAULTS.repository, istioPlatform: "",
     previewSourceCidrs: "[]", previewJwtIssuer: "", previewJwksUri: "",
+    retryPerTryTimeout: DEFAULT_RESILIENCE.retries.perTryTimeout, retryOn: DEFAULT_RESILIENCE.retries.retryOn,
 };
 
 /**
@@ -130,6 +138,8 @@ export const PREREQUISITES: { settings: string[]; needs: string; fix: string; me
     { settings: ["ingressGatewaySelector", "ingressGatewayNamespace"], needs: "installIstio false (an existing mesh)", fix: "set installIstio to false", met: (get) => get("installIstio") === "false" },
     { settings: ["istioVersion", "mtlsMode", "ingressReplicas", "istioChartRepository", "istioPlatform"], needs: "installIstio true (the default)", fix: "set installIstio to true", met: (get) => get("installIstio") !== "false" },
     { settings: ["clusterIdentifier"], needs: "kubeconfig set (a cluster built here gets its own identifier)", fix: "set kubeconfig too", met: (get) => !!get("kubeconfig") },
+    // Istio refuses a retry policy with 0 attempts and anything else ("http retry policy configured when attempts are set to 0").
+    { settings: ["retryPerTryTimeout", "retryOn"], needs: "retryAttempts above 0 (0 turns retries off)", fix: "set retryAttempts to 1 or more", met: (get) => !/^\s*[-+]?0+\s*$/.test(get("retryAttempts") ?? "") },
     { settings: ["previewSourceCidrs", "previewJwtIssuer", "previewJwksUri"], needs: "previewAccess restricted (the default)", fix: "set previewAccess to restricted", met: (get) => get("previewAccess") !== "open" },
 ];
 
@@ -166,14 +176,48 @@ export function isInlineKubeconfig(value: string): boolean {
     return value.includes("\n") || /^\s*\{/.test(value) || /^\s*apiVersion\s*:/.test(value);
 }
 
-/** Checks that a kubeconfig given as a path names an existing file; never quotes the value. */
-export function checkKubeconfig(value: string, fileExists: (file: string) => boolean): ConfigProblem[] {
-    if (isInlineKubeconfig(value)) return [];
-    const file = value.startsWith("~/") ? path.join(os.homedir(), value.slice(2)) : value;
-    return fileExists(file) ? [] : [{
-        setting: "kubeconfig",
-        message: "names a file that does not exist (the value is not shown: it may hold credentials); allowed values: the path of an existing kubeconfig file, or the file's contents",
-    }];
+/** What a path holds, as the kubeconfig check needs it: a file's text, nothing, or a directory. */
+export type FileContents = { text: string } | { missing: true } | { directory: true };
+
+/** Reads a file from the local file system for the kubeconfig check. */
+export function readLocalFile(file: string): FileContents {
+    try {
+        if (fs.statSync(file).isDirectory()) return { directory: true };
+        return { text: fs.readFileSync(file, "utf8") };
+    } catch {
+        return { missing: true };
+    }
+}
+
+/** Why a kubeconfig's text is not one (undefined when it parses as a YAML mapping, as every kubeconfig is). */
+function kubeconfigTextProblem(text: string): string | undefined {
+    let document: unknown;
+    try {
+        document = parseYaml(text);
+    } catch (e) {
+        // The parser's message quotes the text; only where it failed is shown.
+        const at = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+        return `is not valid YAML${at ? ` (line ${at.line}, column ${at.col})` : ""}`;
+    }
+    return document !== null && typeof document === "object" && !Array.isArray(document) ? undefined : "is YAML but not a mapping of kubeconfig fields (apiVersion, clusters, users, contexts)";
+}
+
+/**
+ * Checks a kubeconfig, given as its contents or the path of a file: the path names a file (not a
+ * directory), and the contents parse as a YAML mapping. Never quotes the value: it may hold credentials.
+ */
+export function checkKubeconfig(value: string, readFile: (file: string) => FileContents): ConfigProblem[] {
+    const allowed = "allowed values: the path of an existing kubeconfig file, or the file's contents";
+    const problem = (what: string) => [{ setting: "kubeconfig", message: `${what} (the value is not shown: it may hold credentials); ${allowed}` }];
+    if (isInlineKubeconfig(value)) {
+        const wrong = kubeconfigTextProblem(value);
+        return wrong ? problem(`is given inline but ${wrong}`) : [];
+    }
+    const contents = readFile(value.startsWith("~/") ? path.join(os.homedir(), value.slice(2)) : value);
+    if ("missing" in contents) return problem("names a file that does not exist");
+    if ("directory" in contents) return problem("names a directory, not a kubeconfig file");
+    const wrong = kubeconfigTextProblem(contents.text);
+    return wrong ? problem(`names a file that ${wrong}`) : [];
 }
 
 /**
@@ -203,7 +247,7 @@ export function checkConfigKeys(keys: Iterable<string>, project: string): Config
             problems.push({
                 setting: key,
                 message: `is not read by anything in this program; did you mean this project's setting \`${suggestion}\`? ` +
-                    `It takes no namespace: pulumi config set ${suggestion} <value>`,
+                    `It takes no namespace (allowed: pulumi config set ${suggestion} <value>)`,
             });
         }
     }
@@ -453,8 +497,8 @@ export interface ReadOptions {
     keys?: Iterable<string>;
     /** This project's name, the namespace of `keys` that is ours. */
     project?: string;
-    /** Whether a file exists (a kubeconfig given as a path). Default: the local file system. */
-    fileExists?: (file: string) => boolean;
+    /** What a path holds (a kubeconfig given as a path). Default: the local file system. */
+    readFile?: (file: string) => FileContents;
 }
 
 /** Matches argument paths inside a component's message (`nodePool.maxNodes`, `networkRanges.nodes`). */
@@ -500,7 +544,7 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
     const existingGatewayNamespace = reader.optional("ingressGatewayNamespace");
     const workload = readWorkload(reader, gatewayNamespaceOf({ installMesh: installIstio, existingGatewayNamespace }));
     const kubeconfig = reader.optional("kubeconfig");
-    if (kubeconfig !== undefined) reader.problems.push(...checkKubeconfig(kubeconfig, options.fileExists ?? fs.existsSync));
+    if (kubeconfig !== undefined) reader.problems.push(...checkKubeconfig(kubeconfig, options.readFile ?? readLocalFile));
     const clusterIdentifier = reader.optional("clusterIdentifier");
     const cluster = kubeconfig === undefined ? readCluster(reader, stack) : undefined;
     const platform = reader.optional("istioPlatform");
@@ -531,7 +575,7 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
         // A value that could not be parsed was replaced by its default: report the parse problem only.
         .filter((p) => !reader.hasProblem(p.setting.replace(/\[.*$/, "")));
     throwIfProblems([...reader.problems, ...argumentProblems]);
-    return { environment };
+    return { environment, warnings: checkBlueGreenEnvironmentWarnings(environment).map((p) => asStackProblem(p, locationKey)) };
 }
 
 /**
@@ -540,7 +584,7 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
  * offline tools do when they run it.
  */
 export function readStackConfigFromAll(all: Record<string, string>, project: string, stack: string,
-    fileExists?: (file: string) => boolean): StackSettings {
+    readFile?: (file: string) => FileContents): StackSettings {
     const get: ConfigGetter = (key) => all[key.includes(":") ? key : `${project}:${key}`];
-    return readStackConfig(get, stack, { keys: Object.keys(all), project, fileExists });
+    return readStackConfig(get, stack, { keys: Object.keys(all), project, readFile });
 }

@@ -89,6 +89,25 @@ export function parseCidr(value: unknown): [number, number] | undefined {
     return address % hostBits === 0 ? [address, prefix] : undefined;
 }
 
+/**
+ * True when IPv4 CIDRs together cover every address: `0.0.0.0/0`, or halves and quarters that add
+ * up to it (`0.0.0.0/1` + `128.0.0.0/1`). An allow-list like that admits everyone. Malformed
+ * entries cover nothing; `::/0` (every IPv6 address) counts as everyone too.
+ */
+export function cidrsCoverEverything(cidrs: readonly unknown[]): boolean {
+    if (cidrs.some((c) => typeof c === "string" && /^::\/0$/.test(c.trim()))) return true;
+    const ranges = cidrs.flatMap((c) => {
+        const parsed = parseCidr(c);
+        return parsed ? [[parsed[0], parsed[0] + 2 ** (32 - parsed[1])] as const] : [];
+    }).sort((a, b) => a[0] - b[0]);
+    let covered = 0;
+    for (const [start, end] of ranges) {
+        if (start > covered) return false;
+        covered = Math.max(covered, end);
+    }
+    return covered >= 2 ** 32;
+}
+
 /** Checks an RFC 1123 DNS label (namespaces, label values used as names). */
 export function checkDnsLabel(setting: string, value: unknown, maxLength = 63): ConfigProblem[] {
     if (typeof value === "string" && value.length <= maxLength && DNS_LABEL.test(value)) {
@@ -135,9 +154,9 @@ export function checkHostOverlaps(setting: string, hosts: string[]): ConfigProbl
     const problems: ConfigProblem[] = [];
     hosts.forEach((a, i) => hosts.slice(i + 1).forEach((b) => {
         if (a === b) {
-            problems.push({ setting, message: `lists ${describe(a)} more than once; each host may appear once` });
+            problems.push({ setting, message: `lists ${describe(a)} more than once; allowed values: each host once` });
         } else if (hostsOverlap(a, b)) {
-            problems.push({ setting, message: `lists both ${describe(a)} and ${describe(b)}, and the wildcard covers the other; Istio refuses overlapping hosts in one VirtualService: keep one` });
+            problems.push({ setting, message: `lists both ${describe(a)} and ${describe(b)}, and the wildcard covers the other; Istio refuses overlapping hosts in one VirtualService; allowed values: hosts that do not overlap (keep one)` });
         }
     }));
     return problems;
@@ -245,4 +264,45 @@ export function checkHeaderName(setting: string, value: unknown): ConfigProblem[
         setting,
         message: `got ${describe(value)}; allowed values: a lowercase HTTP header name (letters, digits and '-'), e.g. x-version; Istio matches header names in lowercase only`,
     }];
+}
+
+// The parts of a URL as Go's url.Parse and the Kubernetes CEL url() library read them, kept to what
+// an HTTP client can reach: a DNS name or IP address, an optional port, then RFC 3986 path and
+// query characters with well-formed %XX escapes (Go refuses "%zz", the WHATWG parser does not).
+const URL_HOST = "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\\[[0-9A-Fa-f:.]+\\])";
+const URL_CHARS = "(?:[A-Za-z0-9\\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})";
+const URL_SHAPE = new RegExp(`^([a-z][a-z0-9+.-]*)://(${URL_HOST})(?::(\\d{1,5}))?((?:/${URL_CHARS}*)?)(?:\\?(${URL_CHARS.replace("/]", "/?]")}*))?$`);
+
+/** A URL split into the parts the checks look at, or undefined when it is not a usable absolute URL. */
+export function parseUrl(value: string): { scheme: string; host: string; port?: number; path: string; query?: string } | undefined {
+    const m = URL_SHAPE.exec(value);
+    if (!m) return undefined;
+    const port = m[3] === undefined ? undefined : Number(m[3]);
+    if (port !== undefined && (port < 1 || port > 65535)) return undefined;
+    return { scheme: m[1], host: m[2], ...(port !== undefined ? { port } : {}), path: m[4], ...(m[5] !== undefined ? { query: m[5] } : {}) };
+}
+
+/** True when a URL carries credentials: a user (and password) before the host. */
+export function urlHasUserInfo(value: string): boolean {
+    return /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(value);
+}
+
+/** Istio's limit on `jwksUri` (maxLength in the RequestAuthentication CRD). */
+export const MAX_JWKS_URI_LENGTH = 2048;
+
+/**
+ * Checks a JSON Web Key Set URL as Istio takes it: https, a host, a port from 1 to 65535, no
+ * credentials or fragment, well-formed escapes, at most {@link MAX_JWKS_URI_LENGTH} characters
+ * (reported here under the setting's own name rather than by the CRD path).
+ */
+export function checkJwksUri(setting: string, value: unknown): ConfigProblem[] {
+    const allowed = `allowed values: an https:// URL of the issuer's JSON Web Key Set, at most ${MAX_JWKS_URI_LENGTH} characters, e.g. https://www.googleapis.com/oauth2/v3/certs`;
+    if (typeof value !== "string") return [{ setting, message: `got ${describe(value)}; ${allowed}` }];
+    if (value.length > MAX_JWKS_URI_LENGTH) return [{ setting, message: `is ${value.length} characters long, over Istio's limit of ${MAX_JWKS_URI_LENGTH}; ${allowed}` }];
+    if (urlHasUserInfo(value)) return [{ setting, message: `holds credentials before the host (the value is not shown); ${allowed}, without user or password` }];
+    const url = parseUrl(value);
+    if (!url || url.scheme !== "https") {
+        return [{ setting, message: `got ${describe(value)}, which is not a well-formed https URL (host, optional port 1-65535, path and query with valid %XX escapes, no fragment); ${allowed}` }];
+    }
+    return [];
 }

@@ -76,9 +76,13 @@ export function qualify(key: string, project: string): string {
     return key.includes(":") ? key : `${project}:${key}`;
 }
 
-/** Parses `key=value` overrides; the value may itself contain `=`. */
+/**
+ * Parses `key=value` overrides; the value may itself contain `=`. Kept in an object without a
+ * prototype, so a key such as `__proto__` stays a key (and the program refuses it as unknown)
+ * instead of vanishing into the object's prototype.
+ */
 export function parseOverrides(pairs: string[]): Record<string, string> {
-    const overrides: Record<string, string> = {};
+    const overrides: Record<string, string> = Object.create(null);
     for (const pair of pairs) {
         const at = pair.indexOf("=");
         if (at <= 0) throw new StackFileError(`--config takes key=value, got "${pair}"`);

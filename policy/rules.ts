@@ -1,6 +1,6 @@
 // The checks behind the policy pack, as plain functions over resource types and properties so
 // they can be tested without the policy engine. Each returns violation messages; empty is compliant.
-import { checkPinnedImage } from "../components/validation";
+import { checkPinnedImage, cidrsCoverEverything } from "../components/validation";
 import { findMissingSubsets } from "../components/references";
 import { serviceFqdn } from "../components/routing";
 
@@ -209,4 +209,27 @@ export function clusterHardened(props: Record<string, any>): string[] {
 /** Node pools repair their nodes automatically. */
 export function nodePoolAutoRepairs(props: Record<string, any>): string[] {
     return props.management?.autoRepair === true ? [] : ["auto-repair is off: set management.autoRepair: true"];
+}
+
+/**
+ * A DENY policy that exempts callers by address (`notRemoteIpBlocks`, `notIpBlocks`) does not
+ * exempt every address: blocks that add up to all of IPv4 (`0.0.0.0/0`, or `0.0.0.0/1` with
+ * `128.0.0.0/1`) or all of IPv6 deny nobody, which is previewAccess open under another name.
+ */
+export function previewSourcesNotEveryone(resources: ResourceView[]): string[] {
+    const problems: string[] = [];
+    for (const policy of ofType(resources, TYPES.authorizationPolicy).filter((p) => p.props.spec?.action === "DENY")) {
+        for (const rule of policy.props.spec?.rules ?? []) {
+            for (const from of rule.from ?? []) {
+                for (const field of ["notRemoteIpBlocks", "notIpBlocks"]) {
+                    const blocks = from.source?.[field];
+                    if (Array.isArray(blocks) && cidrsCoverEverything(blocks)) {
+                        problems.push(`AuthorizationPolicy ${policy.props.metadata?.namespace}/${policy.props.metadata?.name} exempts ${field} ${JSON.stringify(blocks)}, ` +
+                            "which together cover every address: the DENY refuses nobody, and anyone on the internet reaches the idle color (list only your testers' addresses in previewSourceCidrs)");
+                    }
+                }
+            }
+        }
+    }
+    return problems;
 }

@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import {
-    DEPENDENT_SETTING_DEFAULTS, PROVIDER_SETTINGS_READ, STACK_SETTINGS, readStackConfig, readStackConfigFromAll,
+    DEPENDENT_SETTING_DEFAULTS, FileContents, PROVIDER_SETTINGS_READ, STACK_SETTINGS, readStackConfig, readStackConfigFromAll,
 } from "../components/stack-config";
 import { ConfigError, ConfigProblem } from "../components/validation";
 import { loadProgram } from "../offline/program";
@@ -20,7 +20,7 @@ const declared = parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")).
 /** A kubeconfig path that exists for these tests (the check's file lookup is injected). */
 const EXISTING_KUBECONFIG = "/home/user/.kube/config";
 const INLINE_KUBECONFIG = "apiVersion: v1\nkind: Config\nusers:\n- name: ci\n  user:\n    token: s3cr3t-t0ken-value\n";
-const fileExists = (file: string) => file === EXISTING_KUBECONFIG;
+const fileExists = (file: string): FileContents => (file === EXISTING_KUBECONFIG ? { text: "apiVersion: v1\nkind: Config\n" } : { missing: true });
 const GCP = { "gcp:project": "my-project-id", "gcp:region": "us-central1" };
 
 /** Stack settings as `pulumi config set` leaves them (bare keys are this project's), plus the GCP provider settings. */
@@ -140,7 +140,7 @@ describe("bad input: one table, the program's own reader", () => {
         // The reader reads nothing but declared settings and the provider settings it names.
         const read = new Set<string>();
         for (const values of [{}, { kubeconfig: EXISTING_KUBECONFIG, installIstio: "false" }]) {
-            readStackConfig((key) => { read.add(key); return allConfig(values)[key.includes(":") ? key : `${PROJECT}:${key}`]; }, "dev", { fileExists });
+            readStackConfig((key) => { read.add(key); return allConfig(values)[key.includes(":") ? key : `${PROJECT}:${key}`]; }, "dev", { readFile: fileExists });
         }
         const known = new Set<string>([...STACK_SETTINGS, ...PROVIDER_SETTINGS_READ]);
         assert.deepEqual([...read].filter((k) => !known.has(k)), []);

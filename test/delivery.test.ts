@@ -87,7 +87,7 @@ describe("progressive delivery (pure)", () => {
         const optIn = { ...DEFAULT_RESILIENCE, retries: { ...DEFAULT_RESILIENCE.retries, retryOn: "connect-failure,gateway-error,503" } };
         assert.deepEqual(checkResilience("r", optIn), []);
         const typo = { ...DEFAULT_RESILIENCE, retries: { ...DEFAULT_RESILIENCE.retries, retryOn: "connect-failure,gateway-eror" } };
-        assert.match(checkResilience("r", typo)[0].message, /got "connect-failure,gateway-eror"; allowed values: conditions Istio accepts/);
+        assert.match(checkResilience("r", typo)[0].message, /got "connect-failure,gateway-eror" \("gateway-eror" unknown\); allowed values: conditions Istio accepts/);
     });
 
     it("parses and refuses weights", () => {

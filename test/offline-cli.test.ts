@@ -154,6 +154,28 @@ describe("offline CLI (spawned)", function () {
         }
     });
 
+    it("refuses credentials inside istioChartRepository without printing them, and writes nothing", () => {
+        const password = "pw-5e4d3c2b1a09";
+        for (const repository of [`https://deployer:${password}@charts.example.com/istio`, `https://charts.example.com/istio?token=${password}`]) {
+            const target = path.join(out, "fresh");
+            const rendered = run("render", "--out", target, "--config", `istioChartRepository=${repository}`);
+            assert.equal(rendered.code, 1, rendered.stderr);
+            assert.match(rendered.stderr, /istioChartRepository: holds credentials .*repositoryOpts\.username and repositoryOpts\.password, set with `pulumi config set --secret`/);
+            assert.equal(fs.existsSync(target), false, "nothing written");
+            const planned = run("plan", "--config", `istioChartRepository=${repository}`);
+            assert.equal(planned.code, 1);
+            for (const text of [rendered.stdout, rendered.stderr, planned.stdout, planned.stderr]) assert.ok(!text.includes(password), text);
+        }
+    });
+
+    it("refuses option keys that would vanish into an object's prototype, naming them", () => {
+        for (const key of ["__proto__", "constructor", "prototype"]) {
+            const planned = run("plan", "--config", `${key}=x`);
+            assert.equal(planned.code, 1, `${key}: ${planned.stdout}`);
+            assert.match(planned.stderr, new RegExp(`${key}: is not a setting of this project`));
+        }
+    });
+
     it("refuses a misspelt key instead of planning no change", () => {
         const typo = run("plan", "--config", "activeColour=green", "--expect-only", "VirtualService");
         assert.equal(typo.code, 1);

@@ -54,9 +54,9 @@ describe("policy pack", () => {
     it("has every policy mandatory except the limits advisory, each described", () => {
         for (const p of policies) {
             assert.ok(p.description.length > 20, p.name);
-            assert.equal(p.enforcementLevel, ["resource-limits-set", "color-header-restricted"].includes(p.name) ? "advisory" : "mandatory", p.name);
+            assert.equal(p.enforcementLevel, ["resource-limits-set", "color-header-restricted", "preview-sources-not-everyone"].includes(p.name) ? "advisory" : "mandatory", p.name);
         }
-        assert.equal(policies.length, 12);
+        assert.equal(policies.length, 13);
     });
 
     it("injected-revision-installed: the namespace's revision is one the stack installs or the pack declares", async () => {
@@ -90,6 +90,30 @@ describe("policy pack", () => {
         assert.deepEqual(await messages(p, [...routed(), guard]), []);
         const allow: PolicyInput = { type: TYPES.authorizationPolicy, props: { spec: { action: "ALLOW", rules: guard.props.spec.rules } } };
         assert.equal((await messages(p, [...routed(), allow])).length, 1, "an ALLOW policy does not refuse anything by itself");
+    });
+
+    it("preview-sources-not-everyone (advisory): flags a DENY whose exempt addresses add up to everyone, passes narrower ones", async () => {
+        const p = policy("preview-sources-not-everyone");
+        const deny = (blocks: string[], action = "DENY", field = "notRemoteIpBlocks"): PolicyInput => ({
+            type: TYPES.authorizationPolicy,
+            props: { metadata: { name: "preview", namespace: "istio-ingress" }, spec: { action, rules: [{ from: [{ source: { [field]: blocks } }], when: [{ key: "request.headers[x-version]", values: ["blue", "green"] }] }] } },
+        });
+        const rows: [string[], number, string?, string?][] = [
+            [["0.0.0.0/0"], 1],
+            [["0.0.0.0/1", "128.0.0.0/1"], 1],
+            [["128.0.0.0/2", "0.0.0.0/1", "192.0.0.0/2"], 1],
+            [["::/0"], 1],
+            [["0.0.0.0/0"], 1, "DENY", "notIpBlocks"],
+            [["0.0.0.0/1"], 0],
+            [["0.0.0.0/1", "128.0.0.0/2", "203.0.113.0/24"], 0],
+            [["203.0.113.0/24", "198.51.100.7/32"], 0],
+            [["0.0.0.0/0"], 0, "ALLOW"],
+        ];
+        for (const [blocks, expected, action, field] of rows) {
+            const found = await messages(p, [...workload(), deny(blocks, action, field)]);
+            assert.equal(found.length, expected, `${action ?? "DENY"} ${field ?? "notRemoteIpBlocks"} ${JSON.stringify(blocks)}: ${found.join("; ")}`);
+            if (expected) assert.match(found[0], /cover every address: the DENY refuses nobody/);
+        }
     });
 
     it("virtualservice-subsets-exist: passes defined subsets, flags a catch-all or header route to a missing one", async () => {

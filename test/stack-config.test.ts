@@ -151,7 +151,7 @@ describe("stack config", () => {
     });
 
     it("targets an existing cluster when kubeconfig is set, needing no GCP settings", () => {
-        const env = readStackConfig(getter({ kubeconfig: "/tmp/kubeconfig" }), "prod", { fileExists: (f) => f === "/tmp/kubeconfig" }).environment;
+        const env = readStackConfig(getter({ kubeconfig: "/tmp/kubeconfig" }), "prod", { readFile: (f) => (f === "/tmp/kubeconfig" ? { text: "apiVersion: v1\nkind: Config\n" } : { missing: true }) }).environment;
         assert.equal(env.cluster, undefined);
         assert.equal(env.kubeconfig, "/tmp/kubeconfig");
     });
@@ -234,7 +234,7 @@ describe("stack config", () => {
             [{ activeColor: "green", idleReplicas: "-1" }, "idleReplicas", /a whole number from 0 to 1000/],
             [{ tlsCredentialName: "Bad_Name" }, "tlsCredentialName", /a Secret name/],
             [{ certIssuer: "letsencrypt" }, "certIssuer", /only applies with tlsCredentialName set/],
-            [{ routeTimeout: "15" }, "routeTimeout", /a positive duration/],
+            [{ routeTimeout: "15" }, "routeTimeout", /not a duration Istio can read/],
             [{ retryAttempts: "11" }, "retryAttempts", /0 to 10/],
             [{ httpsRedirect: "yes", tlsCredentialName: "t" }, "httpsRedirect", /true, false/],
             [{ ingressGatewayNamespace: "edge" }, "ingressGatewayNamespace", /only applies with installIstio false/],
