@@ -6,7 +6,7 @@ import {
 } from "./blue-green-service";
 import { CERT_MANAGER_DEFAULTS, CertManager, CertManagerArgs, checkCertManagerArgs } from "./cert-manager";
 import { TlsArgs } from "./delivery";
-import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, gkeClusterWarnings, resolveGkeClusterArgs } from "./gke-cluster";
+import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, gkeClusterWarnings, requireGcpInstalled, resolveGkeClusterArgs } from "./gke-cluster";
 import { ISTIO_DEFAULTS, ISTIO_PLATFORMS, IstioMesh, IstioMeshArgs, IstioPlatform, checkIstioMeshArgs, istioMeshWarnings } from "./istio-mesh";
 import { COLORS, Color } from "./routing";
 import { ConfigProblem, checkDnsLabel, checkOwnNamespace, cidrsCoverEverything, describe, throwIfProblems } from "./validation";
@@ -226,6 +226,8 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
     constructor(name: string, args: BlueGreenEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate every part before registering anything, so bad input never leaves a half-built stack.
         throwIfProblems(checkBlueGreenEnvironmentArgs(args));
+        // A cluster needs @pulumi/gcp (an optional peer): say so before the environment registers.
+        if (args.cluster) requireGcpInstalled();
         super(componentType("BlueGreenEnvironment"), name, {}, withPreviousType(opts, "bluegreen:index:BlueGreenEnvironment"));
         const kids = {} as BlueGreenEnvironmentChildren;
         blueGreenEnvironmentChildren.set(this, kids);

@@ -443,11 +443,12 @@ export class BlueGreenService extends pulumi.ComponentResource {
         const budgets = {} as Record<Color, k8s.policy.v1.PodDisruptionBudget>;
         const order = rolloutOrder(a);
         // One hook for both colors (its name is stable across switches); what it says depends on
-        // the step that failed and where the color stands in this update's order.
-        const rolloutFailed = new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
+        // the step that failed and where the color stands in this update's order. Bound only where the
+        // monitor can register hooks (see monitorRegistersErrorHooks).
+        const rolloutFailed = monitorRegistersErrorHooks() ? new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
             pulumi.log.error(rolloutHookMessage(failure, { resourceName: name, namespace: ns, app, beforeRoute: order.beforeRoute }));
             return false; // never retry: a rollout that timed out needs a person
-        });
+        }) : undefined;
         const deployment = (color: Color, ...after: pulumi.Resource[]) => new k8s.apps.v1.Deployment(`${name}-${color}`, {
             metadata: { ...meta(`${app}-${color}`), labels: { ...labels, app, version: color } },
             spec: buildDeploymentSpec({
@@ -458,7 +459,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
             ...afterMesh(...after),
             // The provider awaits the rollout (new ReplicaSet ready) within this time, or fails the update.
             customTimeouts: rolloutTimeouts(a.rolloutTimeoutSeconds),
-            hooks: { onError: [rolloutFailed] },
+            hooks: rolloutFailed ? { onError: [rolloutFailed] } : undefined,
         });
         // Colors that will receive traffic roll out (and become ready) before the route changes.
         for (const color of order.beforeRoute) deployments[color] = deployment(color);
@@ -641,6 +642,15 @@ export function previewGuardNames(name: string, namespace: string, app: string, 
         meshAuthentication: { resource: `${name}-mesh-preview-jwt`, object: `${app}-preview` },
         meshPolicy: { resource: `${name}-mesh-preview-access-${headerName}`, object: `${app}-preview-${headerName}` },
     };
+}
+
+/**
+ * Whether the resource monitor this program talks to can register error hooks. The engine's always
+ * can (its client has every RPC); the SDK's mock monitor (`pulumi.runtime.setMocks`, 3.248) lacks the
+ * RPC, so constructing a hook there rejects and ends the program, while the hook could never run.
+ */
+function monitorRegistersErrorHooks(): boolean {
+    return typeof (pulumi.runtime.getMonitor() as { registerErrorHook?: unknown } | undefined)?.registerErrorHook === "function";
 }
 
 /**

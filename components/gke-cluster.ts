@@ -396,9 +396,28 @@ export function buildKubeconfig(contextName: string, endpoint: string, caCertifi
     }, null, 2);
 }
 
-/** `@pulumi/gcp`, required on first use: only a stack that builds a cluster loads it. */
+/** The @pulumi/gcp versions this package supports: its manifest's peer range (package.json is next to components/ and bin/). */
+function gcpPeerRange(): string {
+    return require("../package.json").peerDependencies["@pulumi/gcp"];
+}
+
+/**
+ * `@pulumi/gcp`, required on first use: only a stack that builds a cluster loads it. It is an
+ * optional peer dependency, so a program that only targets an existing cluster never installs it.
+ */
 function loadGcp(): typeof gcp {
-    return require("@pulumi/gcp");
+    try {
+        return require("@pulumi/gcp");
+    } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND" || !/'@pulumi\/gcp'/.test((e as Error).message)) throw e;
+        throw new Error("building a GKE cluster (GkeCluster, BlueGreenEnvironment with `cluster`) needs @pulumi/gcp, an optional peer " +
+            `dependency of gke-istio-bluegreen: run "npm install @pulumi/gcp@'${gcpPeerRange()}'" in your program's directory`, { cause: e });
+    }
+}
+
+/** Throws the message of `loadGcp` when @pulumi/gcp is not installed; for components that build a cluster later. */
+export function requireGcpInstalled(): void {
+    loadGcp();
 }
 
 /**
@@ -429,10 +448,11 @@ export class GkeCluster extends pulumi.ComponentResource {
     constructor(name: string, args: GkeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         const a = resolveGkeClusterArgs(args);
         throwIfProblems(checkGkeClusterArgs(a));
+        // Before registering anything: without @pulumi/gcp nothing of the cluster can be declared.
+        const gcp = loadGcp();
         super(componentType("GkeCluster"), name, {}, withPreviousType(opts, "bluegreen:gke:GkeCluster"));
         const kids = {} as GkeClusterChildren;
         gkeClusterChildren.set(this, kids);
-        const gcp = loadGcp();
         const child = { parent: this };
         const region = regionOf(a.location);
         const nodeTag = `${a.clusterName}-node`;
@@ -596,13 +616,16 @@ export class GkeCluster extends pulumi.ComponentResource {
         return gkeClusterChildren.get(this)!.provider;
     }
 
-    /** The cluster resource. */
-    get cluster(): gcp.container.Cluster {
+    // The two resources below are typed as their base class so that the declarations shipped in the
+    // package never name @pulumi/gcp: a program that does not build a cluster type-checks without it.
+
+    /** The cluster resource, a `gcp.container.Cluster` (cast to it for its outputs). */
+    get cluster(): pulumi.CustomResource {
         return gkeClusterChildren.get(this)!.cluster;
     }
 
-    /** The node pool resource. */
-    get nodePool(): gcp.container.NodePool {
+    /** The node pool resource, a `gcp.container.NodePool` (cast to it for its outputs). */
+    get nodePool(): pulumi.CustomResource {
         return gkeClusterChildren.get(this)!.nodePool;
     }
 }

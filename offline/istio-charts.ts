@@ -1,18 +1,13 @@
-// Istio's own Helm charts, read from the istio.io/istio Go module, to check the values this package
+// Istio's own Helm charts, read from the istio.io/istio Go module (a copy in third_party/), to check the values this package
 // passes: Helm silently ignores a key no template reads, so a misspelt or legacy key would turn a
 // setting off without a word.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { ISTIO_CHARTS } from "../components/istio-mesh";
-import { goModuleDir } from "./go-modules";
+import { ISTIO_CHARTS_MODULE_VERSION, moduleSourceDir } from "./third-party";
 
-/**
- * The istio.io/istio module version whose `manifests/charts/` are checked: the proxy serves the
- * repository at pseudo-versions only (this one is ≈1.31, the pinned Istio). Its `Chart.yaml`
- * versions are placeholders (1.0.0).
- */
-export const ISTIO_CHARTS_MODULE_VERSION = "v0.0.0-20260827124520-eed52ebb66ad";
+export { ISTIO_CHARTS_MODULE_VERSION };
 
 /** Where each chart of a Helm repository lives in the Istio source tree. */
 export const CHART_SOURCE_DIRS: Record<keyof typeof ISTIO_CHARTS, string> = {
@@ -25,11 +20,14 @@ export const CHART_SOURCE_DIRS: Record<keyof typeof ISTIO_CHARTS, string> = {
 /** Keys 1.24+ charts read in `templates/zzz_profile.yaml` before their defaults apply. */
 export const PROFILE_KEYS = ["profile", "global.profile", "platform", "global.platform", "revision", "compatibilityVersion"];
 
-/** `manifests/charts` of the pinned module: `$ISTIO_CHARTS` when set, else from the Go module cache. */
+/**
+ * `manifests/charts` of the pinned istio.io/istio module: `$ISTIO_CHARTS` when set, else the
+ * repository's copy (third_party/), else the Go module cache.
+ */
 export function locateIstioCharts(): string {
     if (process.env.ISTIO_CHARTS) return process.env.ISTIO_CHARTS;
-    const dir = path.join(goModuleDir("istio.io/istio", ISTIO_CHARTS_MODULE_VERSION, "install Go or set ISTIO_CHARTS to Istio's manifests/charts"),
-        "manifests", "charts");
+    const dir = path.join(moduleSourceDir("istio.io/istio", ISTIO_CHARTS_MODULE_VERSION, "manifests/charts/base",
+        "install Go or set ISTIO_CHARTS to Istio's manifests/charts"), "manifests", "charts");
     if (!fs.existsSync(dir)) throw new Error(`istio.io/istio@${ISTIO_CHARTS_MODULE_VERSION} has no ${dir}`);
     return dir;
 }

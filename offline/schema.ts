@@ -2,14 +2,15 @@
 // kubernetes-models validators (generated from the Kubernetes OpenAPI spec; cert-manager kinds
 // with @kubernetes-models/cert-manager, generated from its CRDs), Istio kinds with the
 // openAPIV3Schema of the CustomResourceDefinitions Istio publishes for the pinned version, read
-// from the istio.io/api Go module (the same CRDs the e2e test applies to a real API server).
+// from the istio.io/api Go module (the same CRDs the e2e test applies to a real API server; the
+// pinned version's file is kept in third_party/, so the tests need no Go).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv, { ValidateFunction } from "ajv";
 import { parseAllDocuments } from "yaml";
 import type { KubernetesObject } from "../components/references";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../components/validation";
-import { goModuleDir } from "./go-modules";
+import { moduleSourceDir } from "./third-party";
 
 // kubernetes-models is ESM-only; a Function-built import() survives compilation to CommonJS.
 const importEsm = new Function("specifier", "return import(specifier)") as (specifier: string) => Promise<any>;
@@ -32,19 +33,23 @@ export function crdFetchFailure(version: string, error: Error & { code?: string;
     return `"go mod download istio.io/api@v${version}" failed (${(reported ?? error.message).split("\n")[0]}); check the network and GOPROXY, ${fix}`;
 }
 
+/** Where the CRD file lies in the istio.io/api module. */
+const CRD_FILE = "kubernetes/customresourcedefinitions.gen.yaml";
+
 /**
- * Finds Istio's CRD file for `version`: `$ISTIO_CRDS` when set, else the istio.io/api module of
- * that version in the Go module cache (downloaded through the Go module proxy when missing).
+ * Finds Istio's CRD file for `version`: `$ISTIO_CRDS` when set, else the repository's copy of the
+ * istio.io/api module (third_party/, the pinned version only), else that module in the Go module
+ * cache (downloaded through the Go module proxy when missing).
  */
 export function locateIstioCrds(version: string): string {
     if (process.env.ISTIO_CRDS) return process.env.ISTIO_CRDS;
     let dir: string;
     try {
-        dir = goModuleDir("istio.io/api", `v${version}`, "install Go or set ISTIO_CRDS to a customresourcedefinitions.gen.yaml");
+        dir = moduleSourceDir("istio.io/api", `v${version}`, CRD_FILE, "install Go or set ISTIO_CRDS to a customresourcedefinitions.gen.yaml");
     } catch (e) {
         throw new SchemaUnavailableError(crdFetchFailure(version, ((e as Error).cause ?? e) as Error & { code?: string; stdout?: string }));
     }
-    const file = path.join(dir, "kubernetes", "customresourcedefinitions.gen.yaml");
+    const file = path.join(dir, CRD_FILE);
     if (!fs.existsSync(file)) throw new SchemaUnavailableError(`istio.io/api@v${version} has no ${file}`);
     return file;
 }

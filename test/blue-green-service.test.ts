@@ -37,6 +37,27 @@ const { useMocks, evaluate } = require("./test/harness");
 })();
 `;
 
+/** Declares a BlueGreenService under the SDK's own mocks, with no shim: prints what was registered, or the failure. */
+const PLAIN_MOCKS = `
+const pulumi = require("@pulumi/pulumi");
+const types = [];
+let failure;
+process.on("unhandledRejection", (e) => { failure = failure ?? e; });
+pulumi.runtime.setMocks({
+    newResource: (args) => { types.push(args.type); return { id: args.name + "-id", state: args.inputs }; },
+    call: (args) => args.inputs,
+}, "consumer", "dev", false).then(async () => {
+    const k8s = require("@pulumi/kubernetes");
+    const { BlueGreenService } = require("./components/blue-green-service");
+    await pulumi.runtime.runInPulumiStack(async () => {
+        const provider = new k8s.Provider("cluster", {});
+        new BlueGreenService("bg", { activeColor: "green" }, { providers: [provider] });
+    }).catch((e) => { failure = failure ?? e; });
+    await pulumi.runtime.waitForRPCs().catch((e) => { failure = failure ?? e; });
+    console.log(JSON.stringify({ types, failure: failure && String(failure.message ?? failure) }));
+});
+`;
+
 describe("BlueGreenService", () => {
     let mod: typeof bgs;
     let k8s: typeof import("@pulumi/kubernetes");
@@ -473,6 +494,16 @@ describe("BlueGreenService", () => {
         const bad = await declare({ rolloutTimeoutSeconds: 0, drainDelaySeconds: 1.5 });
         assert.match(bad.error?.message ?? "", /rolloutTimeoutSeconds: got 0; allowed values: a whole number from 10 to 7200/);
         assert.match(bad.error?.message ?? "", /drainDelaySeconds: got 1.5/);
+    });
+
+    it("runs under the SDK's plain mocks, whose monitor cannot register hooks, without binding the hook there", () => {
+        const result = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", PLAIN_MOCKS], {
+            cwd: path.join(__dirname, ".."), encoding: "utf8", timeout: 50_000,
+        });
+        const report = JSON.parse(result.stdout.trim().split("\n").pop() ?? "{}");
+        assert.equal(report.failure, undefined, `no crash under plain setMocks: ${result.stderr}`);
+        assert.equal(report.types.filter((t: string) => t === T.deployment).length, 2, "both Deployments were declared");
+        assert.ok(report.types.includes("kubernetes:networking.istio.io/v1:VirtualService"));
     });
 
     it("takes an image from another resource (an Output) and checks it when it resolves, failing the update with the same message", async function () {

@@ -8,8 +8,7 @@ import {
     unreadValues,
 } from "../offline/istio-charts";
 
-describe("Istio chart values against Istio's own charts (istio.io/istio module)", function () {
-    // The first run may download istio.io/istio through the Go module proxy.
+describe("Istio chart values against Istio's own charts (istio.io/istio module, kept in third_party/)", function () {
     this.timeout(300_000);
     let charts: string;
     const reads = {} as Record<keyof typeof ISTIO_CHARTS, ChartReads>;

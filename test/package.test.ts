@@ -2,7 +2,8 @@ import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { packIntoConsumer } from "../offline/packed-consumer";
+import { publishedManifest } from "../offline/pack";
+import { installedWith, packIntoConsumer } from "../offline/packed-consumer";
 
 const root = path.join(__dirname, "..");
 const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
@@ -24,9 +25,6 @@ pulumi.runtime.setMocks({
     newResource: (args) => { registered.push(args.type); return { id: args.name + "-id", state: args.inputs }; },
     call: (args) => args.inputs,
 }, "consumer", "dev", false).then(async () => {
-    // The two lines the README asks mock users to add (the SDK's mock monitor lacks hook RPCs).
-    const monitor = require("@pulumi/pulumi/runtime/settings").getMonitor();
-    monitor.registerErrorHook ??= (_req, done) => done(null, {});
     pulumi.runtime.setAllConfig({ "consumer:kubeconfig": "apiVersion: v1\\nkind: Config\\n" }, ["consumer:kubeconfig"]);
     let outputs;
     await pulumi.runtime.runInPulumiStack(async () => { outputs = require("./out/program.js"); return outputs; });
@@ -82,11 +80,26 @@ describe("the npm package (packed, installed, consumed)", function () {
         assert.equal(manifest.types, "bin/index.d.ts");
         assert.equal(manifest.license, "Apache-2.0");
         assert.match(fs.readFileSync(path.join(consumer, "node_modules", "gke-istio-bluegreen", "LICENSE"), "utf8"), /Apache License\s+Version 2\.0/);
-        assert.deepEqual(Object.keys(manifest.peerDependencies), ["@pulumi/pulumi"]);
+        assert.deepEqual(Object.keys(manifest.peerDependencies), ["@pulumi/gcp", "@pulumi/pulumi"]);
         assert.equal(manifest.dependencies["@pulumi/pulumi"], undefined, "the SDK is a peer, never a second copy");
+        assert.deepEqual(Object.keys(manifest.dependencies).sort(), ["@pulumi/kubernetes", "re2js"], "what the library loads on every path");
+        assert.deepEqual(manifest.peerDependenciesMeta, { "@pulumi/gcp": { optional: true } }, "only a program that builds a GKE cluster installs @pulumi/gcp");
+        assert.deepEqual(installedWith(manifest).sort(), ["@pulumi/kubernetes", "@pulumi/pulumi", "re2js"]);
         for (const devOnly of ["ajv", "yaml", "kubernetes-models", "@kubernetes-models/cert-manager"]) {
             assert.equal(manifest.dependencies[devOnly], undefined, `${devOnly} serves only the offline tools`);
         }
+    });
+
+    it("publishes a manifest without the repository's scripts, workspaces and development dependencies", () => {
+        const manifest = JSON.parse(fs.readFileSync(path.join(consumer, "node_modules", "gke-istio-bluegreen", "package.json"), "utf8"));
+        const repository = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+        // npm 11 lists a dependency's scripts it skips at every install; a workspace or a private flag means nothing to a consumer.
+        for (const field of ["scripts", "workspaces", "devDependencies", "private", "allowScripts"]) {
+            assert.equal(manifest[field], undefined, `the published manifest has no ${field}`);
+        }
+        assert.deepEqual(manifest, publishedManifest(repository), "everything else is the repository's, unchanged");
+        assert.equal(repository.scripts.prepare, "npm run build", "a git install and the Pulumi plugin host still build the library");
+        assert.equal(repository.private, true, "a plain npm publish cannot ship the repository's manifest by mistake");
     });
 
     it("type-checks the README's example against the shipped declarations and runs it under mocks", () => {

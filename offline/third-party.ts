@@ -1,0 +1,108 @@
+// Upstream files the tests read, kept in the repository under third_party/<module>@<version>/ (the
+// Go module cache's own layout, so origin and version are in the path): `npm test` then needs no Go
+// and no network. test/third-party.test.ts checks every copy against its module when Go is there;
+// `npm run third-party -- refresh` rewrites the copies from the modules after a version bump.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DEFAULT_ISTIO_VERSION } from "../components/istio-mesh";
+import { goModuleDir } from "./go-modules";
+
+/** The repository's directory of upstream copies. */
+export const THIRD_PARTY_DIR = path.join(__dirname, "..", "third_party");
+
+/** A Go module version of which some paths are kept in the repository. */
+export interface PinnedCopy {
+    /** The module path, e.g. `istio.io/api`. */
+    module: string;
+    /** The module version, as the Go module proxy serves it. */
+    version: string;
+    /** Files or directories of the module that are kept, relative to its root. */
+    paths: string[];
+}
+
+/** The istio.io/istio version whose Helm charts the chart test reads (≈1.31; the proxy serves only pseudo-versions). */
+export const ISTIO_CHARTS_MODULE_VERSION = "v0.0.0-20260827124520-eed52ebb66ad";
+
+/** Istio's CRDs of the pinned Istio, and the four Helm charts this package installs. */
+export const PINNED_COPIES: PinnedCopy[] = [
+    { module: "istio.io/api", version: `v${DEFAULT_ISTIO_VERSION}`, paths: ["LICENSE", "kubernetes/customresourcedefinitions.gen.yaml"] },
+    {
+        module: "istio.io/istio",
+        version: ISTIO_CHARTS_MODULE_VERSION,
+        paths: ["LICENSE", ...["base", "istio-cni", "istio-control/istio-discovery", "gateway"].map((chart) => `manifests/charts/${chart}`)],
+    },
+];
+
+/** Where the copy of `module@version` lives (whether or not it exists). */
+export function pinnedCopyDir(copy: Pick<PinnedCopy, "module" | "version">): string {
+    return path.join(THIRD_PARTY_DIR, `${copy.module}@${copy.version}`);
+}
+
+/**
+ * The directory holding `subpath` of `module@version`: the repository's copy when it keeps that
+ * path, else the Go module cache (downloading through the proxy; needs Go).
+ */
+export function moduleSourceDir(module: string, version: string, subpath: string, hint: string): string {
+    const copy = PINNED_COPIES.find((c) => c.module === module && c.version === version);
+    if (copy && copy.paths.some((p) => subpath === p || subpath.startsWith(`${p}/`)) && fs.existsSync(path.join(pinnedCopyDir(copy), subpath))) {
+        return pinnedCopyDir(copy);
+    }
+    return goModuleDir(module, version, hint);
+}
+
+/** Every file under `dir`, relative to it, sorted. */
+function filesUnder(dir: string, prefix = ""): string[] {
+    if (!fs.statSync(dir).isDirectory()) return [prefix];
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        filesUnder(path.join(dir, e.name), prefix ? `${prefix}/${e.name}` : e.name)).sort();
+}
+
+/** The kept files of `copy`, relative to the module root, from `root` (the copy or the module). */
+function keptFiles(copy: PinnedCopy, root: string): string[] {
+    return copy.paths.flatMap((p) => fs.existsSync(path.join(root, p)) ? filesUnder(path.join(root, p), p) : []).sort();
+}
+
+/** How the repository's copy differs from the module (fetched with Go): one line per file; empty when equal. */
+export function differencesFromModule(copy: PinnedCopy, moduleDir = goModuleDir(copy.module, copy.version, "install Go")): string[] {
+    const local = pinnedCopyDir(copy);
+    const upstream = keptFiles(copy, moduleDir);
+    const kept = fs.existsSync(local) ? keptFiles(copy, local) : [];
+    return [
+        ...upstream.filter((f) => !kept.includes(f)).map((f) => `${f}: missing from the copy`),
+        ...kept.filter((f) => !upstream.includes(f)).map((f) => `${f}: not in ${copy.module}@${copy.version}`),
+        ...kept.filter((f) => upstream.includes(f) && !fs.readFileSync(path.join(local, f)).equals(fs.readFileSync(path.join(moduleDir, f))))
+            .map((f) => `${f}: differs from ${copy.module}@${copy.version}`),
+    ];
+}
+
+/** Rewrites the repository's copy of `copy` from its module (writable files, unlike the read-only module cache). */
+export function refreshCopy(copy: PinnedCopy): void {
+    const moduleDir = goModuleDir(copy.module, copy.version, "install Go");
+    const local = pinnedCopyDir(copy);
+    fs.rmSync(local, { recursive: true, force: true });
+    for (const file of keptFiles(copy, moduleDir)) {
+        fs.mkdirSync(path.dirname(path.join(local, file)), { recursive: true });
+        fs.writeFileSync(path.join(local, file), fs.readFileSync(path.join(moduleDir, file)));
+    }
+}
+
+if (require.main === module) {
+    const command = process.argv[2];
+    if (command === "refresh") {
+        const kept = new Set(PINNED_COPIES.map((c) => path.basename(pinnedCopyDir(c))));
+        for (const copy of PINNED_COPIES) refreshCopy(copy);
+        // Copies of versions no longer pinned go: one version of each module in the repository.
+        for (const owner of fs.readdirSync(THIRD_PARTY_DIR, { withFileTypes: true }).filter((e) => e.isDirectory())) {
+            for (const entry of fs.readdirSync(path.join(THIRD_PARTY_DIR, owner.name))) {
+                if (entry.includes("@") && !kept.has(entry)) fs.rmSync(path.join(THIRD_PARTY_DIR, owner.name, entry), { recursive: true });
+            }
+        }
+    } else if (command === "check") {
+        const problems = PINNED_COPIES.flatMap((c) => differencesFromModule(c).map((d) => `${c.module}@${c.version}/${d}`));
+        for (const p of problems) console.error(p);
+        process.exitCode = problems.length > 0 ? 1 : 0;
+    } else {
+        console.error("usage: npm run third-party -- refresh | check");
+        process.exitCode = 2;
+    }
+}
