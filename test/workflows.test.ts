@@ -52,7 +52,7 @@ describe("GitHub workflows", () => {
 
     it("preview: the live preview runs as the read-only preview identity, with no environment, never for forks", () => {
         const job = preview.jobs.preview;
-        assert.equal(job.if, "github.event.pull_request.head.repo.full_name == github.repository");
+        assert.equal(job.if, "github.event.pull_request.head.repo.full_name == github.repository && vars.PULUMI_PREVIEW_TEAM != ''");
         assert.equal(job.environment, undefined, "no environment: the OIDC subject is repo:<owner>/<repo>:pull_request");
         assert.deepEqual(job.permissions, { "contents": "read", "pull-requests": "write", "id-token": "write" });
         const [gcp] = uses(preview, "preview", "google-github-actions/auth");
