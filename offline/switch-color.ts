@@ -30,8 +30,7 @@ export function setActiveColor(root: string, stack: string, color: string): { be
     const node = config.get(key, true);
     const before = node === undefined ? undefined : String(isScalar(node) ? node.value : node);
     if (before === color) return { before, changed: false };
-    if (isScalar(node)) node.value = color; // keeps the node's comment and quoting style
-    else config.set(key, color);
+    config.set(key, color); // on an existing scalar, yaml sets its value: the comment and quoting stay
     fs.writeFileSync(file, document.toString());
     return { before, changed: true };
 }
