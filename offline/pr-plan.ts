@@ -8,6 +8,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import { parse } from "yaml";
 import { describeRouting, VirtualServiceSpec } from "../components/routing";
 import { SECRET_SETTINGS } from "../components/stack-config";
@@ -373,7 +374,6 @@ Options:
 Exit codes: 0 planned; 1 the VirtualService-only check failed or a commit does not evaluate; 2 usage error.`;
 
 async function main(): Promise<number> {
-    const { parseArgs } = await import("node:util");
     let values: Record<string, any>;
     try {
         values = parseArgs({
