@@ -56,7 +56,7 @@ export function previewAccessObjects(subject: PreviewSubject): object[] {
             spec: {
                 failurePolicy: "Fail",
                 matchConstraints: {
-                    resourceRules: [{ apiGroups: ["*"], apiVersions: ["*"], operations: ["CREATE", "UPDATE", "DELETE", "CONNECT"], resources: ["*", "*/*"] }],
+                    resourceRules: [{ apiGroups: ["*"], apiVersions: ["*"], operations: ["CREATE", "UPDATE", "DELETE", "CONNECT"], resources: ["*/*"] }],
                 },
                 matchConditions: [{ name: "pr-preview-identity", expression: `request.userInfo.username == ${JSON.stringify(user)}` }],
                 validations: [{ expression: "request.dryRun == true", message: "the PR preview identity may only dry-run (pulumi preview); deploys run as the deploy identity" }],
