@@ -1,11 +1,13 @@
 // The PR preview's least Kubernetes privilege and the deploy's drift warning, on the real Pulumi
 // engine against the e2e API server (RBAC and admission on, as on GKE):
 //   A. As a ServiceAccount that may only read the program's kinds, `pulumi preview` of a switch
-//      fails: server-side-apply dry runs are authorized like writes.
+//      still succeeds: server-side-apply dry runs are authorized like writes, and when one is
+//      forbidden pulumi-kubernetes silently falls back to a client-side preview (#2419), which
+//      consults no admission. With a cluster policy that refuses the switch, it still passes.
 //   B. With offline/preview-rbac.ts's objects (reads plus create/patch, and an admission policy
-//      allowing that identity dry runs only), the preview succeeds and shows exactly one update,
-//      the VirtualService; the same identity's `pulumi up` is refused and changes nothing, and it
-//      cannot read Secrets.
+//      allowing that identity dry runs only), the preview runs the real dry run: it fails on that
+//      policy with its message and, without it, shows exactly one update, the VirtualService; the
+//      same identity's `pulumi up` is refused and changes nothing, and it cannot read Secrets.
 //   C. A switch made outside git (`pulumi config set` + `pulumi up`) is named by deploy.yml's
 //      drift step, which then restores the committed stack file.
 // Prints each step's wall time and ends with "N passed, N failed".
@@ -30,6 +32,31 @@ const kubectl = run.kubectl.bind(run);
 
 /** The stack's kubeconfig is this path; its content is swapped to act as another identity without changing the provider's inputs. */
 const stackKubeconfig = path.join(project, "kubeconfig-stack.yaml");
+
+/** An admission policy of the cluster's own that the switch to green breaks (an organisation's rule, as a webhook would hold). */
+const CLUSTER_POLICY = {
+    apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name: "e2e-no-green-catch-all" },
+    spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+            resourceRules: [{ apiGroups: ["networking.istio.io"], apiVersions: ["*"], operations: ["CREATE", "UPDATE"], resources: ["virtualservices"] }],
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": NS } },
+        },
+        validations: [{
+            expression: "!object.spec.http.exists(r, !has(r.match) && r.route.exists(d, d.destination.subset == 'green'))",
+            message: "no ordinary traffic to green in this namespace",
+        }],
+    },
+};
+const CLUSTER_POLICY_BINDING = {
+    apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicyBinding", metadata: { name: CLUSTER_POLICY.metadata.name },
+    spec: { policyName: CLUSTER_POLICY.metadata.name, validationActions: ["Deny"] },
+};
+
+/** Waits (up to 20 s) until `ready` holds: the API server compiles admission policies asynchronously. */
+async function until(ready: () => boolean): Promise<void> {
+    for (let i = 0; i < 40 && !ready(); i++) await new Promise((r) => setTimeout(r, 500));
+}
 
 /** A kubeconfig for the preview ServiceAccount: the admin's server and CA, a short-lived token. */
 function previewKubeconfig(admin: string): string {
@@ -76,9 +103,19 @@ async function main(): Promise<void> {
     // The PR: a switch to green, previewed as the preview identity.
     pulumi(["config", "set", "activeColor", "green"]);
     fs.writeFileSync(stackKubeconfig, previewKubeconfig(admin));
-    const denied = timed("A. pulumi preview as a read-only identity", () => pulumi(["preview", "--json"], true));
-    check("A. with read verbs only, the preview fails: the dry-run patch is forbidden", denied.code !== 0 && /forbidden/i.test(denied.stdout + denied.stderr),
-        (denied.stdout + denied.stderr).slice(-2000));
+    const fallback = timed("A. pulumi preview as a read-only identity", () => pulumi(["preview", "--json"], true));
+    check("A. with read verbs only, the preview still succeeds with one update (the provider's client-side fallback)",
+        fallback.code === 0 && JSON.stringify(changedSteps(fallback.stdout).map((s) => s.type)) === '["kubernetes:networking.istio.io/v1:VirtualService"]',
+        (fallback.stdout + fallback.stderr).slice(-2000));
+    // A cluster policy the switch breaks, as an organisation's admission webhook would.
+    fs.writeFileSync(stackKubeconfig, fs.readFileSync(admin));
+    kubectl(["apply", "-f", "-"], [CLUSTER_POLICY, CLUSTER_POLICY_BINDING].map((o) => JSON.stringify(o)).join("\n"));
+    await until(() => kubectl(["-n", NS, "patch", "virtualservices.networking.istio.io", "nginx", "--type=json", "--dry-run=server",
+        "-p", JSON.stringify([{ op: "replace", path: "/spec/http/2/route/0/destination/subset", value: "green" }])]).code !== 0);
+    fs.writeFileSync(stackKubeconfig, previewKubeconfig(admin));
+    const misled = timed("A. pulumi preview as a read-only identity, with a cluster policy refusing the switch", () => pulumi(["preview", "--json"], true));
+    check("A. ...and it still passes when the cluster would refuse the switch: a read-only preview can mislead", misled.code === 0,
+        (misled.stdout + misled.stderr).slice(-2000));
 
     fs.writeFileSync(stackKubeconfig, fs.readFileSync(admin));
     kubectl(["delete", "clusterrolebinding", READ_ONLY_ROLE]);
@@ -87,13 +124,20 @@ async function main(): Promise<void> {
     // The admission policy takes effect once the API server has compiled it.
     const probe = (dryRun: boolean) => kubectl(["--kubeconfig", stackKubeconfig, "-n", NS, "annotate", "--overwrite", ...(dryRun ? ["--dry-run=server"] : []), "service", "nginx", "probe=1"]);
     fs.writeFileSync(stackKubeconfig, previewKubeconfig(admin));
-    let refused = probe(false);
-    for (let i = 0; i < 40 && refused.code === 0; i++) {
-        await new Promise((r) => setTimeout(r, 500));
-        refused = probe(false);
-    }
+    await until(() => probe(false).code !== 0);
+    const refused = probe(false);
     check("B. the preview identity's real write is refused by the admission policy", refused.code !== 0 && new RegExp(PREVIEW_ACCESS_NAME).test(refused.stderr), refused.stderr);
     check("B. ...and the same write as a server-side dry run is allowed", probe(true).code === 0);
+
+    const truthful = timed("B. pulumi preview as the preview identity, with the cluster policy", () => pulumi(["preview", "--json"], true));
+    check("B. the preview identity's preview runs the real dry run: it fails on the cluster policy, with its message",
+        truthful.code !== 0 && /no ordinary traffic to green in this namespace/.test(truthful.stdout + truthful.stderr), (truthful.stdout + truthful.stderr).slice(-2000));
+    fs.writeFileSync(stackKubeconfig, fs.readFileSync(admin));
+    kubectl(["delete", "validatingadmissionpolicybinding", CLUSTER_POLICY.metadata.name]);
+    kubectl(["delete", "validatingadmissionpolicy", CLUSTER_POLICY.metadata.name]);
+    await until(() => kubectl(["-n", NS, "patch", "virtualservices.networking.istio.io", "nginx", "--type=json", "--dry-run=server",
+        "-p", JSON.stringify([{ op: "replace", path: "/spec/http/2/route/0/destination/subset", value: "green" }])]).code === 0);
+    fs.writeFileSync(stackKubeconfig, previewKubeconfig(admin));
 
     const allowed = timed("B. pulumi preview as the preview identity", () => pulumi(["preview", "--json"], true));
     const steps = allowed.code === 0 ? changedSteps(allowed.stdout) : [];
