@@ -1,8 +1,9 @@
-// The least Kubernetes privilege a `pulumi preview` of this program needs, for the read-only PR
-// preview identity. pulumi-kubernetes previews with server-side-apply dry runs, and the API server
-// authorizes a dry run exactly like the write (RBAC has no dry-run verb): the role must grant
-// create and patch. A ValidatingAdmissionPolicy then refuses every request of that identity that
-// is not a dry run, so the grant cannot change the cluster. e2e/pr-preview.ts proves both halves.
+// The least Kubernetes privilege a truthful `pulumi preview` of this program needs, for the
+// read-only PR preview identity. pulumi-kubernetes previews with server-side-apply dry runs, and the
+// API server authorizes a dry run exactly like the write (RBAC has no dry-run verb); with read verbs
+// only, the provider silently falls back to a client-side preview that skips validation and
+// admission. So the role grants create and patch, and a ValidatingAdmissionPolicy refuses every
+// request of that identity that is not a dry run. e2e/pr-preview.ts proves each part.
 //   npx ts-node offline/preview-rbac.ts --user <name> | kubectl apply --server-side -f -
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
