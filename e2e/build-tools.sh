@@ -169,6 +169,17 @@ if (( ! CHECK_ONLY )) && [[ -x "$E2E_PULUMI" && -x "$E2E_PULUMI_K8S" ]]; then
   fi
 fi
 
+# --- actionlint (lints .github/workflows; test/workflows.test.ts runs it) ---------
+# A plain module install (it has no replace directives), into a scratch GOBIN, then moved.
+build_actionlint() {
+  local gobin="$E2E_CACHE/src/actionlint-$ACTIONLINT_VERSION"
+  rm -rf "$gobin"; mkdir -p "$gobin"
+  GOBIN="$gobin" go install -p "$E2E_GO_P" -trimpath -ldflags="-s -w" "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" || return 1
+  mv -f "$gobin/actionlint" "$E2E_ACTIONLINT"
+  rm -rf "$gobin"
+}
+step "actionlint $ACTIONLINT_VERSION" "$E2E_ACTIONLINT" build_actionlint
+
 # --- Istio CRDs (from the module cache; nothing is copied into the repo) -------
 if (( ! CHECK_ONLY )); then
   start=$(date +%s.%N)
@@ -189,6 +200,7 @@ link etcd "$E2E_ETCD"
 link kwok "$E2E_KWOK"
 link kwokctl "$E2E_KWOKCTL"
 link pulumi "$E2E_PULUMI"
+link actionlint "$E2E_ACTIONLINT"
 # Not on PATH by default: pulumi-resource-kubernetes (see env.sh, E2E_AMBIENT_K8S_PROVIDER)
 # and pulumi-language-nodejs (found next to the pulumi binary).
 

@@ -66,6 +66,9 @@ E2E_PULUMI_DIR="$E2E_BIN/pulumi-$PULUMI_VERSION"
 E2E_PULUMI="$E2E_PULUMI_DIR/pulumi"
 E2E_PULUMI_LANG_NODEJS="$E2E_BIN/pulumi-language-nodejs-$PULUMI_VERSION"
 E2E_PULUMI_K8S="$E2E_BIN/pulumi-resource-kubernetes-$PULUMI_K8S_MODVERSION"
+# The workflow linter that test/workflows.test.ts runs when it is on PATH or in the cache.
+ACTIONLINT_VERSION="v1.7.12"
+E2E_ACTIONLINT="$E2E_BIN/actionlint-$ACTIONLINT_VERSION"
 
 # Go build settings (exported by build-tools.sh only): at most 2 parallel compile jobs.
 E2E_GO_P="${E2E_GO_P:-2}"
