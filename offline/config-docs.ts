@@ -12,7 +12,7 @@ import { PROJECT_ROOT } from "./stack-files";
 export const CONFIGURATION_PAGE = "docs/configuration.md";
 
 /** The command that regenerates the page (printed in its header and in the check's message). */
-export const REGENERATE_COMMAND = "npx ts-node --transpile-only offline/config-docs.ts";
+export const REGENERATE_COMMAND = "npm run docs:config";
 
 /** One `config:` entry of Pulumi.yaml. */
 interface DeclaredSetting {
