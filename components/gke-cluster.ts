@@ -405,7 +405,7 @@ function gcpPeerRange(): string {
  * `@pulumi/gcp`, required on first use: only a stack that builds a cluster loads it. It is an
  * optional peer dependency, so a program that only targets an existing cluster never installs it.
  */
-function loadGcp(): typeof gcp {
+export function loadGcp(): typeof gcp {
     try {
         return require("@pulumi/gcp");
     } catch (e) {
