@@ -43,9 +43,11 @@ describe("the public API (components/index.ts)", () => {
             "DEFAULT_RESOURCES", "DEFAULT_ROLLOUT_TIMEOUT_SECONDS", "DrainAction", "DrainActions", "GKE_DEFAULTS", "GkeCluster", "ISTIO_DEFAULTS",
             "ISTIO_PLATFORMS", "IssuerKind", "IstioMesh", "IstioPlatform", "LOAD_BALANCER_POLICIES", "LoadBalancerPolicy", "MIN_ISTIO_VERSION",
             "MTLS_MODES", "MtlsMode", "POD_SECURITY_LEVELS", "PREVIEW_ACCESS_MODES", "PodSecurityLevel", "PreviewAccessMode", "RELEASE_CHANNELS",
-            "ReleaseChannel", "SERVICE_ENTRY_PROTOCOLS", "ServiceEntryLocation", "ServiceEntryProtocol", "ServiceEntryResolution", "authorize", "buildDeploymentSpec", "buildDestinationRuleSpec", "buildGatewayPreviewPolicy", "buildGatewaySpec",
+            "ReleaseChannel", "SERVICE_ENTRY_PROTOCOLS", "ServiceEntryLocation", "ServiceEntryProtocol", "ServiceEntryResolution", "authorize", "buildDeploymentSpec", "buildDestinationRuleSpec",
+            "buildEnvoyPodMonitoringSpec", "buildGatewayPreviewPolicy", "buildGatewaySpec", "buildHealthDashboard",
             "buildMeshPreviewPolicy", "buildRequestAuthenticationSpec", "buildServiceEntrySpec", "buildServiceSpec", "buildVirtualServiceSpec",
-            "curlCommands", "describeRouting", "gatewayHostPatterns", "rolloutOrder", "routeRequest", "trafficReceivers",
+            "curlCommands", "dashboardConsoleUrl", "describeRouting", "gatewayHostPatterns", "gatewaySeriesFilter", "rolloutOrder", "routeRequest",
+            "sidecarSeriesFilter", "trafficReceivers",
         ]);
     });
 });
