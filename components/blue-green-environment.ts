@@ -6,7 +6,9 @@ import {
 } from "./blue-green-service";
 import { CERT_MANAGER_DEFAULTS, CertManager, CertManagerArgs, checkCertManagerArgs } from "./cert-manager";
 import { TlsArgs } from "./delivery";
-import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, gkeClusterWarnings, loadGcp, requireGcpInstalled, resolveGkeClusterArgs } from "./gke-cluster";
+import {
+    GkeCluster, GkeClusterArgs, checkGkeClusterArgs, declareMonitoringDashboard, gkeClusterWarnings, requireGcpInstalled, resolveGkeClusterArgs,
+} from "./gke-cluster";
 import { buildHealthDashboard, dashboardConsoleUrl } from "./health-dashboard";
 import { ISTIO_DEFAULTS, ISTIO_PLATFORMS, IstioMesh, IstioMeshArgs, IstioPlatform, checkIstioMeshArgs, istioMeshWarnings } from "./istio-mesh";
 import { COLORS, Color } from "./routing";
@@ -297,12 +299,9 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
         // The dashboard needs a project and @pulumi/gcp: declared with the cluster built here.
         const dashboardProject = kids.telemetry && args.cluster ? args.cluster.project : undefined;
         if (dashboardProject !== undefined) {
-            const dashboard = new (loadGcp().monitoring.Dashboard)(`${name}-dashboard`, {
-                project: dashboardProject,
-                dashboardJson: JSON.stringify(buildHealthDashboard({
-                    namespace: resolved.namespace, app: resolved.appName, gatewayNamespace: gatewayNamespaceOf(args),
-                })),
-            }, { parent: this });
+            const dashboard = declareMonitoringDashboard(`${name}-dashboard`, dashboardProject, JSON.stringify(buildHealthDashboard({
+                namespace: resolved.namespace, app: resolved.appName, gatewayNamespace: gatewayNamespaceOf(args),
+            })), { parent: this });
             this.dashboardUrl = dashboard.id.apply((id) => dashboardConsoleUrl(dashboardProject, id));
         } else {
             this.dashboardUrl = pulumi.output("");

@@ -405,7 +405,7 @@ function gcpPeerRange(): string {
  * `@pulumi/gcp`, required on first use: only a stack that builds a cluster loads it. It is an
  * optional peer dependency, so a program that only targets an existing cluster never installs it.
  */
-export function loadGcp(): typeof gcp {
+function loadGcp(): typeof gcp {
     try {
         return require("@pulumi/gcp");
     } catch (e) {
@@ -413,6 +413,14 @@ export function loadGcp(): typeof gcp {
         throw new Error("building a GKE cluster (GkeCluster, BlueGreenEnvironment with `cluster`) needs @pulumi/gcp, an optional peer " +
             `dependency of gke-istio-bluegreen: run "npm install @pulumi/gcp@'${gcpPeerRange()}'" in your program's directory`, { cause: e });
     }
+}
+
+/**
+ * A Cloud Monitoring dashboard in `project` from its JSON: a `gcp.monitoring.Dashboard`, typed as
+ * its base class so that the package's declarations never name @pulumi/gcp (see GkeCluster's getters).
+ */
+export function declareMonitoringDashboard(name: string, project: string, dashboardJson: string, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
+    return new (loadGcp().monitoring.Dashboard)(name, { project, dashboardJson }, opts);
 }
 
 /** Throws the message of `loadGcp` when @pulumi/gcp is not installed; for components that build a cluster later. */

@@ -33,10 +33,10 @@ interface DataSet {
     targetAxis: "Y1";
 }
 
-/** One tile of the mosaic layout. */
+/** One tile of the mosaic layout; a position of 0 is left out (see {@link chart}). */
 interface Tile {
-    xPos: number;
-    yPos: number;
+    xPos?: number;
+    yPos?: number;
     width: number;
     height: number;
     widget: { title: string; xyChart: { dataSets: DataSet[]; yAxis: { label: string; scale: "LINEAR" } } };
@@ -57,9 +57,16 @@ function line(prometheusQuery: string, legend: string, unit: string): DataSet {
     return { timeSeriesQuery: { prometheusQuery, unitOverride: unit }, plotType: "LINE", legendTemplate: legend, targetAxis: "Y1" };
 }
 
+/**
+ * A chart tile. The Monitoring API drops zero positions from the JSON it returns, and the provider
+ * compares that with ours: an `xPos: 0` here would show the dashboard changed on every preview
+ * (terraform-provider-google#16173), switches included. Fields the API adds are ignored by it.
+ */
 function chart(title: string, yAxis: string, dataSets: DataSet[], at: { x: number; y: number; width: number }): Tile {
     return {
-        xPos: at.x, yPos: at.y, width: at.width, height: ROW_HEIGHT,
+        ...(at.x !== 0 ? { xPos: at.x } : {}),
+        ...(at.y !== 0 ? { yPos: at.y } : {}),
+        width: at.width, height: ROW_HEIGHT,
         widget: { title, xyChart: { dataSets, yAxis: { label: yAxis, scale: "LINEAR" } } },
     };
 }

@@ -35,13 +35,15 @@ describe("health dashboard (pure)", () => {
             const blue = tiles.find((t) => t.widget.title === `blue: ${title}`)!;
             const green = tiles.find((t) => t.widget.title === `green: ${title}`)!;
             assert.equal(blue.yPos, green.yPos, `${title}: one row`);
-            assert.equal(blue.xPos + blue.width, green.xPos, `${title}: green right of blue`);
+            assert.equal((blue.xPos ?? 0) + blue.width, green.xPos, `${title}: green right of blue`);
         }
     });
 
-    it("lays the tiles on the 48-column grid without overlap", () => {
-        const { columns, tiles } = dashboard.mosaicLayout;
+    it("lays the tiles on the 48-column grid without overlap, writing no zero position (the API drops them, which would read as a change)", () => {
+        const { columns } = dashboard.mosaicLayout;
         assert.equal(columns, 48);
+        for (const t of dashboard.mosaicLayout.tiles) assert.ok(t.xPos !== 0 && t.yPos !== 0, `${t.widget.title}: no zero position`);
+        const tiles = dashboard.mosaicLayout.tiles.map((t) => ({ ...t, xPos: t.xPos ?? 0, yPos: t.yPos ?? 0 }));
         for (const t of tiles) assert.ok(t.xPos >= 0 && t.xPos + t.width <= columns && t.height > 0, t.widget.title);
         for (const [i, a] of tiles.entries()) {
             for (const b of tiles.slice(i + 1)) {
