@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
-import { COLORS, Color, TargetedRoute, VirtualServiceInputs, VirtualServiceSpec, buildVirtualServiceSpec, routeRequest } from "../components/routing";
+import { COLORS, Color, StringMatch, TargetedRoute, VirtualServiceInputs, VirtualServiceSpec, buildVirtualServiceSpec, routeRequest } from "../components/routing";
 import {
     catchAllShares,
     colorsGainingTraffic,
@@ -73,9 +73,9 @@ describe("which colors gain traffic (pure)", () => {
         const route = fc.record({
             name: fc.constantFrom("internal", "qa", "beta"),
             color,
-            headers: fc.constantFrom({ "x-internal-user": { exact: "true" } }, { "x-qa": { exact: "1" } }, { "x-qa": { prefix: "" } }),
+            headers: fc.constantFrom<Record<string, StringMatch>>({ "x-internal-user": { exact: "true" } }, { "x-qa": { exact: "1" } }, { "x-qa": { prefix: "" } }),
         });
-        const inputs = fc.record({
+        const inputs: fc.Arbitrary<Partial<VirtualServiceInputs>> = fc.record({
             activeColor: color,
             trafficWeights: fc.option(fc.integer({ min: 0, max: 100 }).map((g) => ({ blue: 100 - g, green: g })), { nil: undefined }),
             targetedRoutes: fc.uniqueArray(route, { maxLength: 3, selector: (r) => r.name }),
