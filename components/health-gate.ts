@@ -137,7 +137,8 @@ export async function runHealthGate(args: GateHookArgs, options: { query: GateQu
         const verdict = gateVerdict({
             app: record.app, namespace: record.namespace, color: gain.color, gains: gain.reasons, policy,
             rollback: detectRollback(gain.color, args.oldInputs, args.newInputs), creating, preview: options.preview,
-            dataSources: dataSourceAdvice(gain.color, dataSourceFacts(next, gain.color, record)),
+            // Data comes from what routed requests before this change (the mirror copied to the then idle color).
+            dataSources: dataSourceAdvice(gain.color, dataSourceFacts(previous ?? next, gain.color, record)),
             keptColor: kept.find((c) => c !== gain.color),
         }, checks);
         return { ...verdict, color: gain.color };

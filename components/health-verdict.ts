@@ -341,6 +341,7 @@ function gateMessage(context: GateContext, checks: MeasuredCheck[], outcomes: Ch
     ];
     if (context.rollback.rollback) lines.push(`  Rollback: ${context.rollback.reason}; no data is needed for it.`);
     else if (context.creating) lines.push("  The VirtualService is new (a new stack or a replacement): there is no route to keep.");
+    if (!refused && context.rollback.rollback && !found.failing && !found.unknown) return lines.join("\n");
     if (refused) {
         lines.push(`  Nothing was changed: the VirtualService keeps its routes${context.keptColor ? ` and ${context.keptColor} keeps its traffic` : ""}.`);
     }
