@@ -214,6 +214,14 @@ export function checkBlueGreenEnvironmentWarnings(args: BlueGreenEnvironmentArgs
     return [
         ...(args.cluster ? under("cluster", gkeClusterWarnings(resolveGkeClusterArgs(args.cluster))) : []),
         ...(mesh !== false ? under("mesh", istioMeshWarnings(mesh)) : []),
+        // The gate's default endpoint on a cluster built here is Managed Prometheus, which only this
+        // stack's scrape objects feed: without them it finds no data (unless something else scrapes the series).
+        ...(args.cluster && !collectsMetrics(args) && args.workload.healthGate?.mode !== "off" && args.workload.healthGate?.queryUrl === undefined ? [{
+            setting: "collectMetrics",
+            message: "is false while the health gate queries Managed Prometheus, which then gets none of the series it reads from this stack: " +
+                "every switch finds no data (and is refused with requireData) unless you scrape them yourself; " +
+                "allowed values: true (the default here), or give the gate the query URL of the Prometheus that has them, or turn the gate off",
+        }] : []),
         // Allowed addresses that add up to every address are previewAccess open under another name.
         ...(Array.isArray(sources) && cidrsCoverEverything(sources) ? [{
             setting: "workload.previewAccess.sourceCidrs",

@@ -1,12 +1,14 @@
 import * as assert from "node:assert/strict";
 import { RE2JS } from "re2js";
 import { HEALTH_METRICS, SeriesFilter, gatewaySeriesFilter, sidecarSeriesFilter } from "../components/health-queries";
+import { GATE_INGESTION_DELAY_SECONDS, GATE_SCRAPE_INTERVAL_SECONDS, MIN_GATE_WINDOW_SECONDS } from "../components/health-verdict";
 import {
     ENVOY_STATS_PATH, ENVOY_STATS_PORT, MANAGED_PROMETHEUS_API, SCRAPE_INTERVAL_SECONDS, buildEnvoyPodMonitoringSpec,
 } from "../components/workload-telemetry";
+import { readStackConfigFromAll } from "../components/stack-config";
 import { loadProgram } from "../offline/program";
 import { loadStackConfig } from "../offline/stack-files";
-import { DEV_ON_EXISTING_CLUSTER, DeclaredResource, Evaluation, Resources, evaluate, useMocks } from "./harness";
+import { DEV_ON_EXISTING_CLUSTER, DeclaredResource, Evaluation, PROJECT, Resources, evaluate, useMocks } from "./harness";
 
 /** Whether Prometheus's `keep` action keeps a series with these labels: the joined values match the regex in full (RE2). */
 function kept(filter: SeriesFilter, labels: Record<string, string>): boolean {
@@ -66,6 +68,11 @@ describe("workload telemetry: scrape filters (pure)", () => {
         });
         assert.deepEqual([ENVOY_STATS_PORT, ENVOY_STATS_PATH, SCRAPE_INTERVAL_SECONDS], ["http-envoy-prom", "/stats/prometheus", 30]);
     });
+
+    it("scrape as often as the gate's shortest window assumes (two scrapes plus ingestion delay)", () => {
+        assert.equal(GATE_SCRAPE_INTERVAL_SECONDS, SCRAPE_INTERVAL_SECONDS);
+        assert.equal(MIN_GATE_WINDOW_SECONDS, 2 * SCRAPE_INTERVAL_SECONDS + GATE_INGESTION_DELAY_SECONDS);
+    });
 });
 
 describe("workload telemetry through the stack config (index.ts)", () => {
@@ -114,6 +121,15 @@ describe("workload telemetry through the stack config (index.ts)", () => {
         assert.deepEqual(monitors.edge.spec.selector, { matchLabels: { app: "edge" } });
         assert.deepEqual(collected.resources.filter((r) => r.type.startsWith("gcp:")), []);
         assert.equal(collected.outputs?.dashboardUrl, "");
+    });
+
+    it("warns when collectMetrics is off while the gate would read Managed Prometheus, which nothing here feeds", () => {
+        const all = (overrides: Record<string, string>) => loadStackConfig("dev", overrides);
+        const warnings = (overrides: Record<string, string>) => readStackConfigFromAll(all(overrides), PROJECT, "dev").warnings.filter((w) => w.setting === "collectMetrics");
+        assert.match(warnings({ collectMetrics: "false" })[0]?.message ?? "", /health gate queries Managed Prometheus, which then gets none of the series/);
+        for (const quiet of [{}, { collectMetrics: "false", healthGate: "off" }, { collectMetrics: "false", healthGateQueryUrl: "http://prometheus.example.com/api/v1/query" }] as Record<string, string>[]) {
+            assert.deepEqual(warnings(quiet), [], JSON.stringify(quiet));
+        }
     });
 
     it("refuses a collectMetrics that is not auto, true or false, naming the setting", async () => {
