@@ -10,6 +10,12 @@ import { Color } from "./routing";
  * teams relabel versions, and istio/proxy prefers `app.kubernetes.io/version` for it.
  */
 
+/**
+ * How often each proxy is scraped: the scrape objects use it, and the health gate's shortest
+ * window is built on it (two scrapes plus the ingestion delay). Each scrape is one sample per kept series.
+ */
+export const SCRAPE_INTERVAL_SECONDS = 30;
+
 /** The request counter every sidecar exports. */
 export const ISTIO_REQUESTS_TOTAL = "istio_requests_total";
 /** The request duration histogram (milliseconds) every sidecar exports. */

@@ -4,7 +4,7 @@
 // are scraped all the time, so a switch still changes only the VirtualService.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { SeriesFilter, gatewaySeriesFilter, sidecarSeriesFilter } from "./health-queries";
+import { SCRAPE_INTERVAL_SECONDS, SeriesFilter, gatewaySeriesFilter, sidecarSeriesFilter } from "./health-queries";
 import { componentType } from "./tokens";
 import { commonLabels } from "./workload";
 
@@ -17,11 +17,7 @@ export const ENVOY_STATS_PORT = "http-envoy-prom";
 /** The path of Envoy's stats in Prometheus format, Istio's standard metrics included. */
 export const ENVOY_STATS_PATH = "/stats/prometheus";
 
-/**
- * How often each proxy is scraped. The health gate's window must span at least two scrapes plus
- * Managed Prometheus's ingestion delay; each scrape is one sample per kept series.
- */
-export const SCRAPE_INTERVAL_SECONDS = 30;
+export { SCRAPE_INTERVAL_SECONDS } from "./health-queries";
 
 /** The spec of a PodMonitoring (only the fields used here; names as in the upstream CRD). */
 export interface PodMonitoringSpec {
