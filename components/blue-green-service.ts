@@ -363,8 +363,44 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
             // An idle size refused outright is not reported twice.
             .filter((p) => !idleProblems.some((q) => q.setting === p.setting)));
     }
+    problems.push(...checkColorPins(args));
     if (Object.keys(args.gatewaySelector).length === 0) {
         problems.push({ setting: "gatewaySelector", message: "is empty; allowed values: the ingress gateway pods' labels, e.g. { istio: ingressgateway }" });
+    }
+    return problems;
+}
+
+/** True when the colors pin their Istio revisions (per-color injection instead of the namespace's). */
+export function colorsArePinned(args: Pick<ResolvedBlueGreenServiceArgs, "colors">): boolean {
+    return COLORS.some((color) => args.colors[color].istioRevision !== undefined);
+}
+
+/**
+ * Checks the colors' revision pins: on both colors or neither (a pinned namespace has no injection
+ * label, so an unpinned color would run without a sidecar), DNS labels, and no namespace revision
+ * beside them (the namespace's label would override every pod's).
+ */
+function checkColorPins(args: ResolvedBlueGreenServiceArgs): ConfigProblem[] {
+    if (!colorsArePinned(args)) return [];
+    const problems: ConfigProblem[] = [];
+    for (const color of COLORS) {
+        const pin = args.colors[color].istioRevision;
+        const setting = `colors.${color}.istioRevision`;
+        if (pin === undefined) {
+            const other = otherColor(color);
+            problems.push({
+                setting,
+                message: `is unset while colors.${other}.istioRevision pins ${other}: pinned colors take the injection label off the namespace, so ${color}'s pods ` +
+                    `would start without a sidecar; allowed values: a revision for ${color} too (the same as ${other}'s to keep it where it is), or unset both`,
+            });
+        } else if (pin !== "default") problems.push(...checkDnsLabel(setting, pin, 40));
+    }
+    if (args.istioRevision !== undefined) {
+        problems.push({
+            setting: "istioRevision",
+            message: `is ${describe(args.istioRevision)} while colors.blue.istioRevision and colors.green.istioRevision pin each color; a namespace label overrides ` +
+                "every pod's revision label (Istio's webhook selectors); allowed values: unset (each color's pin decides)",
+        });
     }
     return problems;
 }
@@ -561,7 +597,8 @@ function gatewayName(app: string): string {
  * else fails the update instead of being overwritten.
  */
 function declareNamespace(owner: BlueGreenService, name: string, a: ResolvedBlueGreenServiceArgs): k8s.core.v1.Namespace | k8s.core.v1.NamespacePatch {
-    const namespaceLabels = { ...injectionLabels(a.istioRevision), ...podSecurityLabels(a.podSecurity) };
+    // Pinned colors carry their revision on the pod template: the namespace then has no injection label, which would win.
+    const namespaceLabels = { ...(colorsArePinned(a) ? {} : injectionLabels(a.istioRevision)), ...podSecurityLabels(a.podSecurity) };
     return a.createNamespace
         ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: a.namespace, labels: { ...commonLabels(a.appName), ...namespaceLabels } } }, { parent: owner })
         : new k8s.core.v1.NamespacePatch(`${name}-namespace-labels`, {
@@ -588,7 +625,7 @@ function colorDeployer(scope: DeclarationScope, beforeRoute: readonly Color[]) {
         metadata: { ...objectMeta(scope, colorWorkload(a.appName, color)), labels: { ...scope.labels, app: a.appName, version: color } },
         spec: buildDeploymentSpec({
             app: a.appName, color, resources: a.resources, drain: a.drain,
-            spec: { image: pinnedImage(`colors.${color}.image`, a.colors[color].image), replicas: replicas[color] },
+            spec: { image: pinnedImage(`colors.${color}.image`, a.colors[color].image), replicas: replicas[color], istioRevision: a.colors[color].istioRevision },
         }),
     }, {
         ...afterMesh(scope, after),
