@@ -158,3 +158,32 @@ export async function guardRevision(params: {
         await params.sleep(GUARD_POLL_SECONDS);
     }
 }
+
+/** The revision a `base` Release's inputs point the default validator at (`default` when unset), or undefined for another chart. */
+export function validatorOfBaseRelease(inputs: Record<string, any> | undefined): string | undefined {
+    const chart = typeof inputs?.chart === "string" ? inputs.chart : "";
+    if (chart !== "base" && !chart.endsWith("/base")) return undefined;
+    const revision = inputs?.values?.defaultRevision;
+    return typeof revision === "string" && revision !== "" ? revision : DEFAULT_REVISION_NAME;
+}
+
+/** True when a Deployment as the API returns it is Available (its Available condition, or a ready replica). */
+export function deploymentAvailable(deployment: any): boolean {
+    const condition = (deployment?.status?.conditions ?? []).find((c: { type?: string }) => c.type === "Available");
+    return condition ? condition.status === "True" : (deployment?.status?.availableReplicas ?? 0) > 0;
+}
+
+/**
+ * The refusal when `base` is about to point the default validating webhook at a revision whose
+ * istiod is not Available: once istiod has set it to fail closed, every unlabelled Istio config
+ * write would be refused until it is. This is the one-step `istioRevision` change (base moves
+ * first, the new istiod comes after it, the old one is deleted at the end).
+ */
+export function validatorNotReadyMessage(from: string, to: string, namespace: string): string {
+    const deployment = to === DEFAULT_REVISION_NAME ? "istiod" : `istiod-${to}`;
+    return `Refusing to point the default validating webhook (base defaultRevision) from revision ${from} to ${to}: Deployment ${namespace}/${deployment} ` +
+        "is not Available, and the webhook fails closed, so every Istio config write would be refused until it is. Install the revision first: " +
+        `list both in istioControlPlanes (istioControlPlanes=["${from}=<version>","${to}=<version>"], istioValidatorRevision=${from}, ingressIstioRevision=${from}), ` +
+        `run pulumi up, then move the validator with istioValidatorRevision=${to}. Changing istioRevision alone does this in one step, which would also orphan every ` +
+        "running sidecar of the old revision.";
+}
