@@ -70,7 +70,11 @@ const qualified = (m: ListedMeta) => (m.namespace ? `${m.namespace}/${m.name}` :
  */
 export function revisionReferences(revision: string, inventory: RevisionInventory, ownRelease: string): RevisionReference[] {
     const refs: RevisionReference[] = [];
-    const add = (kind: string, meta: ListedMeta, how: string) => refs.push({ kind, name: qualified(meta), how, terminating: meta.deletionTimestamp !== undefined });
+    // Everything in a namespace being deleted goes with it.
+    const leaving = new Set(inventory.namespaces.filter((ns) => ns.deletionTimestamp !== undefined).map((ns) => ns.name));
+    const add = (kind: string, meta: ListedMeta, how: string) => refs.push({
+        kind, name: qualified(meta), how, terminating: meta.deletionTimestamp !== undefined || (meta.namespace !== undefined && leaving.has(meta.namespace)),
+    });
     // istio-injection=enabled is served by the revision-less istiod, unless a "default" tag sends it elsewhere.
     const defaultTagElsewhere = inventory.tagWebhooks.some((w) => w.labels?.[TAG] === DEFAULT_REVISION_NAME && w.labels?.[REV] !== DEFAULT_REVISION_NAME);
     for (const ns of inventory.namespaces) {
