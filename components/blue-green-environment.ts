@@ -11,6 +11,8 @@ import {
     ISTIO_DEFAULTS, ISTIO_PLATFORMS, IstioMesh, IstioMeshArgs, IstioPlatform, checkControlPlanesAlone, checkIstioMeshArgs, istioMeshWarnings, meshRevisions,
 } from "./istio-mesh";
 import { DEFAULT_REVISION_NAME, checkRevisionReference } from "./mesh-revisions";
+import { HealthGateArgs } from "./health-gate";
+import { managedPrometheusQueryUrl } from "./health-verdict";
 import { COLORS, Color } from "./routing";
 import { ConfigProblem, checkDnsLabel, checkOwnNamespace, cidrsCoverEverything, describe, throwIfProblems } from "./validation";
 import { componentType, withPreviousType } from "./tokens";
@@ -82,6 +84,16 @@ function meshArgsOf(args: Pick<BlueGreenEnvironmentArgs, "installMesh" | "mesh" 
         ...(revision !== undefined ? { revision } : {}),
         platform: installed.platform ?? (args.cluster ? "gke" : ""),
     };
+}
+
+/**
+ * The workload's health gate with its query URL: the one given, or on a cluster built here Managed
+ * Prometheus's query API for the cluster's project (the cluster has Managed Prometheus on).
+ */
+export function workloadHealthGate(args: Pick<BlueGreenEnvironmentArgs, "cluster" | "workload">): HealthGateArgs | undefined {
+    const gate = args.workload.healthGate;
+    if (gate?.queryUrl !== undefined || !args.cluster) return gate;
+    return { ...gate, queryUrl: managedPrometheusQueryUrl(args.cluster.project) };
 }
 
 /** The workload's TLS arguments with the gateway namespace filled in. */
@@ -211,6 +223,7 @@ export function resolvedWorkload(args: BlueGreenEnvironmentArgs): ResolvedBlueGr
         gatewaySelector: args.existingGatewaySelector,
         gatewayNamespace: gatewayNamespaceOf(args),
         tls: workloadTls(args),
+        healthGate: workloadHealthGate(args),
     });
 }
 
@@ -298,6 +311,7 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
             ...args.workload,
             colors: checkedColors(args.workload.colors),
             tls: workloadTls(args),
+            healthGate: workloadHealthGate(args),
             gatewaySelector: kids.mesh?.gatewaySelector ?? args.existingGatewaySelector,
             gatewayNamespace: gatewayNamespaceOf(args),
             ingressAddress: kids.mesh?.ingressAddress,

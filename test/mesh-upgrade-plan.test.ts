@@ -60,6 +60,8 @@ describe("a revision-based Istio upgrade, step by step (npm run plan)", function
             "bluegreen-app-blue: spec.template.metadata.labels.istio.io/rev",
             "bluegreen-app-green: spec.template.metadata.labels.istio.io/rev",
             "bluegreen-app-namespace: metadata.labels.istio-injection",
+            // The health gate's record of what the active color serves (issue 19): its template changed.
+            "bluegreen-app-virtualservice: metadata.annotations.gke-istio-bluegreen.dev/served-template-blue",
         ]);
         const after = plan.updates.map((u) => u.resource);
         assert.equal(after.find((r) => r.name === "bluegreen-app-namespace")!.inputs.metadata.labels["istio-injection"], undefined);

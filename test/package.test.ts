@@ -40,12 +40,14 @@ describe("the public API (components/index.ts)", () => {
         assert.deepEqual(Object.keys(api).sort(), [
             "BLUE_GREEN_DEFAULTS", "BlueGreenEnvironment", "BlueGreenService", "CERT_MANAGER_DEFAULTS", "COLORS", "CertManager", "Color", "ConfigError",
             "DEFAULT_CLUSTER_IDENTIFIER", "DEFAULT_DRAIN_DELAY_SECONDS", "DEFAULT_ISTIO_VERSION", "DEFAULT_PREVIEW_ACCESS", "DEFAULT_RESILIENCE",
-            "DEFAULT_RESOURCES", "DEFAULT_ROLLOUT_TIMEOUT_SECONDS", "DrainAction", "DrainActions", "GKE_DEFAULTS", "GkeCluster", "ISTIO_DEFAULTS",
-            "ISTIO_PLATFORMS", "IssuerKind", "IstioMesh", "IstioPlatform", "LOAD_BALANCER_POLICIES", "LoadBalancerPolicy", "MIN_ISTIO_VERSION",
+            "DEFAULT_RESOURCES", "DEFAULT_ROLLOUT_TIMEOUT_SECONDS", "DrainAction", "DrainActions", "GKE_DEFAULTS", "GkeCluster",
+            "HEALTH_GATE_DEFAULTS", "HEALTH_GATE_MODES", "HealthGateMode", "ISTIO_DEFAULTS",
+            "ISTIO_PLATFORMS", "IssuerKind", "IstioMesh", "IstioPlatform", "LOAD_BALANCER_POLICIES", "LoadBalancerPolicy", "MIN_GATE_WINDOW_SECONDS", "MIN_ISTIO_VERSION",
             "MTLS_MODES", "MtlsMode", "POD_SECURITY_LEVELS", "PREVIEW_ACCESS_MODES", "PodSecurityLevel", "PreviewAccessMode", "RELEASE_CHANNELS",
             "ReleaseChannel", "SERVICE_ENTRY_PROTOCOLS", "ServiceEntryLocation", "ServiceEntryProtocol", "ServiceEntryResolution", "authorize", "buildDeploymentSpec", "buildDestinationRuleSpec", "buildGatewayPreviewPolicy", "buildGatewaySpec",
             "buildMeshPreviewPolicy", "buildRequestAuthenticationSpec", "buildServiceEntrySpec", "buildServiceSpec", "buildVirtualServiceSpec",
-            "curlCommands", "describeRouting", "gatewayHostPatterns", "rolloutOrder", "routeRequest", "trafficReceivers",
+            "colorsGainingTraffic", "curlCommands", "describeRouting", "detectRollback", "gateVerdict", "gatewayHostPatterns", "rolloutOrder", "routeRequest",
+            "trafficReceivers",
         ]);
     });
 });
@@ -80,10 +82,11 @@ describe("the npm package (packed, installed, consumed)", function () {
         assert.equal(manifest.types, "bin/index.d.ts");
         assert.equal(manifest.license, "Apache-2.0");
         assert.match(fs.readFileSync(path.join(consumer, "node_modules", "gke-istio-bluegreen", "LICENSE"), "utf8"), /Apache License\s+Version 2\.0/);
-        assert.deepEqual(Object.keys(manifest.peerDependencies), ["@pulumi/gcp", "@pulumi/pulumi"]);
+        assert.deepEqual(Object.keys(manifest.peerDependencies), ["@pulumi/gcp", "@pulumi/pulumi", "google-auth-library"]);
         assert.equal(manifest.dependencies["@pulumi/pulumi"], undefined, "the SDK is a peer, never a second copy");
         assert.deepEqual(Object.keys(manifest.dependencies).sort(), ["@pulumi/kubernetes", "re2js"], "what the library loads on every path");
-        assert.deepEqual(manifest.peerDependenciesMeta, { "@pulumi/gcp": { optional: true } }, "only a program that builds a GKE cluster installs @pulumi/gcp");
+        assert.deepEqual(manifest.peerDependenciesMeta, { "@pulumi/gcp": { optional: true }, "google-auth-library": { optional: true } },
+            "only a program that builds a GKE cluster installs @pulumi/gcp; only one whose health gate queries Managed Prometheus installs google-auth-library");
         assert.deepEqual(installedWith(manifest).sort(), ["@pulumi/kubernetes", "@pulumi/pulumi", "re2js"]);
         for (const devOnly of ["ajv", "yaml", "kubernetes-models", "@kubernetes-models/cert-manager"]) {
             assert.equal(manifest.dependencies[devOnly], undefined, `${devOnly} serves only the offline tools`);
