@@ -19,5 +19,6 @@ export = async () => {
         activeColor: env.activeColor,
         idleColor: env.idleColor,
         curlCommands: env.curlCommands,
+        dashboardUrl: env.dashboardUrl,
     };
 };

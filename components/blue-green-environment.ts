@@ -6,7 +6,10 @@ import {
 } from "./blue-green-service";
 import { CERT_MANAGER_DEFAULTS, CertManager, CertManagerArgs, checkCertManagerArgs } from "./cert-manager";
 import { TlsArgs } from "./delivery";
-import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, gkeClusterWarnings, requireGcpInstalled, resolveGkeClusterArgs } from "./gke-cluster";
+import {
+    GkeCluster, GkeClusterArgs, checkGkeClusterArgs, declareMonitoringDashboard, gkeClusterWarnings, requireGcpInstalled, resolveGkeClusterArgs,
+} from "./gke-cluster";
+import { buildHealthDashboard, dashboardConsoleUrl } from "./health-dashboard";
 import {
     ISTIO_DEFAULTS, ISTIO_PLATFORMS, IstioMesh, IstioMeshArgs, IstioPlatform, checkControlPlanesAlone, checkIstioMeshArgs, istioMeshWarnings, meshRevisions,
 } from "./istio-mesh";
@@ -16,6 +19,7 @@ import { managedPrometheusQueryUrl } from "./health-verdict";
 import { COLORS, Color } from "./routing";
 import { ConfigProblem, checkDnsLabel, checkOwnNamespace, cidrsCoverEverything, describe, throwIfProblems } from "./validation";
 import { componentType, withPreviousType } from "./tokens";
+import { WorkloadTelemetry } from "./workload-telemetry";
 
 /** Arguments of BlueGreenEnvironment. */
 export interface BlueGreenEnvironmentArgs {
@@ -42,6 +46,19 @@ export interface BlueGreenEnvironmentArgs {
     certManager?: CertManagerArgs;
     /** The blue-green workload; its gateway selector, mesh dependencies, TLS namespace and ingress address are wired here. */
     workload: WorkloadArgs;
+    /**
+     * Scrape the workload's sidecars and the ingress gateway with Managed Service for Prometheus
+     * (PodMonitoring objects keeping only the health gate's and dashboard's series) and, on a cluster
+     * built here, declare the app's Cloud Monitoring dashboard. Default: true when `cluster` is set
+     * (GkeCluster turns Managed Prometheus on), false on an existing cluster, whose Managed Prometheus
+     * must be on (it serves the PodMonitoring CRD) before this is set true.
+     */
+    collectMetrics?: boolean;
+}
+
+/** Whether the environment declares the scrape objects: `collectMetrics`, by default only on a cluster built here. */
+export function collectsMetrics(args: Pick<BlueGreenEnvironmentArgs, "collectMetrics" | "cluster">): boolean {
+    return args.collectMetrics ?? args.cluster !== undefined;
 }
 
 /** The mesh arguments as installed here, or false for an existing mesh. */
@@ -176,6 +193,9 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
             problems.push({ setting, message: "is set while Istio is installed here; allowed values: unset (the installed gateway's are used) or set installMesh to false" });
         }
     }
+    if (args.collectMetrics !== undefined && typeof args.collectMetrics !== "boolean") {
+        problems.push({ setting: "collectMetrics", message: `got ${describe(args.collectMetrics)}; allowed values: true, false (unset: true when a cluster is built here)` });
+    }
     if (args.installMesh !== undefined && typeof args.installMesh !== "boolean") {
         problems.push({ setting: "installMesh", message: `got ${describe(args.installMesh)}; allowed values: true, false` });
     } else if (installed === false && args.mesh !== undefined) {
@@ -238,6 +258,14 @@ export function checkBlueGreenEnvironmentWarnings(args: BlueGreenEnvironmentArgs
     return [
         ...(args.cluster ? under("cluster", gkeClusterWarnings(resolveGkeClusterArgs(args.cluster))) : []),
         ...(mesh !== false ? under("mesh", istioMeshWarnings(mesh)) : []),
+        // The gate's default endpoint on a cluster built here is Managed Prometheus, which only this
+        // stack's scrape objects feed: without them it finds no data (unless something else scrapes the series).
+        ...(args.cluster && !collectsMetrics(args) && args.workload.healthGate?.mode !== "off" && args.workload.healthGate?.queryUrl === undefined ? [{
+            setting: "collectMetrics",
+            message: "is false while the health gate queries Managed Prometheus, which then gets none of the series it reads from this stack: " +
+                "every switch finds no data (and is refused with requireData) unless you scrape them yourself; " +
+                "allowed values: true (the default here), or give the gate the query URL of the Prometheus that has them, or turn the gate off",
+        }] : []),
         // Allowed addresses that add up to every address are previewAccess open under another name.
         ...(Array.isArray(sources) && cidrsCoverEverything(sources) ? [{
             setting: "workload.previewAccess.sourceCidrs",
@@ -256,6 +284,7 @@ interface BlueGreenEnvironmentChildren {
     cluster?: GkeCluster;
     mesh?: IstioMesh;
     workload: BlueGreenService;
+    telemetry?: WorkloadTelemetry;
 }
 const blueGreenEnvironmentChildren = new WeakMap<BlueGreenEnvironment, BlueGreenEnvironmentChildren>();
 
@@ -279,6 +308,8 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
     public readonly idleColor: pulumi.Output<Color>;
     /** curl commands reaching each color through the gateway. */
     public readonly curlCommands: pulumi.Output<CurlCommands>;
+    /** The Cloud console address of the app's dashboard (empty when none is declared: an existing cluster, or collectMetrics false). */
+    public readonly dashboardUrl: pulumi.Output<string>;
 
     constructor(name: string, args: BlueGreenEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate every part before registering anything, so bad input never leaves a half-built stack.
@@ -323,6 +354,26 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
             gatewayDependencies: kids.mesh ? [kids.mesh.ingressNamespaceResource] : [],
         });
 
+        const resolved = resolvedWorkload(args);
+        if (collectsMetrics(args)) {
+            kids.telemetry = new WorkloadTelemetry(`${name}-telemetry`, {
+                namespace: resolved.namespace,
+                appName: resolved.appName,
+                gatewayNamespace: gatewayNamespaceOf(args),
+                gatewaySelector: kids.mesh?.gatewaySelector ?? resolved.gatewaySelector,
+            }, { ...providerOpts, workloadNamespace: kids.workload.namespace, gatewayNamespace: kids.mesh?.ingressNamespaceResource });
+        }
+        // The dashboard needs a project and @pulumi/gcp: declared with the cluster built here.
+        const dashboardProject = kids.telemetry && args.cluster ? args.cluster.project : undefined;
+        if (dashboardProject !== undefined) {
+            const dashboard = declareMonitoringDashboard(`${name}-dashboard`, dashboardProject, JSON.stringify(buildHealthDashboard({
+                namespace: resolved.namespace, app: resolved.appName, gatewayNamespace: gatewayNamespaceOf(args),
+            })), { parent: this });
+            this.dashboardUrl = dashboard.id.apply((id) => dashboardConsoleUrl(dashboardProject, id));
+        } else {
+            this.dashboardUrl = pulumi.output("");
+        }
+
         this.clusterName = kids.cluster?.clusterName ?? pulumi.output("");
         this.kubeconfig = kids.cluster?.kubeconfig ?? pulumi.secret(pulumi.output(args.kubeconfig ?? ""));
         this.ingressAddress = kids.mesh?.ingressAddress ?? pulumi.output("");
@@ -339,6 +390,7 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
             activeColor: this.activeColor,
             idleColor: this.idleColor,
             curlCommands: this.curlCommands,
+            dashboardUrl: this.dashboardUrl,
         });
     }
 
@@ -360,5 +412,10 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
     /** The workload component. */
     get workload(): BlueGreenService {
         return blueGreenEnvironmentChildren.get(this)!.workload;
+    }
+
+    /** The scrape objects' component, when metrics are collected. */
+    get telemetry(): WorkloadTelemetry | undefined {
+        return blueGreenEnvironmentChildren.get(this)!.telemetry;
     }
 }

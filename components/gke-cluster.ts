@@ -415,6 +415,14 @@ function loadGcp(): typeof gcp {
     }
 }
 
+/**
+ * A Cloud Monitoring dashboard in `project` from its JSON: a `gcp.monitoring.Dashboard`, typed as
+ * its base class so that the package's declarations never name @pulumi/gcp (see GkeCluster's getters).
+ */
+export function declareMonitoringDashboard(name: string, project: string, dashboardJson: string, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
+    return new (loadGcp().monitoring.Dashboard)(name, { project, dashboardJson }, opts);
+}
+
 /** Throws the message of `loadGcp` when @pulumi/gcp is not installed; for components that build a cluster later. */
 export function requireGcpInstalled(): void {
     loadGcp();

@@ -10,6 +10,12 @@ import { Color } from "./routing";
  * teams relabel versions, and istio/proxy prefers `app.kubernetes.io/version` for it.
  */
 
+/**
+ * How often each proxy is scraped: the scrape objects use it, and the health gate's shortest
+ * window is built on it (two scrapes plus the ingestion delay). Each scrape is one sample per kept series.
+ */
+export const SCRAPE_INTERVAL_SECONDS = 30;
+
 /** The request counter every sidecar exports. */
 export const ISTIO_REQUESTS_TOTAL = "istio_requests_total";
 /** The request duration histogram (milliseconds) every sidecar exports. */
@@ -90,4 +96,87 @@ export function expandCheckQuery(query: string, target: HealthQueryTarget): stri
         "{{window}}": target.window,
     };
     return query.replace(/\{\{(namespace|workload|app|color|window)\}\}/g, (placeholder) => values[placeholder]);
+}
+
+/** What the ingress gateway's proxies reported about the app's Service: which gateway, which app. */
+export interface GatewayQueryTarget {
+    /** The namespace of the ingress gateway's pods. */
+    gatewayNamespace: string;
+    /** The workload namespace, where the app's Service lives. */
+    namespace: string;
+    /** The app name, which is also its Service's name. */
+    app: string;
+    /** The PromQL range, e.g. `5m`. */
+    window: string;
+}
+
+/**
+ * The label matchers selecting the gateway's client-side series for the app's Service. Keyed on the
+ * Service, not the workload: a request the gateway could send to no pod (503, no healthy upstream)
+ * carries `destination_workload="unknown"` but still names the Service it was routed to.
+ */
+export function gatewaySelector(target: Omit<GatewayQueryTarget, "window">, extra: string[] = []): string {
+    return `{${[
+        `reporter="source"`,
+        `source_workload_namespace=${promString(target.gatewayNamespace)}`,
+        `destination_service_namespace=${promString(target.namespace)}`,
+        `destination_service_name=${promString(target.app)}`,
+        ...extra,
+    ].join(",")}}`;
+}
+
+/**
+ * The share (0..1) of the gateway's requests for the app that went to `color` over the window: which
+ * color is active, read from the traffic instead of from the configuration. 0 (not empty) for a
+ * color that got none while the other got some; mirrored copies are not counted by the gateway.
+ */
+export function gatewayTrafficShareQuery(target: GatewayQueryTarget, color: Color): string {
+    const toColor = gatewaySelector(target, [`destination_workload=${promString(colorWorkload(target.app, color))}`]);
+    return `(sum(rate(${ISTIO_REQUESTS_TOTAL}${toColor}[${target.window}])) or vector(0)) / sum(rate(${ISTIO_REQUESTS_TOTAL}${gatewaySelector(target)}[${target.window}]))`;
+}
+
+/** Share (0..1) of the app's requests the gateway answered without a 5xx, including those no pod received. */
+export function gatewaySuccessRateQuery(target: GatewayQueryTarget): string {
+    const ok = gatewaySelector(target, [`response_code!~"5.*"`]);
+    return `sum(rate(${ISTIO_REQUESTS_TOTAL}${ok}[${target.window}])) / sum(rate(${ISTIO_REQUESTS_TOTAL}${gatewaySelector(target)}[${target.window}]))`;
+}
+
+/**
+ * A scrape-time filter: keep a series only when its label values, joined with `;` in
+ * `sourceLabels` order, match `regex` in full (Prometheus's `keep` relabeling action).
+ */
+export interface SeriesFilter {
+    /** The labels whose values are joined, `__name__` (the metric name) first. */
+    sourceLabels: string[];
+    /** A regular expression (RE2, anchored at both ends) the joined values must match. */
+    regex: string;
+}
+
+/** `value` as a regular expression matching exactly it. */
+function literalRegex(value: string): string {
+    return value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** The metric names of {@link HEALTH_METRICS} as one regular expression alternative. */
+function healthMetricsRegex(): string {
+    return `(${HEALTH_METRICS.map(literalRegex).join("|")})`;
+}
+
+/**
+ * What the sidecars' scrape keeps: the health metrics as the receiving sidecar reports them (the
+ * series {@link colorSelector} reads); everything else Envoy exports is dropped before ingestion.
+ */
+export function sidecarSeriesFilter(): SeriesFilter {
+    return { sourceLabels: ["__name__", "reporter"], regex: `${healthMetricsRegex()};destination` };
+}
+
+/**
+ * What the gateway's scrape keeps: the health metrics it reports about this app's Service (the
+ * series {@link gatewaySelector} reads), so apps sharing one gateway each keep only their own.
+ */
+export function gatewaySeriesFilter(target: Pick<GatewayQueryTarget, "namespace" | "app">): SeriesFilter {
+    return {
+        sourceLabels: ["__name__", "reporter", "destination_service_namespace", "destination_service_name"],
+        regex: `${healthMetricsRegex()};source;${literalRegex(target.namespace)};${literalRegex(target.app)}`,
+    };
 }

@@ -1,7 +1,7 @@
 // The health gate's policy (settings, defaults, validation) and its verdicts: from the values
 // measured for a color and the bounds, whether the VirtualService change may go ahead, and the
 // message a user reads. Pure: no Pulumi, no HTTP.
-import { CHECK_PLACEHOLDERS, HealthQueryTarget, colorWorkload, expandCheckQuery, latencyQuantileQuery, requestCountQuery, successRateQuery } from "./health-queries";
+import { CHECK_PLACEHOLDERS, HealthQueryTarget, SCRAPE_INTERVAL_SECONDS, colorWorkload, expandCheckQuery, latencyQuantileQuery, requestCountQuery, successRateQuery } from "./health-queries";
 import { Color } from "./routing";
 import { ConfigProblem, describe, parseUrl, urlHasUserInfo } from "./validation";
 
@@ -54,14 +54,12 @@ export interface HealthGatePolicy {
 }
 
 /**
- * The scrape interval the gate assumes (the scrape objects' interval) and how long Managed
- * Prometheus may take before a scraped sample can be queried. `rate()` needs two samples in its
- * window, and the newest ones may not be queryable yet: a shorter window reads nothing.
+ * How long Managed Prometheus may take before a scraped sample can be queried. `rate()` needs two
+ * samples (scrapes) in its window, and the newest ones may not be queryable yet: a shorter window reads nothing.
  */
-export const GATE_SCRAPE_INTERVAL_SECONDS = 30;
 export const GATE_INGESTION_DELAY_SECONDS = 60;
 /** The shortest window the gate accepts: two scrape intervals plus the ingestion delay (2m). */
-export const MIN_GATE_WINDOW_SECONDS = 2 * GATE_SCRAPE_INTERVAL_SECONDS + GATE_INGESTION_DELAY_SECONDS;
+export const MIN_GATE_WINDOW_SECONDS = 2 * SCRAPE_INTERVAL_SECONDS + GATE_INGESTION_DELAY_SECONDS;
 /** The longest window: the gate is about how the color does now. */
 export const MAX_GATE_WINDOW_SECONDS = 24 * 3600;
 
@@ -101,7 +99,7 @@ export function checkHealthGatePolicy(setting: string, policy: HealthGatePolicy)
     }
     const seconds = typeof policy.window === "string" ? windowSeconds(policy.window) : undefined;
     const windowAllowed = `allowed values: a PromQL range of one unit from ${MIN_GATE_WINDOW_SECONDS / 60}m to 24h, e.g. 5m or 10m ` +
-        `(at least two ${GATE_SCRAPE_INTERVAL_SECONDS}s scrape intervals plus ${GATE_INGESTION_DELAY_SECONDS}s of ingestion delay)`;
+        `(at least two ${SCRAPE_INTERVAL_SECONDS}s scrape intervals plus ${GATE_INGESTION_DELAY_SECONDS}s of ingestion delay)`;
     if (seconds === undefined) problems.push({ setting: at("window"), message: `got ${describe(policy.window)}; ${windowAllowed}` });
     else if (seconds < MIN_GATE_WINDOW_SECONDS) problems.push({ setting: at("window"), message: `got ${describe(policy.window)}, too short to hold two samples that can be queried; ${windowAllowed}` });
     else if (seconds > MAX_GATE_WINDOW_SECONDS) problems.push({ setting: at("window"), message: `got ${describe(policy.window)}; ${windowAllowed}` });

@@ -63,6 +63,13 @@ export type { AccessRequest, AuthorizationPolicySpec, GatewayScope } from "./pre
 export { buildDestinationRuleSpec, buildGatewaySpec, buildVirtualServiceSpec, describeRouting, routeRequest } from "./routing";
 export type { RequestInfo, RoutingDecision, RoutingTableRow, VirtualServiceInputs, VirtualServiceSpec } from "./routing";
 export { buildDeploymentSpec, buildServiceSpec } from "./workload";
+// Telemetry: the scrape objects' spec and filters (for your own Prometheus or an existing cluster) and the dashboard's JSON.
+export { buildEnvoyPodMonitoringSpec } from "./workload-telemetry";
+export type { PodMonitoringSpec } from "./workload-telemetry";
+export { gatewaySeriesFilter, sidecarSeriesFilter } from "./health-queries";
+export type { SeriesFilter } from "./health-queries";
+export { buildHealthDashboard, dashboardConsoleUrl } from "./health-dashboard";
+export type { HealthDashboardJson, HealthDashboardTarget } from "./health-dashboard";
 export type { DeploymentInputs } from "./workload";
 export { colorsGainingTraffic, detectRollback } from "./traffic-gain";
 export { gateVerdict } from "./health-verdict";

@@ -114,7 +114,7 @@ export const STACK_SETTINGS = [
     "headerName", "loadBalancer", "externalServices", "kubeconfig", "clusterName", "clusterLocation", "releaseChannel",
     "deletionProtection", "machineType", "minNodes", "maxNodes", "diskSizeGb", "nodesCidr", "podsCidr", "servicesCidr",
     "privateNodes", "masterCidr", "masterAuthorizedNetworks", "installIstio", "istioVersion", "mtlsMode", "ingressReplicas",
-    "ingressGatewaySelector", "ingressGatewayNamespace", "trafficWeights", "targetedRoutes", "mirrorToIdle", "meshRouting",
+    "ingressGatewaySelector", "ingressGatewayNamespace", "collectMetrics", "trafficWeights", "targetedRoutes", "mirrorToIdle", "meshRouting",
     "idleReplicas", "tlsCredentialName", "httpsRedirect", "certIssuer", "installCertManager", "certManagerVersion",
     "routeTimeout", "retryAttempts", "retryPerTryTimeout", "drainDelaySeconds", "drainAction", "rolloutTimeoutSeconds",
     "clusterIdentifier", "imageRepositories", "istioChartRepository", "istioPlatform", "podSecurity", "previewAccess", "previewSourceCidrs",
@@ -367,6 +367,15 @@ class SettingsReader {
         if (raw === "true" || raw === "false") return raw === "true";
         this.problems.push({ setting: "deletionProtection", message: `got ${describe(raw)}; allowed values: auto (on for every stack but dev), true, false` });
         return true;
+    }
+
+    /** `auto` (undefined: the component's default), `true` or `false`. */
+    autoBoolean(key: string, auto: string): boolean | undefined {
+        const raw = this.get(key) ?? "auto";
+        if (raw === "auto") return undefined;
+        if (raw === "true" || raw === "false") return raw === "true";
+        this.problems.push({ setting: key, message: `got ${describe(raw)}; allowed values: auto (${auto}), true, false` });
+        return undefined;
     }
 
     /** A Kubernetes label selector in `key=value,key=value` form. */
@@ -680,6 +689,7 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
         existingGatewayNamespace,
         certManager: installCertManager ? { version: certManagerVersion } : undefined,
         workload,
+        collectMetrics: reader.autoBoolean("collectMetrics", "on when this stack builds the GKE cluster"),
     };
     const locationKey = reader.optional("clusterLocation") === undefined && get("gcp:region") !== undefined ? "gcp:region" : "clusterLocation";
     const argumentProblems = checkBlueGreenEnvironmentArgs(environment)

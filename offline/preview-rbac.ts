@@ -20,6 +20,7 @@ export const PREVIEW_RESOURCES: Record<string, string[]> = {
     "networking.istio.io": ["virtualservices", "destinationrules", "gateways", "serviceentries"],
     "security.istio.io": ["peerauthentications", "authorizationpolicies", "requestauthentications"],
     "cert-manager.io": ["certificates"],
+    "monitoring.googleapis.com": ["podmonitorings"],
 };
 
 /** The name every object of the preview access carries. */

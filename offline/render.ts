@@ -5,6 +5,7 @@ import { ISTIO_DEFAULTS } from "../components/istio-mesh";
 import { CliError, evaluateStack, maskSecrets, parseCommandLine, runCommand, stackConfig, summary } from "./cli";
 import { applyOrder, describeResource, renderManifestsYaml, toKubernetesObject } from "./manifests";
 import { SchemaUnavailableError, SchemaValidator } from "./schema";
+import { PROMETHEUS_ENGINE_COPY } from "./third-party";
 import { PROJECT_ROOT, projectName } from "./stack-files";
 
 const HELP = `Usage: npm start -- [options]
@@ -86,7 +87,8 @@ async function main(): Promise<number> {
         const validator = await SchemaValidator.forIstio(istioVersion);
         const problems = (await Promise.all(objects.map((o) => validator.validate(o)))).flat();
         if (problems.length > 0) throw new CliError(`objects fail schema validation:\n  ${problems.join("\n  ")}`);
-        schemaNote = `${objects.length} objects valid against the Kubernetes schemas (kubernetes-models) and Istio ${istioVersion} CRDs`;
+        schemaNote = `${objects.length} objects valid against the Kubernetes schemas (kubernetes-models), Istio ${istioVersion} CRDs ` +
+            `and Managed Prometheus's PodMonitoring CRD (prometheus-engine ${PROMETHEUS_ENGINE_COPY.version})`;
     } catch (e) {
         if (!(e instanceof SchemaUnavailableError)) throw e;
         schemaNote = `NOT schema-validated: ${e.message}`;

@@ -10,7 +10,7 @@ import Ajv, { ValidateFunction } from "ajv";
 import { parseAllDocuments } from "yaml";
 import type { KubernetesObject } from "../components/references";
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../components/validation";
-import { moduleSourceDir } from "./third-party";
+import { MANAGED_PROMETHEUS_CRD_DIR, PROMETHEUS_ENGINE_COPY, moduleSourceDir, pinnedCopyDir } from "./third-party";
 
 // kubernetes-models is ESM-only; a Function-built import() survives compilation to CommonJS.
 const importEsm = new Function("specifier", "return import(specifier)") as (specifier: string) => Promise<any>;
@@ -89,6 +89,32 @@ export function structuralToJsonSchema(schema: any): any {
     return out;
 }
 
+/**
+ * The CRD files of Managed Service for Prometheus's scrape objects (PodMonitoring,
+ * ClusterPodMonitoring), from the repository's pinned copy of prometheus-engine: what the schema
+ * tests validate against and what the e2e harness applies to its cluster.
+ */
+export function locateManagedPrometheusCrds(): string[] {
+    const dir = path.join(pinnedCopyDir(PROMETHEUS_ENGINE_COPY), MANAGED_PROMETHEUS_CRD_DIR);
+    return Object.keys(PROMETHEUS_ENGINE_COPY.blobs).filter((f) => f.startsWith(`${MANAGED_PROMETHEUS_CRD_DIR}/`))
+        .map((f) => path.join(dir, path.basename(f)));
+}
+
+/** Compiles the openAPIV3Schema of every CRD in a YAML stream, keyed `group/version/Kind`. */
+function compileCrdSchemas(ajv: Ajv, text: string, into: Map<string, ValidateFunction>): void {
+    for (const doc of parseAllDocuments(text)) {
+        const crd = doc.toJS();
+        if (crd?.kind !== "CustomResourceDefinition") continue;
+        for (const version of crd.spec.versions ?? []) {
+            const schema = version.schema?.openAPIV3Schema;
+            if (!schema) continue;
+            // apiVersion, kind and metadata are checked separately; the CRD lists them loosely.
+            const { apiVersion: _a, kind: _k, metadata: _m, ...properties } = schema.properties ?? {};
+            const body = structuralToJsonSchema({ ...schema, properties: { ...properties, apiVersion: {}, kind: {}, metadata: {} } });
+            into.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, ajv.compile(body));
+        }
+    }
+}
 
 /** Validates Kubernetes and Istio objects; `validate` returns problems (empty when valid). */
 export class SchemaValidator {
@@ -98,23 +124,12 @@ export class SchemaValidator {
         public readonly crdSource: string,
     ) {}
 
-    /** Loads the Istio CRD schemas of `istioVersion` (see {@link locateIstioCrds}). */
+    /** Loads the Istio CRD schemas of `istioVersion` (see {@link locateIstioCrds}) and Managed Prometheus's scrape CRDs. */
     static async forIstio(istioVersion: string): Promise<SchemaValidator> {
         const file = locateIstioCrds(istioVersion);
         const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
         const schemas = new Map<string, ValidateFunction>();
-        for (const doc of parseAllDocuments(fs.readFileSync(file, "utf8"))) {
-            const crd = doc.toJS();
-            if (crd?.kind !== "CustomResourceDefinition") continue;
-            for (const version of crd.spec.versions ?? []) {
-                const schema = version.schema?.openAPIV3Schema;
-                if (!schema) continue;
-                // apiVersion, kind and metadata are checked separately; the CRD lists them loosely.
-                const { apiVersion: _a, kind: _k, metadata: _m, ...properties } = schema.properties ?? {};
-                const body = structuralToJsonSchema({ ...schema, properties: { ...properties, apiVersion: {}, kind: {}, metadata: {} } });
-                schemas.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, ajv.compile(body));
-            }
-        }
+        for (const crds of [file, ...locateManagedPrometheusCrds()]) compileCrdSchemas(ajv, fs.readFileSync(crds, "utf8"), schemas);
         return new SchemaValidator(schemas, file);
     }
 

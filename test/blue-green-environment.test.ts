@@ -120,9 +120,10 @@ describe("BlueGreenEnvironment", () => {
             mesh: { mtlsMode: "OFF" as any },
             existingGatewaySelector: { istio: "ingress" },
             workload: { activeColor: "purple" as any },
+            collectMetrics: "yes" as any,
         });
         assert.ok(ev.error);
-        for (const setting of ["kubeconfig", "existingGatewaySelector", "cluster.releaseChannel", "mesh.mtlsMode", "workload.activeColor"]) {
+        for (const setting of ["kubeconfig", "collectMetrics", "existingGatewaySelector", "cluster.releaseChannel", "mesh.mtlsMode", "workload.activeColor"]) {
             assert.match(ev.error.message, new RegExp(`- ${setting.replace(".", "\\.")}: `), setting);
         }
         assert.deepEqual(ev.resources.map((x) => x.type), ["pulumi:pulumi:Stack"]);

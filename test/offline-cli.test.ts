@@ -32,10 +32,10 @@ describe("offline CLI (spawned)", function () {
             assert.match(stdout, new RegExp(`everything else +-> +${color} 100%`));
             assert.match(stdout, /header x-version = "green" +-> +green 100%/);
             assert.match(stdout, /1 +gcp:container\/cluster:Cluster/);
-            assert.match(stdout, /Schema: 15 objects valid/);
+            assert.match(stdout, /Schema: 17 objects valid against the Kubernetes schemas \(kubernetes-models\), Istio 1\.31\.4 CRDs and Managed Prometheus's PodMonitoring CRD \(prometheus-engine v0\.17\.2\)/);
 
             const objects = manifests();
-            assert.equal(objects.length, 15);
+            assert.equal(objects.length, 17);
             for (const o of objects) {
                 assert.ok(o.apiVersion && o.kind && o.metadata?.name, "complete object");
                 if (o.kind !== "Namespace") assert.ok(o.metadata.namespace, `${o.kind} has a namespace`);

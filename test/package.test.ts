@@ -44,10 +44,11 @@ describe("the public API (components/index.ts)", () => {
             "HEALTH_GATE_DEFAULTS", "HEALTH_GATE_MODES", "HealthGateMode", "ISTIO_DEFAULTS",
             "ISTIO_PLATFORMS", "IssuerKind", "IstioMesh", "IstioPlatform", "LOAD_BALANCER_POLICIES", "LoadBalancerPolicy", "MIN_GATE_WINDOW_SECONDS", "MIN_ISTIO_VERSION",
             "MTLS_MODES", "MtlsMode", "POD_SECURITY_LEVELS", "PREVIEW_ACCESS_MODES", "PodSecurityLevel", "PreviewAccessMode", "RELEASE_CHANNELS",
-            "ReleaseChannel", "SERVICE_ENTRY_PROTOCOLS", "ServiceEntryLocation", "ServiceEntryProtocol", "ServiceEntryResolution", "authorize", "buildDeploymentSpec", "buildDestinationRuleSpec", "buildGatewayPreviewPolicy", "buildGatewaySpec",
+            "ReleaseChannel", "SERVICE_ENTRY_PROTOCOLS", "ServiceEntryLocation", "ServiceEntryProtocol", "ServiceEntryResolution", "authorize", "buildDeploymentSpec", "buildDestinationRuleSpec",
+            "buildEnvoyPodMonitoringSpec", "buildGatewayPreviewPolicy", "buildGatewaySpec", "buildHealthDashboard",
             "buildMeshPreviewPolicy", "buildRequestAuthenticationSpec", "buildServiceEntrySpec", "buildServiceSpec", "buildVirtualServiceSpec",
-            "colorsGainingTraffic", "curlCommands", "describeRouting", "detectRollback", "gateVerdict", "gatewayHostPatterns", "rolloutOrder", "routeRequest",
-            "trafficReceivers",
+            "colorsGainingTraffic", "curlCommands", "dashboardConsoleUrl", "describeRouting", "detectRollback", "gateVerdict", "gatewayHostPatterns",
+            "gatewaySeriesFilter", "rolloutOrder", "routeRequest", "sidecarSeriesFilter", "trafficReceivers",
         ]);
     });
 });

@@ -14,7 +14,7 @@ const token = (name: string) => `${PACKAGE}:index:${name}`;
 
 /** The outputs each component exposes on purpose: exactly these, no child resource or internal field. */
 const OUTPUTS: Record<string, string[]> = {
-    BlueGreenEnvironment: ["activeColor", "clusterName", "curlCommands", "idleColor", "ingressAddress", "istioVersion", "kubeconfig"],
+    BlueGreenEnvironment: ["activeColor", "clusterName", "curlCommands", "dashboardUrl", "idleColor", "ingressAddress", "istioVersion", "kubeconfig"],
     BlueGreenService: ["activeColor", "curlCommands", "hosts", "idleColor", "namespaceName", "serviceAddress"],
     GkeCluster: ["clusterName", "endpoint", "kubeconfig"],
     IstioMesh: ["gatewaySelector", "ingressAddress", "ingressNamespace", "revision", "version"],
@@ -63,7 +63,7 @@ describe("multi-language schema (Pulumi's component analyzer)", function () {
             "trafficWeights",
         ]);
         assert.deepEqual(args("BlueGreenEnvironment"), [
-            "certManager", "cluster", "clusterIdentifier", "existingGatewayNamespace", "existingGatewaySelector", "installMesh", "kubeconfig", "mesh", "workload",
+            "certManager", "cluster", "clusterIdentifier", "collectMetrics", "existingGatewayNamespace", "existingGatewaySelector", "installMesh", "kubeconfig", "mesh", "workload",
         ]);
         // A documented default stays true to the code.
         assert.match(schema.resources[token("IstioMesh")].inputProperties.version.description, new RegExp(api.DEFAULT_ISTIO_VERSION.replace(/\./g, "\\.")));
@@ -79,6 +79,7 @@ describe("multi-language schema (Pulumi's component analyzer)", function () {
         assert.equal(colorSpec.replicas.plain, true);
         assert.equal(colorSpec.image.plain, undefined, "an image built in the same program");
         assert.equal(schema.resources[token("BlueGreenEnvironment")].inputProperties.kubeconfig.plain, undefined);
+        assert.equal(schema.resources[token("BlueGreenEnvironment")].inputProperties.collectMetrics.plain, true, "collectMetrics decides which objects exist");
         assert.deepEqual(Object.keys(schema.types[token("ColorsArgs")].properties).sort(), ["blue", "green"]);
         assert.deepEqual(schema.types[token("WorkloadArgs")].properties.activeColor.$ref, `#/types/${token("Color")}`);
     });

@@ -34,13 +34,15 @@ describe("schema validation of rendered objects", function () {
         for (const kind of ["PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication"]) {
             assert.ok(validator.customKinds.includes(`security.istio.io/v1/${kind}`), kind);
         }
+        // Managed Service for Prometheus's scrape object, from the pinned prometheus-engine release.
+        assert.ok(validator.customKinds.includes("monitoring.googleapis.com/v1/PodMonitoring"));
     });
 
     for (const color of COLORS) {
         it(`finds every object of the dev stack valid with activeColor=${color}`, async () => {
             const objects = rendered[color];
             assert.deepEqual(objects.map((o) => o.kind).sort(), ["AuthorizationPolicy", "AuthorizationPolicy", "Deployment", "Deployment", "DestinationRule", "Gateway", "Namespace",
-                "Namespace", "Namespace", "PeerAuthentication", "PodDisruptionBudget", "PodDisruptionBudget", "Service", "ServiceEntry", "VirtualService"]);
+                "Namespace", "Namespace", "PeerAuthentication", "PodDisruptionBudget", "PodDisruptionBudget", "PodMonitoring", "PodMonitoring", "Service", "ServiceEntry", "VirtualService"]);
             for (const o of objects) assert.deepEqual(await validator.validate(o), [], `${o.kind} ${o.metadata.name}`);
             assert.deepEqual(findDanglingReferences(objects), []);
         });
@@ -80,6 +82,15 @@ describe("schema validation of rendered objects", function () {
         assert.match((await validator.validate(service)).join("\n"), /metadata.name "Nginx_Service" is not a DNS subdomain/);
         assert.match((await validator.validate({ apiVersion: "networking.istio.io/v9", kind: "VirtualService", metadata: { name: "x" } })).join(), /neither a Kubernetes API nor a known CRD/);
         assert.match((await validator.validate({ apiVersion: "apps/v1", kind: "Deploymnt", metadata: { name: "x" } })).join(), /kind Deploymnt does not exist/);
+        const podMonitoring = find("PodMonitoring");
+        podMonitoring.spec.endpoints[0].metricRelabeling[0].action = "keepp";
+        podMonitoring.spec.endpoints[0].metricRelabeling[0].sourceLabels = ["a-b"];
+        delete podMonitoring.spec.selector;
+        assert.deepEqual(await validator.validate(podMonitoring), [
+            "PodMonitoring istio-ingress/nginx-ingress-gateway: /spec must have required property 'selector'",
+            "PodMonitoring istio-ingress/nginx-ingress-gateway: /spec/endpoints/0/metricRelabeling/0/action must be equal to one of the allowed values",
+            "PodMonitoring istio-ingress/nginx-ingress-gateway: /spec/endpoints/0/metricRelabeling/0/sourceLabels/0 must match pattern \"^[a-zA-Z_][a-zA-Z0-9_]*$\"",
+        ]);
         const certificate = { apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { name: "c", namespace: "istio-ingress" }, spec: { dnsNames: ["a.example.com"], issuerRef: { name: "x" } } };
         assert.match((await validator.validate(certificate)).join(), /spec must have required property '?secretName/);
     });

@@ -78,6 +78,7 @@ const ROWS: Record<string, Effect | Exemption> = {
     ingressReplicas: set("3"),
     ingressGatewaySelector: set("app=edge", EXISTING_MESH),
     ingressGatewayNamespace: set("edge", EXISTING_MESH),
+    collectMetrics: set("false"),
     trafficWeights: set("blue=90,green=10"),
     targetedRoutes: set('["green:header:x-internal-user=true"]'),
     mirrorToIdle: set("10"),

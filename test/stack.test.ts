@@ -28,7 +28,7 @@ describe("stack (index.ts)", () => {
         assert.deepEqual(r.ofType("kubernetes:helm.sh/v3:Release").map((x) => x.inputs.chart), ["base", "cni", "istiod", "gateway"]);
         const kinds = r.all.filter((x) => x.custom && x.inputs.kind).map((x) => x.inputs.kind).sort();
         assert.deepEqual(kinds, ["AuthorizationPolicy", "AuthorizationPolicy", "Deployment", "Deployment", "DestinationRule", "Gateway", "Namespace", "Namespace", "Namespace",
-            "PeerAuthentication", "PodDisruptionBudget", "PodDisruptionBudget", "Service", "ServiceEntry", "VirtualService"]);
+            "PeerAuthentication", "PodDisruptionBudget", "PodDisruptionBudget", "PodMonitoring", "PodMonitoring", "Service", "ServiceEntry", "VirtualService"]);
     });
 
     it("wires every Kubernetes resource through the cluster's provider, never an ambient one", async () => {

@@ -5,8 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { DEFAULT_ISTIO_VERSION } from "../components/istio-mesh";
 import { locateIstioCharts } from "../offline/istio-charts";
-import { locateIstioCrds } from "../offline/schema";
-import { PINNED_COPIES, differencesFromModule, pinnedCopyDir } from "../offline/third-party";
+import { locateIstioCrds, locateManagedPrometheusCrds } from "../offline/schema";
+import { PINNED_COPIES, PROMETHEUS_ENGINE_COPY, differencesFromBlobs, differencesFromModule, gitBlobId, pinnedCopyDir } from "../offline/third-party";
 
 /** Whether a `go` command is on PATH. */
 const goAvailable = spawnSync("go", ["version"], { stdio: "ignore" }).error === undefined;
@@ -57,6 +57,30 @@ describe("upstream copies in third_party/ (Istio's CRDs and charts without Go)",
                 `kubernetes/customresourcedefinitions.gen.yaml: differs from istio.io/api@${copy.version}`,
                 "kubernetes/extra.yaml: missing from the copy",
             ]);
+        } finally {
+            fs.rmSync(fake, { recursive: true, force: true });
+        }
+    });
+
+    it("prometheus-engine's PodMonitoring CRD: the files of the pinned release, by Git blob id (no module proxy serves it)", () => {
+        // `git hash-object` of an empty file, the id every Git tool agrees on.
+        assert.equal(gitBlobId(Buffer.alloc(0)), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+        assert.deepEqual(differencesFromBlobs(PROMETHEUS_ENGINE_COPY), []);
+        assert.deepEqual(locateManagedPrometheusCrds().map((f) => path.relative(pinnedCopyDir(PROMETHEUS_ENGINE_COPY), f)),
+            ["charts/operator/crds/monitoring.googleapis.com_podmonitorings.yaml"]);
+    });
+
+    it("report a Git-pinned file that changed, is missing or is not pinned", () => {
+        const fake = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-git-copy-"));
+        try {
+            fs.writeFileSync(path.join(fake, "LICENSE"), "changed\n");
+            fs.writeFileSync(path.join(fake, "extra.yaml"), "");
+            const crd = Object.keys(PROMETHEUS_ENGINE_COPY.blobs).find((f) => f.endsWith("_podmonitorings.yaml"))!;
+            assert.deepEqual(differencesFromBlobs(PROMETHEUS_ENGINE_COPY, fake).sort(), [
+                `${crd}: missing from the copy`,
+                `LICENSE: differs from ${PROMETHEUS_ENGINE_COPY.module}@${PROMETHEUS_ENGINE_COPY.version} (blob ${PROMETHEUS_ENGINE_COPY.blobs.LICENSE})`,
+                `extra.yaml: not pinned from ${PROMETHEUS_ENGINE_COPY.module}@${PROMETHEUS_ENGINE_COPY.version}`,
+            ].sort());
         } finally {
             fs.rmSync(fake, { recursive: true, force: true });
         }
