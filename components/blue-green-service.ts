@@ -78,6 +78,7 @@ import {
     podSecurityLabels,
 } from "./workload";
 import { componentType, withPreviousType } from "./tokens";
+import { monitorSupports } from "./hooks";
 import { colorWorkload } from "./health-queries";
 import { HEALTH_GATE_ANNOTATION, HealthGateArgs, healthGateAnnotation, healthGateHooks, resolveHealthGate } from "./health-gate";
 import { HealthGatePolicy, checkHealthGatePolicy } from "./health-verdict";
@@ -377,8 +378,44 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
             // An idle size refused outright is not reported twice.
             .filter((p) => !idleProblems.some((q) => q.setting === p.setting)));
     }
+    problems.push(...checkColorPins(args));
     if (Object.keys(args.gatewaySelector).length === 0) {
         problems.push({ setting: "gatewaySelector", message: "is empty; allowed values: the ingress gateway pods' labels, e.g. { istio: ingressgateway }" });
+    }
+    return problems;
+}
+
+/** True when the colors pin their Istio revisions (per-color injection instead of the namespace's). */
+export function colorsArePinned(args: Pick<ResolvedBlueGreenServiceArgs, "colors">): boolean {
+    return COLORS.some((color) => args.colors[color].istioRevision !== undefined);
+}
+
+/**
+ * Checks the colors' revision pins: on both colors or neither (a pinned namespace has no injection
+ * label, so an unpinned color would run without a sidecar), DNS labels, and no namespace revision
+ * beside them (the namespace's label would override every pod's).
+ */
+function checkColorPins(args: ResolvedBlueGreenServiceArgs): ConfigProblem[] {
+    if (!colorsArePinned(args)) return [];
+    const problems: ConfigProblem[] = [];
+    for (const color of COLORS) {
+        const pin = args.colors[color].istioRevision;
+        const setting = `colors.${color}.istioRevision`;
+        if (pin === undefined) {
+            const other = otherColor(color);
+            problems.push({
+                setting,
+                message: `is unset while colors.${other}.istioRevision pins ${other}: pinned colors take the injection label off the namespace, so ${color}'s pods ` +
+                    `would start without a sidecar; allowed values: a revision for ${color} too (the same as ${other}'s to keep it where it is), or unset both`,
+            });
+        } else if (pin !== "default") problems.push(...checkDnsLabel(setting, pin, 40));
+    }
+    if (args.istioRevision !== undefined) {
+        problems.push({
+            setting: "istioRevision",
+            message: `is ${describe(args.istioRevision)} while colors.blue.istioRevision and colors.green.istioRevision pin each color; a namespace label overrides ` +
+                "every pod's revision label (Istio's webhook selectors); allowed values: unset (each color's pin decides)",
+        });
     }
     return problems;
 }
@@ -429,7 +466,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
         const { istioDependencies = [], certManagerDependencies = [], gatewayDependencies = [], ...componentOpts } = opts ?? {};
         super(componentType("BlueGreenService"), name, {}, withPreviousType(componentOpts, "bluegreen:workload:BlueGreenService"));
 
-        const namespace = declareNamespace(this, name, a);
+        const namespace = declareNamespace(this, name, a, istioDependencies);
         const scope: DeclarationScope = { owner: this, name, a, labels: commonLabels(a.appName), namespace, istioDependencies, certManagerDependencies, gatewayDependencies };
         const kids = { namespace } as BlueGreenServiceChildren;
         blueGreenServiceChildren.set(this, kids);
@@ -574,13 +611,18 @@ function gatewayName(app: string): string {
  * forced), so apps asking for the same values share them and a conflicting value set by someone
  * else fails the update instead of being overwritten.
  */
-function declareNamespace(owner: BlueGreenService, name: string, a: ResolvedBlueGreenServiceArgs): k8s.core.v1.Namespace | k8s.core.v1.NamespacePatch {
-    const namespaceLabels = { ...injectionLabels(a.istioRevision), ...podSecurityLabels(a.podSecurity) };
+function declareNamespace(owner: BlueGreenService, name: string, a: ResolvedBlueGreenServiceArgs,
+    istioDependencies: pulumi.Resource[]): k8s.core.v1.Namespace | k8s.core.v1.NamespacePatch {
+    // Pinned colors carry their revision on the pod template: the namespace then has no injection label, which would win.
+    const namespaceLabels = { ...(colorsArePinned(a) ? {} : injectionLabels(a.istioRevision)), ...podSecurityLabels(a.podSecurity) };
+    // After the mesh: a label for a new revision lands once its istiod is ready, and a destroy removes
+    // the namespace (or its labels) before the istiod it refers to, which the revision guard checks.
+    const options: pulumi.CustomResourceOptions = { parent: owner, dependsOn: istioDependencies };
     return a.createNamespace
-        ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: a.namespace, labels: { ...commonLabels(a.appName), ...namespaceLabels } } }, { parent: owner })
+        ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: a.namespace, labels: { ...commonLabels(a.appName), ...namespaceLabels } } }, options)
         : new k8s.core.v1.NamespacePatch(`${name}-namespace-labels`, {
             metadata: { name: a.namespace, labels: namespaceLabels, annotations: { [PATCH_FIELD_MANAGER_ANNOTATION]: namespaceFieldManager(a.appName) } },
-        }, { parent: owner });
+        }, options);
 }
 
 /**
@@ -592,8 +634,8 @@ function colorDeployer(scope: DeclarationScope, beforeRoute: readonly Color[]) {
     const { a, name } = scope;
     // One hook for both colors (its name is stable across switches); what it says depends on the
     // step that failed and where the color stands in this update's order. Bound only where the
-    // monitor can register hooks (see monitorRegistersErrorHooks).
-    const rolloutFailed = monitorRegistersErrorHooks() ? new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
+    // monitor can register hooks (see monitorSupports).
+    const rolloutFailed = monitorSupports("registerErrorHook") ? new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
         pulumi.log.error(rolloutHookMessage(failure, { resourceName: name, namespace: a.namespace, app: a.appName, beforeRoute: [...beforeRoute] }));
         return false; // never retry: a rollout that timed out needs a person
     }) : undefined;
@@ -611,7 +653,7 @@ function colorDeployer(scope: DeclarationScope, beforeRoute: readonly Color[]) {
 function colorDeploymentSpec(a: ResolvedBlueGreenServiceArgs, color: Color): k8s.types.input.apps.v1.DeploymentSpec {
     return buildDeploymentSpec({
         app: a.appName, color, resources: a.resources, drain: a.drain,
-        spec: { image: pinnedImage(`colors.${color}.image`, a.colors[color].image), replicas: replicasOf(a)[color] },
+        spec: { image: pinnedImage(`colors.${color}.image`, a.colors[color].image), replicas: replicasOf(a)[color], istioRevision: a.colors[color].istioRevision },
     });
 }
 
@@ -760,15 +802,6 @@ export function previewGuardNames(name: string, namespace: string, app: string, 
         meshAuthentication: { resource: `${name}-mesh-preview-jwt`, object: `${app}-preview` },
         meshPolicy: { resource: `${name}-mesh-preview-access-${headerName}`, object: `${app}-preview-${headerName}` },
     };
-}
-
-/**
- * Whether the resource monitor this program talks to can register error hooks. The engine's always
- * can (its client has every RPC); the SDK's mock monitor (`pulumi.runtime.setMocks`, 3.248) lacks the
- * RPC, so constructing a hook there rejects and ends the program, while the hook could never run.
- */
-function monitorRegistersErrorHooks(): boolean {
-    return typeof (pulumi.runtime.getMonitor() as { registerErrorHook?: unknown } | undefined)?.registerErrorHook === "function";
 }
 
 /**

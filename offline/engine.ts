@@ -29,8 +29,8 @@ export interface DeclaredResource {
     customTimeouts?: { create?: string; update?: string; delete?: string };
     /** Names of the error hooks bound to the resource (hooks.onError). */
     errorHooks: string[];
-    /** Names of the resource hooks bound before a create and before an update (hooks.beforeCreate, hooks.beforeUpdate). */
-    resourceHooks: { beforeCreate: string[]; beforeUpdate: string[] };
+    /** Names of the resource hooks bound before a create, an update and a delete (hooks.beforeCreate, hooks.beforeUpdate, hooks.beforeDelete). */
+    resourceHooks: { beforeCreate: string[]; beforeUpdate: string[]; beforeDelete: string[] };
     /** Input paths whose changes the engine ignores (the ignoreChanges option). */
     ignoreChanges: string[];
     /** Previous identities the engine adopts the resource from (the aliases option): alias specs' types and alias URNs. */
@@ -153,7 +153,11 @@ export function useMocks(stack = "dev"): Promise<void> {
                         secretPaths,
                         customTimeouts: customTimeoutsOf(req),
                         errorHooks: req.getHooks()?.getOnErrorList() ?? [],
-                        resourceHooks: { beforeCreate: req.getHooks()?.getBeforeCreateList() ?? [], beforeUpdate: req.getHooks()?.getBeforeUpdateList() ?? [] },
+                        resourceHooks: {
+                            beforeCreate: req.getHooks()?.getBeforeCreateList() ?? [],
+                            beforeUpdate: req.getHooks()?.getBeforeUpdateList() ?? [],
+                            beforeDelete: req.getHooks()?.getBeforeDeleteList() ?? [],
+                        },
                         ignoreChanges: req.getIgnorechangesList(),
                         aliases: aliasesOf(req),
                     });

@@ -71,7 +71,7 @@ describe("health gate hook (program + engine-style calls + fake Prometheus)", fu
 
     it("is bound before create and before update of the VirtualService, and runs in previews", async () => {
         const vs = await virtualService({});
-        assert.deepEqual(vs.resourceHooks, { beforeCreate: [HOOK], beforeUpdate: [HOOK] });
+        assert.deepEqual(vs.resourceHooks, { beforeCreate: [HOOK], beforeUpdate: [HOOK], beforeDelete: [] });
         assert.deepEqual(registeredResourceHook(HOOK), { onDryRun: true });
         // On the dev stack (a cluster built here) without a URL the default is Managed Prometheus for gcp:project.
         const ev = await evaluate(program, loadStackConfig("dev", {}));
@@ -80,9 +80,9 @@ describe("health gate hook (program + engine-style calls + fake Prometheus)", fu
     });
 
     it("is not bound when off, nor on an existing cluster without a query URL", async () => {
-        assert.deepEqual((await virtualService({ healthGate: "off", healthGateQueryUrl: "" })).resourceHooks, { beforeCreate: [], beforeUpdate: [] });
+        assert.deepEqual((await virtualService({ healthGate: "off", healthGateQueryUrl: "" })).resourceHooks, { beforeCreate: [], beforeUpdate: [], beforeDelete: [] });
         const ev = await evaluate(program, loadStackConfig("dev", { ...DEV_ON_EXISTING_CLUSTER }));
-        assert.deepEqual(new Resources(ev.resources).only("VirtualService").resourceHooks, { beforeCreate: [], beforeUpdate: [] });
+        assert.deepEqual(new Resources(ev.resources).only("VirtualService").resourceHooks, { beforeCreate: [], beforeUpdate: [], beforeDelete: [] });
         const withUrl = await evaluate(program, loadStackConfig("dev", { ...DEV_ON_EXISTING_CLUSTER, healthGateQueryUrl: url }));
         assert.deepEqual(new Resources(withUrl.resources).only("VirtualService").resourceHooks.beforeUpdate, [HOOK]);
     });
