@@ -1,7 +1,8 @@
 // What every e2e script shares: a throwaway copy of the project with its own local backend, the
 // `pulumi` runner, checks with a pass/fail count, step timings, and the closing report.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { copyWorkingTree } from "../offline/working-copy";
 
@@ -109,4 +110,66 @@ export class E2eRun {
             process.exitCode = this.failed === 0 ? 0 : 1;
         });
     }
+}
+
+/** One admission request the webhook stub answered (see cluster-fakes.ts). */
+export interface AdmissionRecord {
+    at: number;
+    path: string;
+    /** `inject` or `validate`. */
+    webhook: string;
+    /** The revision (or validator name) in the path. */
+    revision: string;
+    operation: string;
+    kind: string;
+    namespace: string;
+    name: string;
+    generateName: string;
+    labels: Record<string, string>;
+}
+
+/** The running cluster fakes: the webhook stub's URLs and CA, what it was asked, and a stop. */
+export interface ClusterFakes {
+    /** The injector URL for a revision's MutatingWebhookConfiguration (`istiodRemote.injectionURL`). */
+    injectionUrl(revision: string): string;
+    /** The validator URL (`base.validationURL`), named so the records tell validators apart. */
+    validationUrl(name: string): string;
+    /** The stub's CA, base64 PEM, as a webhook's `caBundle` wants it. */
+    caBundle: string;
+    /** Every admission request answered so far, in order. */
+    admissions(): AdmissionRecord[];
+    stop(): void;
+}
+
+/**
+ * Starts e2e/cluster-fakes.ts in a child process (the script blocks in `pulumi`, so the fakes must
+ * not share its event loop): an HTTPS admission webhook stub on 127.0.0.1 with a CA made for this
+ * run in a temporary directory, and load-balancer addresses for LoadBalancer Services.
+ */
+export async function startClusterFakes(env: NodeJS.ProcessEnv): Promise<ClusterFakes> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-e2e-fakes-"));
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "cluster-fakes.ts"), dir],
+        { cwd: ROOT, env, stdio: ["pipe", "pipe", "inherit"] });
+    const port = await new Promise<number>((resolve, reject) => {
+        let out = "";
+        child.stdout.setEncoding("utf8");
+        child.stdout.on("data", (chunk: string) => {
+            out += chunk;
+            const line = out.split("\n").find((l) => l.startsWith("{"));
+            if (line && out.includes("\n")) resolve(JSON.parse(line).port);
+        });
+        child.on("exit", (code) => reject(new Error(`cluster-fakes.ts exited (${code}) before listening`)));
+    });
+    const base = `https://127.0.0.1:${port}`;
+    const recordsFile = path.join(dir, "admissions.jsonl");
+    return {
+        injectionUrl: (revision) => `${base}/inject/${revision}`,
+        validationUrl: (name) => `${base}/validate/${name}`,
+        caBundle: fs.readFileSync(path.join(dir, "ca.pem")).toString("base64"),
+        admissions: () => fs.readFileSync(recordsFile, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l)),
+        stop: () => {
+            child.kill();
+            fs.rmSync(dir, { recursive: true, force: true });
+        },
+    };
 }
