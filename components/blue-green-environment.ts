@@ -7,7 +7,10 @@ import {
 import { CERT_MANAGER_DEFAULTS, CertManager, CertManagerArgs, checkCertManagerArgs } from "./cert-manager";
 import { TlsArgs } from "./delivery";
 import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, gkeClusterWarnings, requireGcpInstalled, resolveGkeClusterArgs } from "./gke-cluster";
-import { ISTIO_DEFAULTS, ISTIO_PLATFORMS, IstioMesh, IstioMeshArgs, IstioPlatform, checkIstioMeshArgs, istioMeshWarnings } from "./istio-mesh";
+import {
+    ISTIO_DEFAULTS, ISTIO_PLATFORMS, IstioMesh, IstioMeshArgs, IstioPlatform, checkControlPlanesAlone, checkIstioMeshArgs, istioMeshWarnings, meshRevisions,
+} from "./istio-mesh";
+import { DEFAULT_REVISION_NAME, checkRevisionReference } from "./mesh-revisions";
 import { COLORS, Color } from "./routing";
 import { ConfigProblem, checkDnsLabel, checkOwnNamespace, cidrsCoverEverything, describe, throwIfProblems } from "./validation";
 import { componentType, withPreviousType } from "./tokens";
@@ -53,18 +56,30 @@ export function gatewayNamespaceOf(args: Pick<BlueGreenEnvironmentArgs, "install
     return installed !== false ? installed.ingressNamespace ?? ISTIO_DEFAULTS.ingressNamespace : args.existingGatewayNamespace ?? "istio-system";
 }
 
+/** True when the mesh lists its control planes (several revisions side by side) instead of one istiod. */
+function listsControlPlanes(mesh: IstioMeshArgs): boolean {
+    return Array.isArray(mesh.controlPlanes) && mesh.controlPlanes.length > 0;
+}
+
 /**
- * The mesh as this environment installs it: istiod runs as the revision the workload is injected
- * with (a namespace labelled `istio.io/rev: <rev>` with no istiod of that revision starts its pods
- * without sidecars, silently), and on a cluster built here the charts use the GKE platform profile.
+ * The mesh as this environment installs it: with one istiod, it runs as the revision the workload
+ * is injected with (a namespace labelled `istio.io/rev: <rev>` with no istiod of that revision
+ * starts its pods without sidecars, silently); and on a cluster built here the charts use the GKE
+ * platform profile.
  */
 export function meshOf(args: Pick<BlueGreenEnvironmentArgs, "installMesh" | "mesh" | "cluster" | "workload">): Required<IstioMeshArgs> | false {
+    const mesh = meshArgsOf(args);
+    return mesh === false ? false : { ...ISTIO_DEFAULTS, ...mesh } as Required<IstioMeshArgs>;
+}
+
+/** The mesh's arguments as this environment passes them to IstioMesh (before defaults): see meshOf. */
+function meshArgsOf(args: Pick<BlueGreenEnvironmentArgs, "installMesh" | "mesh" | "cluster" | "workload">): IstioMeshArgs | false {
     const installed = installedMesh(args);
     if (installed === false) return false;
+    const revision = installed.revision ?? (listsControlPlanes(installed) ? undefined : args.workload.istioRevision);
     return {
-        ...ISTIO_DEFAULTS,
         ...installed,
-        revision: installed.revision ?? args.workload.istioRevision ?? "",
+        ...(revision !== undefined ? { revision } : {}),
         platform: installed.platform ?? (args.cluster ? "gke" : ""),
     };
 }
@@ -91,6 +106,41 @@ function checkedColors(colors: ColorsArgs | undefined): ColorsArgs | undefined {
 /** Prefixes the setting of each problem with the part it belongs to (`cluster.`, `mesh.`, `workload.`). */
 function under(prefix: string, problems: ConfigProblem[]): ConfigProblem[] {
     return problems.map((p) => ({ ...p, setting: `${prefix}.${p.setting}` }));
+}
+
+/** Names a mesh argument in a message as a user of this environment knows it. */
+const meshPath = (setting: string) => `mesh.${setting}`;
+
+/**
+ * Checks that every revision the workload's pods are injected by has an istiod here: the
+ * namespace's (one istiod: the same revision; several: a listed one), and each color's pin.
+ */
+function checkWorkloadRevisions(args: BlueGreenEnvironmentArgs, mesh: Required<IstioMeshArgs>): ConfigProblem[] {
+    const colors = args.workload.colors ?? {};
+    const pins = COLORS.filter((color) => colors[color]?.istioRevision !== undefined);
+    const planes = meshRevisions(mesh).planes;
+    const problems = pins.flatMap((color) => checkRevisionReference(`workload.colors.${color}.istioRevision`, colors[color]!.istioRevision!, planes, "mesh.controlPlanes"));
+    if (pins.length > 0) return problems;
+    if (!listsControlPlanes(mesh)) {
+        if ((args.workload.istioRevision ?? "") !== mesh.revision) {
+            problems.push({
+                setting: "workload.istioRevision",
+                message: `is ${describe(args.workload.istioRevision)} but the installed istiod is revision ${describe(mesh.revision)}; ` +
+                    "allowed values: the same revision (pods labelled for a revision no istiod serves start without a sidecar)",
+            });
+        }
+    } else if (args.workload.istioRevision === undefined) {
+        if (!planes.some((p) => p.revision === DEFAULT_REVISION_NAME)) {
+            problems.push({
+                setting: "workload.istioRevision",
+                message: `is unset, so the namespace is labelled istio-injection=enabled, which only the revision-less istiod serves, and mesh.controlPlanes lists no ` +
+                    `${DEFAULT_REVISION_NAME}; allowed values: a listed revision (${planes.map((p) => p.revision).join(", ")}), or pin both colors`,
+            });
+        }
+    } else {
+        problems.push(...checkRevisionReference("workload.istioRevision", args.workload.istioRevision, planes, "mesh.controlPlanes"));
+    }
+    return problems;
 }
 
 /** Checks every part of the environment; problems are named `cluster.<arg>`, `mesh.<arg>`, `workload.<arg>`. */
@@ -133,7 +183,7 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
     if (mesh !== false) {
         // A revision taken from the workload is checked there; report it once.
         const revisionFromWorkload = installed !== false && installed.revision === undefined;
-        problems.push(...under("mesh", checkIstioMeshArgs(mesh)).filter((p) => !(revisionFromWorkload && p.setting === "mesh.revision" &&
+        problems.push(...under("mesh", [...checkControlPlanesAlone(installed as IstioMeshArgs, meshPath), ...checkIstioMeshArgs(mesh, meshPath)]).filter((p) => !(revisionFromWorkload && p.setting === "mesh.revision" &&
             checkDnsLabel("istioRevision", mesh.revision).length > 0)));
         // The CNI agent installs into the node's CNI directory, which only the matching platform profile finds
         // (GKE keeps it in /home/kubernetes/bin): on the cluster built here, any other profile breaks every pod's networking.
@@ -144,13 +194,7 @@ export function checkBlueGreenEnvironmentArgs(args: BlueGreenEnvironmentArgs): C
                     "allowed values: gke (the default here: leave it unset)",
             });
         }
-        if ((args.workload.istioRevision ?? "") !== mesh.revision) {
-            problems.push({
-                setting: "workload.istioRevision",
-                message: `is ${describe(args.workload.istioRevision)} but the installed istiod is revision ${describe(mesh.revision)}; ` +
-                    "allowed values: the same revision (pods labelled for a revision no istiod serves start without a sidecar)",
-            });
-        }
+        problems.push(...checkWorkloadRevisions(args, mesh));
     }
     problems.push(...under("workload", checkBlueGreenServiceArgs(resolvedWorkload(args))));
     return problems;
@@ -244,7 +288,7 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
         }
         const providerOpts = { parent: this, providers: [kids.provider] };
 
-        const mesh = meshOf(args);
+        const mesh = meshArgsOf(args);
         if (mesh !== false) {
             kids.mesh = new IstioMesh(`${name}-istio`, mesh, providerOpts);
         }

@@ -2,6 +2,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ConfigProblem, checkDnsLabel, checkInteger, checkOneOf, describe, parseUrl, throwIfProblems, urlHasUserInfo } from "./validation";
 import { componentType, withPreviousType } from "./tokens";
+import {
+    DEFAULT_REVISION_NAME, IstioControlPlane, MeshRevisions, chartRevision, checkMeshRevisions, compareVersions, isIstioVersion,
+    istiodReleaseName, istiodResourceName, newestVersion, oldestVersion,
+} from "./mesh-revisions";
+
+export { DEFAULT_REVISION_NAME, compareVersions, istiodReleaseName };
+export type { IstioControlPlane };
 
 /** The official Istio Helm chart repository. */
 export const ISTIO_CHART_REPOSITORY = "https://istio-release.storage.googleapis.com/charts";
@@ -71,13 +78,6 @@ export type IstioPlatform = (typeof IstioPlatform)[keyof typeof IstioPlatform];
 /** The platform profiles the charts ship. */
 export const ISTIO_PLATFORMS: readonly IstioPlatform[] = Object.values(IstioPlatform).filter((p) => p !== IstioPlatform.None);
 
-/** Compares two `x.y.z` versions numerically. */
-export function compareVersions(a: string, b: string): number {
-    const [x, y] = [a.split(".").map(Number), b.split(".").map(Number)];
-    for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
-    return 0;
-}
-
 /**
  * Helm's recovery from a failed install or upgrade, the same for every release this package
  * installs: `atomic` uninstalls a failed first install (and rolls back a failed upgrade), so the
@@ -108,16 +108,27 @@ export const MTLS_MODES: readonly MtlsMode[] = Object.values(MtlsMode);
 
 /** Arguments of IstioMesh. */
 export interface IstioMeshArgs {
-    /** Istio version; every chart is pinned to it. Default `1.31.4` (`DEFAULT_ISTIO_VERSION`). */
+    /** Istio version of the one istiod when `controlPlanes` is unset; every chart is pinned to it. Default `1.31.4` (`DEFAULT_ISTIO_VERSION`). */
     version?: string;
     /** Helm repository of the charts (`https://`, `oci://`), or a local directory with one folder per chart. Default the official repository. */
     repository?: string;
     /**
      * Install istiod as this revision (`istio.io/rev`), as a revision-based upgrade does: release
      * `istiod-<revision>`, and the gateway is injected by it. Empty: the default revision. The name
-     * `default` is refused: the charts cannot serve it (see checkIstioMeshArgs).
+     * `default` is refused: the charts cannot serve it (see checkIstioMeshArgs). Only without `controlPlanes`.
      */
     revision?: string;
+    /**
+     * The istiods to run side by side, one Helm release each (`istiod` for revision `default`,
+     * `istiod-<revision>` otherwise), for a canary upgrade: list a revision to install it, unlist
+     * it to remove it (refused while anything still uses it). `base` runs the newest version, the
+     * CNI agent the oldest. Unset: one istiod, `revision` at `version`.
+     */
+    controlPlanes?: IstioControlPlane[];
+    /** The revision whose istiod validates Istio config that no revision claims (the `base` chart's `defaultRevision`). Unset: the only control plane; required with several. */
+    validatorRevision?: string;
+    /** The revision that injects the ingress gateway's pods (the gateway chart's `revision`); changing it rolls the gateway. Unset: the only control plane; required with several. */
+    gatewayRevision?: string;
     /** The charts' platform profile (`global.platform`); `gke` makes the CNI chart find GKE's CNI directory and allow its system-node-critical pods. Empty: none. */
     platform?: IstioPlatform;
     /** Istio CNI instead of the `istio-init` container (NET_ADMIN, NET_RAW), so workload namespaces can enforce Pod Security `baseline`. Default true. */
@@ -147,18 +158,62 @@ export const ISTIO_DEFAULTS: Required<IstioMeshArgs> = {
     mtlsMode: "STRICT",
     accessLogging: true,
     revision: "",
+    controlPlanes: [],
+    validatorRevision: "",
+    gatewayRevision: "",
     platform: "",
     cni: true,
 };
 
 /**
- * The name Istio gives the revision-less istiod (`istio.io/rev: default`). As a revision name it
- * breaks the charts: see checkIstioMeshArgs.
+ * The control planes as installed: `controlPlanes`, or the one istiod `revision` (the revision-less
+ * one when empty) at `version`; the validator and the gateway default to the only control plane.
  */
-export const DEFAULT_REVISION_NAME = "default";
+export function meshRevisions(a: Required<IstioMeshArgs>): MeshRevisions {
+    const planes = Array.isArray(a.controlPlanes) && a.controlPlanes.length > 0
+        ? a.controlPlanes
+        : [{ revision: a.revision || DEFAULT_REVISION_NAME, version: a.version }];
+    const only = planes.length === 1 ? planes[0].revision : "";
+    return { planes, validator: a.validatorRevision || only, gateway: a.gatewayRevision || only };
+}
 
-/** Checks arguments with defaults applied. */
-export function checkIstioMeshArgs(a: Required<IstioMeshArgs>): ConfigProblem[] {
+/** Refuses the one-istiod settings next to `controlPlanes`, as given (before defaults hide what was set). */
+export function checkControlPlanesAlone(args: IstioMeshArgs, path: (setting: string) => string = (s) => s): ConfigProblem[] {
+    if (!Array.isArray(args.controlPlanes) || args.controlPlanes.length === 0) return [];
+    return (["version", "revision"] as const).filter((key) => args[key] !== undefined && args[key] !== "").map((key) => ({
+        setting: key,
+        message: `is set together with ${path("controlPlanes")}, which replaces it; allowed values: unset (give each istiod's revision and version in ${path("controlPlanes")})`,
+    }));
+}
+
+/** Checks one Istio version: an exact release, not older than {@link MIN_ISTIO_VERSION}, not known never to exist. */
+function checkIstioVersion(setting: string, version: unknown): ConfigProblem[] {
+    if (!isIstioVersion(version)) {
+        return [{ setting, message: `got ${describe(version)}; allowed values: an exact Istio release such as ${DEFAULT_ISTIO_VERSION}` }];
+    }
+    if (compareVersions(version, MIN_ISTIO_VERSION) >= 0 && istioReleaseStatus(version) === "never-released") {
+        const minor = version.split(".").slice(0, 2).join(".");
+        return [{
+            setting,
+            message: `is ${version}, which is not an Istio release (Istio ${minor} ended at ${minor}.${ISTIO_NEWEST_PATCHES[minor]}); ` +
+                `allowed values: an existing release such as ${DEFAULT_ISTIO_VERSION} (releases listed on ${ISTIO_RELEASES_LISTED_ON} at istio.io/latest/news/releases)`,
+        }];
+    }
+    if (compareVersions(version, MIN_ISTIO_VERSION) < 0) {
+        return [{
+            setting,
+            message: `is ${version}, older than ${MIN_ISTIO_VERSION}; allowed values: ${MIN_ISTIO_VERSION} or later (earlier base charts keep their CRDs where Helm never upgrades them; ` +
+                "see the README on adopting an older install's CRDs)",
+        }];
+    }
+    return [];
+}
+
+/**
+ * Checks arguments with defaults applied. `path` names a sibling argument in a message the way the
+ * caller's user knows it (BlueGreenEnvironment: `mesh.controlPlanes`).
+ */
+export function checkIstioMeshArgs(a: Required<IstioMeshArgs>, path: (setting: string) => string = (s) => s): ConfigProblem[] {
     const problems: ConfigProblem[] = [
         ...checkDnsLabel("systemNamespace", a.systemNamespace),
         ...checkDnsLabel("ingressNamespace", a.ingressNamespace),
@@ -166,21 +221,15 @@ export function checkIstioMeshArgs(a: Required<IstioMeshArgs>): ConfigProblem[] 
         ...checkInteger("ingressReplicas", a.ingressReplicas, 2, 100),
         ...checkOneOf("mtlsMode", a.mtlsMode, MTLS_MODES),
     ];
-    if (typeof a.version !== "string" || !/^1\.\d+\.\d+$/.test(a.version)) {
-        problems.push({ setting: "version", message: `got ${describe(a.version)}; allowed values: an exact Istio release such as ${DEFAULT_ISTIO_VERSION}` });
-    } else if (compareVersions(a.version, MIN_ISTIO_VERSION) >= 0 && istioReleaseStatus(a.version) === "never-released") {
-        const minor = a.version.split(".").slice(0, 2).join(".");
-        problems.push({
-            setting: "version",
-            message: `is ${a.version}, which is not an Istio release (Istio ${minor} ended at ${minor}.${ISTIO_NEWEST_PATCHES[minor]}); ` +
-                `allowed values: an existing release such as ${DEFAULT_ISTIO_VERSION} (releases listed on ${ISTIO_RELEASES_LISTED_ON} at istio.io/latest/news/releases)`,
-        });
-    } else if (compareVersions(a.version, MIN_ISTIO_VERSION) < 0) {
-        problems.push({
-            setting: "version",
-            message: `is ${a.version}, older than ${MIN_ISTIO_VERSION}; allowed values: ${MIN_ISTIO_VERSION} or later (earlier base charts keep their CRDs where Helm never upgrades them; ` +
-                "see the README on adopting an older install's CRDs)",
-        });
+    const listed = Array.isArray(a.controlPlanes) && a.controlPlanes.length > 0;
+    if (a.controlPlanes !== undefined && !Array.isArray(a.controlPlanes)) {
+        problems.push({ setting: "controlPlanes", message: `got ${describe(a.controlPlanes)}; allowed values: a list of { revision, version }` });
+    }
+    if (listed) {
+        a.controlPlanes.forEach((plane, i) => problems.push(...checkIstioVersion(`controlPlanes[${i}]`, plane?.version)
+            .map((p) => ({ ...p, message: `has version ${p.message.replace(/^(got|is) /, "")}` }))));
+    } else {
+        problems.push(...checkIstioVersion("version", a.version));
     }
     problems.push(...checkChartRepository("repository", a.repository));
     if (a.revision === DEFAULT_REVISION_NAME) {
@@ -193,17 +242,25 @@ export function checkIstioMeshArgs(a: Required<IstioMeshArgs>): ConfigProblem[] 
     } else if (a.revision !== "") problems.push(...checkDnsLabel("revision", a.revision, 40));
     if (a.platform !== "") problems.push(...checkOneOf("platform", a.platform, ISTIO_PLATFORMS));
     if (typeof a.cni !== "boolean") problems.push({ setting: "cni", message: `got ${describe(a.cni)}; allowed values: true, false` });
+    if (Array.isArray(a.controlPlanes)) {
+        const r = meshRevisions(a);
+        problems.push(...checkMeshRevisions({ planes: r.planes, validator: a.validatorRevision || undefined, gateway: a.gatewayRevision || undefined, cni: a.cni === true }, path)
+            // The one istiod's revision is checked as `revision` above.
+            .filter((p) => listed || !p.setting.startsWith("controlPlanes")));
+    }
     return problems;
 }
 
 /** Warnings for accepted mesh arguments: an Istio version newer than the dated list of releases. */
 export function istioMeshWarnings(a: Required<IstioMeshArgs>): ConfigProblem[] {
-    if (typeof a.version !== "string" || !/^1\.\d+\.\d+$/.test(a.version) || istioReleaseStatus(a.version) !== "unknown") return [];
-    return [{
-        setting: "version",
-        message: `is ${a.version}, newer than the Istio releases this package knows (listed on ${ISTIO_RELEASES_LISTED_ON}); it is used as given, ` +
+    const listed = Array.isArray(a.controlPlanes) && a.controlPlanes.length > 0;
+    const versions = listed ? a.controlPlanes.map((plane, i) => ({ setting: `controlPlanes[${i}]`, version: plane?.version, what: "has version" }))
+        : [{ setting: "version", version: a.version, what: "is" }];
+    return versions.filter(({ version }) => isIstioVersion(version) && istioReleaseStatus(version) === "unknown").map(({ setting, version, what }) => ({
+        setting,
+        message: `${what} ${version}, newer than the Istio releases this package knows (listed on ${ISTIO_RELEASES_LISTED_ON}); it is used as given, ` +
             "and Helm fails the install if the chart repository has no such version (allowed values: any release listed at istio.io/latest/news/releases)",
-    }];
+    }));
 }
 
 /**
@@ -244,40 +301,24 @@ export function gatewayPodLabels(releaseName: string): { app: string; istio: str
     return { app: releaseName, istio: releaseName.replace(/^istio-/, "") };
 }
 
-/** The Helm release name of istiod: `istiod`, or `istiod-<revision>` for a revision. */
-export function istiodReleaseName(revision: string): string {
-    return revision ? `istiod-${revision}` : "istiod";
-}
-
 /**
  * Helm values of the charts, using the 1.24+ charts' own top-level keys (`autoscaleMin`, not the
- * legacy `pilot.*` shim). `test/istio-charts.test.ts` checks every key against the charts.
+ * legacy `pilot.*` shim); `istiod` is the first control plane's (istiodChartValues gives each
+ * one's). `test/istio-charts.test.ts` checks every key against the charts.
  */
 export function istioChartValues(a: Required<IstioMeshArgs>) {
     const labels = gatewayPodLabels(a.ingressReleaseName);
-    const global = (extra: object = {}) => ({ ...extra, ...(a.platform ? { platform: a.platform } : {}) });
+    const revisions = meshRevisions(a);
+    const validator = chartRevision(revisions.validator);
+    const gatewayRevision = chartRevision(revisions.gateway);
     return {
         // The base chart's default validating webhook points at istiod-<defaultRevision>: with only a
         // revisioned istiod, "default" would name a Service that does not exist.
-        base: a.revision ? { defaultRevision: a.revision } : {},
-        cni: { global: global() },
-        istiod: {
-            ...(a.revision ? { revision: a.revision } : {}),
-            autoscaleMin: 2,
-            replicaCount: 2,
-            // istiod injects no istio-init container (NET_ADMIN/NET_RAW) when the CNI agent sets up redirection.
-            cni: { enabled: a.cni },
-            // istiod gives ServiceEntries without addresses one from 240.240.0.0/16 (their status),
-            // and sidecars capture DNS to answer with it, so TCP routing to external hosts works.
-            env: { PILOT_ENABLE_IP_AUTOALLOCATE: "true" },
-            meshConfig: {
-                ...(a.accessLogging ? { accessLogFile: "/dev/stdout", accessLogEncoding: "JSON" } : {}),
-                defaultConfig: { proxyMetadata: { ISTIO_META_DNS_CAPTURE: "true" } },
-            },
-            global: global({ istioNamespace: a.systemNamespace }),
-        },
+        base: validator ? { defaultRevision: validator } : {},
+        cni: { global: platformGlobal(a) },
+        istiod: istiodChartValues(a, revisions.planes[0].revision),
         gateway: {
-            ...(a.revision ? { revision: a.revision } : {}),
+            ...(gatewayRevision ? { revision: gatewayRevision } : {}),
             labels,
             replicaCount: a.ingressReplicas,
             autoscaling: { enabled: true, minReplicas: a.ingressReplicas, maxReplicas: Math.max(5, a.ingressReplicas * 2) },
@@ -291,11 +332,50 @@ export function istioChartValues(a: Required<IstioMeshArgs>) {
 }
 
 /**
+ * Aliases of a revision's istiod Release. Stacks installed before several control planes existed
+ * have one istiod under the resource name `<mesh>-istiod`, whatever its revision: the revision that
+ * validates config adopts that state (it is the one such a stack has), so the first run of this
+ * version plans no change. An alias only applies while the old name is in the state and the new
+ * one is not; it is left off when a revision-less istiod (whose own name that is) is listed.
+ */
+export function istiodAliases(meshName: string, revisions: MeshRevisions, revision: string): pulumi.Alias[] {
+    const legacyName = `${meshName}-istiod`;
+    if (revision !== revisions.validator || revisions.planes.some((p) => istiodResourceName(meshName, p.revision) === legacyName)) return [];
+    return [{ name: legacyName }];
+}
+
+/** The charts' `global` values: the platform profile when one is set. */
+function platformGlobal(a: Required<IstioMeshArgs>, extra: object = {}) {
+    return { ...extra, ...(a.platform ? { platform: a.platform } : {}) };
+}
+
+/** Helm values of one revision's istiod (the revision-less one for `default`). */
+export function istiodChartValues(a: Required<IstioMeshArgs>, revision: string) {
+    const value = chartRevision(revision);
+    return {
+        ...(value ? { revision: value } : {}),
+        autoscaleMin: 2,
+        replicaCount: 2,
+        // istiod injects no istio-init container (NET_ADMIN/NET_RAW) when the CNI agent sets up redirection.
+        cni: { enabled: a.cni },
+        // istiod gives ServiceEntries without addresses one from 240.240.0.0/16 (their status),
+        // and sidecars capture DNS to answer with it, so TCP routing to external hosts works.
+        env: { PILOT_ENABLE_IP_AUTOALLOCATE: "true" },
+        meshConfig: {
+            ...(a.accessLogging ? { accessLogFile: "/dev/stdout", accessLogEncoding: "JSON" } : {}),
+            defaultConfig: { proxyMetadata: { ISTIO_META_DNS_CAPTURE: "true" } },
+        },
+        global: platformGlobal(a, { istioNamespace: a.systemNamespace }),
+    };
+}
+
+/**
  * The child resources of a IstioMesh, for TypeScript programs. Kept out of the class's own fields:
  * Pulumi's schema analyzer turns every field into an output, and these are not outputs.
  */
 interface IstioMeshChildren {
     ready: pulumi.Resource[];
+    istiods: Record<string, k8s.helm.v3.Release>;
     ingressNamespaceResource: k8s.core.v1.Namespace;
 }
 const istioMeshChildren = new WeakMap<IstioMesh, IstioMeshChildren>();
@@ -306,7 +386,7 @@ const istioMeshChildren = new WeakMap<IstioMesh, IstioMeshChildren>();
  * LoadBalancer ingress gateway in its own namespace; plus mesh-wide STRICT mTLS.
  */
 export class IstioMesh extends pulumi.ComponentResource {
-    /** The installed Istio version. */
+    /** The installed Istio version (the newest, with several control planes: the `base` chart's). */
     public readonly version: pulumi.Output<string>;
     /** The ingress gateway's external IP address or hostname. */
     public readonly ingressAddress: pulumi.Output<string>;
@@ -314,28 +394,29 @@ export class IstioMesh extends pulumi.ComponentResource {
     public readonly gatewaySelector: Record<string, string>;
     /** Namespace of the ingress gateway pods (where its TLS secrets must live). */
     public readonly ingressNamespace: string;
-    /** The revision istiod was installed as (empty: the default revision). */
+    /** The revision that validates Istio config (empty: the revision-less istiod). */
     public readonly revision: string;
 
     constructor(name: string, args: IstioMeshArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         const a: Required<IstioMeshArgs> = { ...ISTIO_DEFAULTS, ...args };
-        throwIfProblems(checkIstioMeshArgs(a));
+        throwIfProblems([...checkControlPlanesAlone(args), ...checkIstioMeshArgs(a)]);
         super(componentType("IstioMesh"), name, {}, withPreviousType(opts, "bluegreen:istio:IstioMesh"));
         const kids = {} as IstioMeshChildren;
         istioMeshChildren.set(this, kids);
         const values = istioChartValues(a);
+        const revisions = meshRevisions(a);
 
         const systemNs = new k8s.core.v1.Namespace(`${name}-system-namespace`, {
             metadata: { name: a.systemNamespace, labels: { "app.kubernetes.io/managed-by": "pulumi" } },
         }, { parent: this });
-        const release = (resourceName: string, releaseName: string, chart: string, namespace: string,
-            chartValues: object, dependsOn: pulumi.Resource[]) =>
+        const release = (resourceName: string, releaseName: string, chart: string, version: string, namespace: string,
+            chartValues: object, options: pulumi.CustomResourceOptions) =>
             new k8s.helm.v3.Release(resourceName, {
                 // An explicit release name: auto-naming would add a suffix, and the gateway chart
                 // derives its pod labels from the release name.
                 name: releaseName,
                 ...chartSource(a.repository, chart),
-                version: a.version,
+                version,
                 namespace,
                 values: chartValues,
                 // Wait until every object is ready: istiod must answer its webhooks before anything
@@ -343,19 +424,38 @@ export class IstioMesh extends pulumi.ComponentResource {
                 skipAwait: false,
                 timeout: 600,
                 ...HELM_RECOVERY,
-            }, { parent: this, dependsOn });
+            }, { parent: this, ...options });
 
-        const base = release(`${name}-base`, "istio-base", ISTIO_CHARTS.base, a.systemNamespace, values.base, [systemNs]);
-        // The CNI agent must run on a node before injected pods start there: istiod comes after it.
-        const cni = a.cni ? [release(`${name}-cni`, "istio-cni", ISTIO_CHARTS.cni, a.systemNamespace, values.cni, [base])] : [];
-        const istiod = release(`${name}-istiod`, istiodReleaseName(a.revision), ISTIO_CHARTS.istiod, a.systemNamespace, values.istiod, [base, ...cni]);
+        // The CNI agent must run on a node before injected pods start there: every istiod (and so
+        // everything injected) comes after it. It runs the oldest version, within one minor of all.
+        const cni = a.cni ? [release(`${name}-cni`, "istio-cni", ISTIO_CHARTS.cni, oldestVersion(revisions.planes), a.systemNamespace, values.cni,
+            { dependsOn: [systemNs] })] : [];
+        const istiods: Record<string, k8s.helm.v3.Release> = {};
+        const istiod = (plane: IstioControlPlane, dependsOn: pulumi.Resource[]) => {
+            istiods[plane.revision] = release(istiodResourceName(name, plane.revision), istiodReleaseName(plane.revision), ISTIO_CHARTS.istiod,
+                plane.version, a.systemNamespace, istiodChartValues(a, plane.revision),
+                { dependsOn, aliases: istiodAliases(name, revisions, plane.revision) });
+            return istiods[plane.revision];
+        };
+        // One control plane: base (the CRDs) first, then istiod. Several: the validator's istiod is
+        // ready before base points the default validating webhook at it (the CRDs are there: the
+        // first istiod installed them), and every other istiod comes after base, whose CRDs follow
+        // the newest version.
+        const several = revisions.planes.length > 1;
+        const validatorPlane = revisions.planes.find((p) => p.revision === revisions.validator)!;
+        const validatorFirst = several ? [istiod(validatorPlane, [systemNs, ...cni])] : [];
+        const base = release(`${name}-base`, "istio-base", ISTIO_CHARTS.base, newestVersion(revisions.planes), a.systemNamespace, values.base,
+            { dependsOn: [systemNs, ...validatorFirst] });
+        for (const plane of revisions.planes) if (!istiods[plane.revision]) istiod(plane, [base, ...cni]);
 
         // The gateway pods are injected with the "gateway" template: their namespace must not carry
         // istio-injection=disabled.
         const ingressNs = new k8s.core.v1.Namespace(`${name}-ingress-namespace`, {
             metadata: { name: a.ingressNamespace, labels: { "app.kubernetes.io/managed-by": "pulumi" } },
         }, { parent: this });
-        const gateway = release(`${name}-gateway`, a.ingressReleaseName, ISTIO_CHARTS.gateway, a.ingressNamespace, values.gateway, [istiod, ingressNs]);
+        const gatewayPlane = revisions.planes.find((p) => p.revision === revisions.gateway)!;
+        const gateway = release(`${name}-gateway`, a.ingressReleaseName, ISTIO_CHARTS.gateway, gatewayPlane.version, a.ingressNamespace, values.gateway,
+            { dependsOn: [istiods[revisions.gateway], ingressNs] });
 
         new k8s.apiextensions.CustomResource(`${name}-mtls`, {
             apiVersion: "security.istio.io/v1",
@@ -363,7 +463,7 @@ export class IstioMesh extends pulumi.ComponentResource {
             // "default" in the root namespace applies mesh-wide.
             metadata: { name: "default", namespace: a.systemNamespace },
             spec: { mtls: { mode: a.mtlsMode } },
-        }, { parent: this, dependsOn: [istiod] });
+        }, { parent: this, dependsOn: [istiods[revisions.validator]] });
 
         // The gateway chart names its Service after the release. The ID comes from the release's
         // outputs, unknown until the release exists: the engine then skips the read during a
@@ -373,12 +473,13 @@ export class IstioMesh extends pulumi.ComponentResource {
         this.ingressAddress = ingressService.status.apply((st) =>
             st?.loadBalancer?.ingress?.[0]?.ip ?? st?.loadBalancer?.ingress?.[0]?.hostname ?? "");
 
-        this.version = pulumi.output(a.version);
+        this.version = pulumi.output(newestVersion(revisions.planes));
         this.gatewaySelector = { istio: gatewayPodLabels(a.ingressReleaseName).istio };
-        kids.ready = [base, ...cni, istiod];
+        kids.ready = [base, ...cni, ...Object.values(istiods)];
+        kids.istiods = istiods;
         this.ingressNamespace = a.ingressNamespace;
         kids.ingressNamespaceResource = ingressNs;
-        this.revision = a.revision;
+        this.revision = chartRevision(revisions.validator);
 
         this.registerOutputs({
             version: this.version,
@@ -390,6 +491,11 @@ export class IstioMesh extends pulumi.ComponentResource {
     /** What Istio resources must wait for: the CRDs and a ready istiod. */
     get ready(): pulumi.Resource[] {
         return istioMeshChildren.get(this)!.ready;
+    }
+
+    /** Each control plane's istiod Release, by revision (`default`: the revision-less istiod). */
+    get istiods(): Record<string, k8s.helm.v3.Release> {
+        return istioMeshChildren.get(this)!.istiods;
     }
 
     /** The ingress gateway's namespace resource: objects placed there (a Certificate) wait for it. */

@@ -12,6 +12,7 @@ import { DEFAULT_RESILIENCE, parsePairs, parseTargetedRoute, parseTrafficWeights
 import { ExternalService, parseExternalEndpoint } from "./external-services";
 import { GKE_DEFAULTS, GkeClusterArgs, ImageRepository, ReleaseChannel, parseImageRepository } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioPlatform, MtlsMode } from "./istio-mesh";
+import { IstioControlPlane, parseControlPlane } from "./mesh-revisions";
 import { DEFAULT_PREVIEW_ACCESS, PreviewAccessMode, PreviewJwt } from "./preview-access";
 import type { DrainAction } from "./rollout";
 import type { PodSecurityLevel } from "./workload";
@@ -45,6 +46,7 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ...COLORS.flatMap((color): [string, string][] => [
         [`workload.colors.${color}.image`, `${color}Image`],
         [`workload.colors.${color}.replicas`, `${color}Replicas`],
+        [`workload.colors.${color}.istioRevision`, `${color}IstioRevision`],
     ]),
     ["workload.resilience.timeout", "routeTimeout"],
     ["workload.resilience.retries.attempts", "retryAttempts"],
@@ -77,6 +79,9 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ["mesh.repository", "istioChartRepository"],
     ["mesh.platform", "istioPlatform"],
     ["mesh.revision", "istioRevision"],
+    ["mesh.controlPlanes", "istioControlPlanes"],
+    ["mesh.validatorRevision", "istioValidatorRevision"],
+    ["mesh.gatewayRevision", "ingressIstioRevision"],
     ["mesh", ""],
     ["existingGatewaySelector", "ingressGatewaySelector"],
     ["installMesh", "installIstio"],
@@ -102,6 +107,7 @@ export const STACK_SETTINGS = [
     "routeTimeout", "retryAttempts", "retryPerTryTimeout", "drainDelaySeconds", "drainAction", "rolloutTimeoutSeconds",
     "clusterIdentifier", "imageRepositories", "istioChartRepository", "istioPlatform", "podSecurity", "previewAccess", "previewSourceCidrs",
     "previewJwtIssuer", "previewJwksUri", "previewJwtAudiences", "previewJwtClaims", "retryOn",
+    "istioControlPlanes", "istioValidatorRevision", "ingressIstioRevision", "blueIstioRevision", "greenIstioRevision",
 ] as const;
 
 /** Settings of other namespaces (provider settings) that this program reads too. */
@@ -130,6 +136,7 @@ export const DEPENDENT_SETTING_DEFAULTS: Record<string, string> = {
     imageRepositories: "[]", clusterIdentifier: "", istioChartRepository: ISTIO_DEFAULTS.repository, istioPlatform: "",
     previewSourceCidrs: "[]", previewJwtIssuer: "", previewJwksUri: "", previewJwtAudiences: "[]", previewJwtClaims: "[]",
     retryPerTryTimeout: DEFAULT_RESILIENCE.retries.perTryTimeout, retryOn: DEFAULT_RESILIENCE.retries.retryOn,
+    istioControlPlanes: "[]", istioValidatorRevision: "", ingressIstioRevision: "",
 };
 
 /**
@@ -142,7 +149,7 @@ export const PREREQUISITES: { settings: string[]; needs: string; fix: string; me
     { settings: ["masterCidr"], needs: "privateNodes true", fix: "set privateNodes to true", met: (get) => get("privateNodes") === "true" },
     { settings: ["certManagerVersion"], needs: "installCertManager true", fix: "set installCertManager to true", met: (get) => get("installCertManager") === "true" },
     { settings: ["ingressGatewaySelector", "ingressGatewayNamespace"], needs: "installIstio false (an existing mesh)", fix: "set installIstio to false", met: (get) => get("installIstio") === "false" },
-    { settings: ["istioVersion", "mtlsMode", "ingressReplicas", "istioChartRepository", "istioPlatform"], needs: "installIstio true (the default)", fix: "set installIstio to true", met: (get) => get("installIstio") !== "false" },
+    { settings: ["istioVersion", "mtlsMode", "ingressReplicas", "istioChartRepository", "istioPlatform", "istioControlPlanes", "istioValidatorRevision", "ingressIstioRevision"], needs: "installIstio true (the default)", fix: "set installIstio to true", met: (get) => get("installIstio") !== "false" },
     { settings: ["clusterIdentifier"], needs: "kubeconfig set (a cluster built here gets its own identifier)", fix: "set kubeconfig too", met: (get) => !!get("kubeconfig") },
     // Istio refuses a retry policy with 0 attempts and anything else ("http retry policy configured when attempts are set to 0").
     { settings: ["retryPerTryTimeout", "retryOn"], needs: "retryAttempts above 0 (0 turns retries off)", fix: "set retryAttempts to 1 or more", met: (get) => !/^\s*[-+]?0+\s*$/.test(get("retryAttempts") ?? "") },
@@ -262,7 +269,7 @@ export function checkConfigKeys(keys: Iterable<string>, project: string): Config
 }
 
 /** Settings declared with `default: ""` in Pulumi.yaml, where the empty string means unset. */
-export const OPTIONAL_KEYS = new Set(["kubeconfig", "clusterIdentifier", "istioRevision", "clusterLocation", "ingressGatewaySelector", "ingressGatewayNamespace",
+export const OPTIONAL_KEYS = new Set(["kubeconfig", "clusterIdentifier", "istioRevision", "istioValidatorRevision", "ingressIstioRevision", "blueIstioRevision", "greenIstioRevision", "clusterLocation", "ingressGatewaySelector", "ingressGatewayNamespace",
     "trafficWeights", "idleReplicas", "tlsCredentialName", "certIssuer", "istioPlatform", "previewJwtIssuer", "previewJwksUri"]);
 
 /** Reads settings one by one, remembering parse problems under the config key. */
@@ -398,6 +405,28 @@ function readPreviewJwt(reader: SettingsReader, issuer: string, jwksUri: string 
     return { issuer, audiences, ...(claims.length > 0 ? { claims } : {}), ...(jwksUri !== undefined ? { jwksUri } : {}) };
 }
 
+/**
+ * Parses `istioControlPlanes` entries (`<revision>=<version>`). With any listed, `istioVersion`
+ * (which they replace) must stay at its default.
+ */
+function readControlPlanes(reader: SettingsReader): IstioControlPlane[] {
+    const entries = reader.stringList("istioControlPlanes", "1-31-4=1.31.4") ?? [];
+    const planes = entries.flatMap((entry, i) => {
+        const { plane, problems } = parseControlPlane(`istioControlPlanes[${i}]`, entry);
+        reader.problems.push(...problems);
+        return plane ? [plane] : [];
+    });
+    const version = reader.string("istioVersion");
+    if (entries.length > 0 && version !== undefined && version !== ISTIO_DEFAULTS.version) {
+        reader.problems.push({
+            setting: "istioVersion",
+            message: `is ${describe(version)} while istioControlPlanes lists the control planes with their versions; allowed values: ` +
+                `${ISTIO_DEFAULTS.version} (the default: pulumi config rm istioVersion), each version given in istioControlPlanes`,
+        });
+    }
+    return planes;
+}
+
 /** Parses `targetedRoutes` entries. */
 function readTargetedRoutes(reader: SettingsReader): TargetedRoute[] | undefined {
     const entries = reader.stringList("targetedRoutes", "green:header:x-internal-user=true");
@@ -411,12 +440,14 @@ function readTargetedRoutes(reader: SettingsReader): TargetedRoute[] | undefined
 
 /** The workload's arguments as set; BlueGreenService applies the defaults. */
 function readWorkload(reader: SettingsReader): WorkloadArgs {
-    const colors = {} as Record<Color, { image: string; replicas: number }>;
+    const colors = {} as Record<Color, { image: string; replicas: number; istioRevision?: string }>;
     for (const color of COLORS) {
         const defaults = BLUE_GREEN_DEFAULTS.colors[color];
+        const pin = reader.optional(`${color}IstioRevision`);
         colors[color] = {
             image: reader.string(`${color}Image`) ?? defaults.image,
             replicas: reader.integer(`${color}Replicas`, 0, 1000) ?? defaults.replicas,
+            ...(pin !== undefined ? { istioRevision: pin } : {}),
         };
     }
     const weights = reader.optional("trafficWeights");
@@ -518,6 +549,9 @@ export interface ReadOptions {
     readFile?: (file: string) => FileContents;
 }
 
+/** The parts of BlueGreenEnvironmentArgs that paths in messages may start from. */
+const ENVIRONMENT_PARTS = ["cluster", "mesh", "workload", "certManager"];
+
 /** Matches argument paths inside a component's message (`nodePool.maxNodes`, `networkRanges.nodes`). */
 const ARGUMENT_PATH_IN_MESSAGE = /\b[a-z][A-Za-z]*(?:\.[a-z][A-Za-z]*)+\b/g;
 
@@ -531,6 +565,8 @@ function asStackProblem(problem: ConfigProblem, locationKey: string): ConfigProb
     return {
         setting: setting === "clusterLocation" ? locationKey : setting,
         message: problem.message.replace(ARGUMENT_PATH_IN_MESSAGE, (token) => {
+            // A path from the environment's top (mesh.controlPlanes in a workload problem) or relative to the problem's part.
+            if (ENVIRONMENT_PARTS.includes(token.split(".")[0]) && configKeyFor(token) !== token) return configKeyFor(token);
             const key = configKeyFor(`${part}.${token}`);
             return key === `${part}.${token}` ? token : key;
         }),
@@ -565,8 +601,14 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
     const clusterIdentifier = reader.optional("clusterIdentifier");
     const cluster = kubeconfig === undefined ? readCluster(reader, stack) : undefined;
     const platform = reader.optional("istioPlatform");
+    const controlPlanes = readControlPlanes(reader);
+    const validatorRevision = reader.optional("istioValidatorRevision");
+    const gatewayRevision = reader.optional("ingressIstioRevision");
     const mesh = {
-        version: reader.string("istioVersion") ?? ISTIO_DEFAULTS.version,
+        // Several control planes replace the one istiod's version: istioVersion stays at its default.
+        ...(controlPlanes.length > 0 ? { controlPlanes } : { version: reader.string("istioVersion") ?? ISTIO_DEFAULTS.version }),
+        ...(validatorRevision !== undefined ? { validatorRevision } : {}),
+        ...(gatewayRevision !== undefined ? { gatewayRevision } : {}),
         repository: reader.string("istioChartRepository") ?? ISTIO_DEFAULTS.repository,
         // Unset: gke when this stack builds the cluster, none otherwise.
         ...(platform !== undefined ? { platform: platform as IstioPlatform } : {}),

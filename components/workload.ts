@@ -14,6 +14,13 @@ export interface ColorSpec {
     image: pulumi.Input<string>;
     /** Number of pods; 0 parks the color. */
     replicas: number;
+    /**
+     * The Istio revision that injects this color's pods (pod label `istio.io/rev`; `default` is the
+     * revision-less istiod). Set on both colors or on neither: pinned colors take the injection label
+     * off the namespace, since a pod's label never overrides a namespace's. Changing it rolls this
+     * color's pods. Unset: the namespace's revision.
+     */
+    istioRevision?: string;
 }
 
 /** CPU and memory requests and limits of the app container. */
@@ -117,6 +124,11 @@ export interface DeploymentInputs {
     drain: DrainSettings;
 }
 
+/** The pod label that makes the given revision inject a pod (in a namespace without injection labels). */
+export function revisionPodLabels(istioRevision: string | undefined): Record<string, string> {
+    return istioRevision ? { "istio.io/rev": istioRevision } : {};
+}
+
 /**
  * Pod annotations. A native sidecar (an init container that restarts always) is stopped by the
  * kubelet only after the app container has exited, so the proxy keeps carrying requests through
@@ -145,6 +157,7 @@ export function buildDeploymentSpec(inputs: DeploymentInputs): k8s.types.input.a
                     ...commonLabels(inputs.app),
                     "app.kubernetes.io/instance": `${inputs.app}-${inputs.color}`,
                     ...selector,
+                    ...revisionPodLabels(inputs.spec.istioRevision),
                 },
             },
             spec: {

@@ -60,8 +60,17 @@ export function planChanges(before: DeclaredResource[], after: DeclaredResource[
     const old = new Map(before.map((r) => [r.urn, r]));
     const now = new Map(after.map((r) => [r.urn, r]));
     const plan: Plan = { creates: [], deletes: [], updates: [], unchanged: 0, levels: [] };
+    // The engine looks a resource up by its URN, then by its aliases: an alias adopts an old
+    // resource that nothing declares under its own URN any more (and only once).
+    const adopted = new Set<string>();
+    const previousOf = (r: DeclaredResource) => {
+        if (old.has(r.urn)) return old.get(r.urn);
+        const alias = aliasUrns(r).find((urn) => old.has(urn) && !now.has(urn) && !adopted.has(urn));
+        if (alias !== undefined) adopted.add(alias);
+        return alias === undefined ? undefined : old.get(alias);
+    };
     for (const r of after) {
-        const previous = old.get(r.urn);
+        const previous = previousOf(r);
         if (!previous) {
             plan.creates.push(r);
             continue;
@@ -72,7 +81,7 @@ export function planChanges(before: DeclaredResource[], after: DeclaredResource[
         if (changes.length > 0) plan.updates.push({ resource: r, changes, replaces: replacementPaths(r.type, changes) });
         else plan.unchanged++;
     }
-    plan.deletes = before.filter((r) => !now.has(r.urn));
+    plan.deletes = before.filter((r) => !now.has(r.urn) && !adopted.has(r.urn));
     plan.levels = orderSteps(after, [
         ...plan.creates.map((resource): PlannedStep => ({ op: "create", resource, changes: [], note: deploymentNote(undefined, resource) })),
         ...plan.updates.map(({ resource, changes, replaces }): PlannedStep => ({
@@ -80,6 +89,15 @@ export function planChanges(before: DeclaredResource[], after: DeclaredResource[
         })),
     ]);
     return plan;
+}
+
+/**
+ * The URNs a resource's aliases name: an alias URN, or (an alias giving only a name) the
+ * resource's own URN under that name, with the same type and parent.
+ */
+export function aliasUrns(r: Pick<DeclaredResource, "urn" | "aliases">): string[] {
+    return r.aliases.flatMap((alias) => alias.urn !== undefined ? [alias.urn]
+        : alias.name !== undefined && alias.type === undefined ? [`${r.urn.slice(0, r.urn.lastIndexOf("::"))}::${alias.name}`] : []);
 }
 
 /** URNs a resource waits for: its dependsOn and its provider. */

@@ -265,3 +265,37 @@ runTable("issue 22: CRD length limits named by setting", [
     ["registers 257 ports for one external host", { ...EXISTING, externalServices: Array.from({ length: 257 }, (_, i) => `tcp://db.example.com:${1000 + i}`) }, ["externalServices[0].ports"], /at most 256 ports per host/],
     ["registers 256 ports for one external host", { ...EXISTING, externalServices: Array.from({ length: 256 }, (_, i) => `tcp://db.example.com:${1000 + i}`) }, "accepted"],
 ]);
+
+/** Two control planes one minor apart, the revision-less one validating and injecting the gateway. */
+const TWO_PLANES = { istioControlPlanes: ["default=1.30.8", "1-31-4=1.31.4"], istioValidatorRevision: "default", ingressIstioRevision: "default" };
+
+runTable("issue 23: several control planes and revision pins", [
+    ["runs two control planes one minor apart, the old one validating", TWO_PLANES, "accepted"],
+    ["pins each color to a listed revision", { ...TWO_PLANES, blueIstioRevision: "default", greenIstioRevision: "1-31-4" }, "accepted"],
+    ["lists one revisioned istiod and labels the namespace for it", { istioControlPlanes: ["1-31-4=1.31.4"], istioRevision: "1-31-4" }, "accepted"],
+    ["writes a control plane without its version", { istioControlPlanes: ["1-31-4"] }, ["istioControlPlanes[0]"], /<revision>=<version>/],
+    ["lists a revision that is no DNS label", { istioControlPlanes: ["Canary=1.31.4"], istioRevision: "Canary" }, ["istioControlPlanes[0]", "istioRevision"], /lowercase|DNS/i],
+    ["lists one revision twice", { ...TWO_PLANES, istioControlPlanes: ["default=1.30.8", "default=1.31.4"] }, ["istioControlPlanes[1]"], /again; allowed values: each revision once/],
+    ["lists a version that was never released", { istioControlPlanes: ["default=1.26.99"] }, ["istioControlPlanes[0]"], /has version 1\.26\.99, which is not an Istio release/],
+    ["lists a version older than the oldest this package installs", { istioControlPlanes: ["default=1.23.5"] }, ["istioControlPlanes[0]"], /older than 1\.24\.0/],
+    ["lists a version newer than the dated list", { istioControlPlanes: ["default=1.33.0"] }, "accepted", /has version 1\.33\.0, newer than/, ["istioControlPlanes[0]"]],
+    ["runs two control planes without saying which validates and which injects the gateway", { istioControlPlanes: TWO_PLANES.istioControlPlanes },
+        ["ingressIstioRevision", "istioValidatorRevision"], /is unset but istioControlPlanes lists 2 control planes; allowed values: a revision istioControlPlanes lists \(default, 1-31-4\)/],
+    ["points the validator at a revision not installed", { ...TWO_PLANES, istioValidatorRevision: "1-32-0" }, ["istioValidatorRevision"], /"1-32-0", which no installed control plane serves/],
+    ["points the gateway at a revision not installed", { ...TWO_PLANES, ingressIstioRevision: "stable" }, ["ingressIstioRevision"], /no installed control plane/],
+    ["names the only control plane as validator and gateway", { istioValidatorRevision: "default", ingressIstioRevision: "default" }, "accepted"],
+    ["names a validator other than the one istiod", { istioRevision: "canary", istioValidatorRevision: "stable" }, ["istioValidatorRevision"], /no installed control plane serves; allowed values: a revision istioControlPlanes lists \(canary\)/],
+    ["runs revisions three minors apart", { ...TWO_PLANES, istioControlPlanes: ["default=1.28.10", "1-31-4=1.31.4"] }, ["istioControlPlanes"], /3 minors apart; allowed values: revisions at most 2 minors apart/],
+    ["runs revisions two minors apart with the CNI agent", { ...TWO_PLANES, istioControlPlanes: ["default=1.29.8", "1-31-4=1.31.4"] }, ["istioControlPlanes"], /CNI node agent runs the oldest version.*at most 1 minor apart/],
+    ["pins a color to a revision not installed", { ...TWO_PLANES, blueIstioRevision: "1-32-0", greenIstioRevision: "default" }, ["blueIstioRevision"], /would start without a sidecar.*a revision istioControlPlanes lists \(default, 1-31-4\)/],
+    ["pins one color only", { ...TWO_PLANES, greenIstioRevision: "1-31-4" }, ["blueIstioRevision"], /unset while greenIstioRevision pins green.*without a sidecar; allowed values: a revision for blue too/],
+    ["pins the colors and labels the namespace too", { ...TWO_PLANES, istioRevision: "default", blueIstioRevision: "default", greenIstioRevision: "default" }, ["istioRevision"],
+        /namespace label overrides every pod's revision label.*allowed values: unset/],
+    ["pins the colors of the one istiod by its name", { blueIstioRevision: "default", greenIstioRevision: "default" }, "accepted"],
+    ["pins the colors to a revision the one istiod is not", { blueIstioRevision: "canary", greenIstioRevision: "canary" }, ["blueIstioRevision", "greenIstioRevision"], /no installed control plane/],
+    ["lists no revision-less istiod and leaves the namespace to istio-injection", { istioControlPlanes: ["1-31-4=1.31.4"] }, ["istioRevision"], /istio-injection=enabled.*lists no default/],
+    ["labels the namespace for a revision not listed", { ...TWO_PLANES, istioRevision: "stable" }, ["istioRevision"], /no installed control plane/],
+    ["changes istioVersion next to the list that replaces it", { ...TWO_PLANES, istioVersion: "1.30.8" }, ["istioVersion"], /while istioControlPlanes lists the control planes/],
+    ["pins revisions of an existing mesh", { ...EXISTING, installIstio: "false", blueIstioRevision: "asm-1-31", greenIstioRevision: "asm-1-31" }, "accepted"],
+    ["lists control planes for an existing mesh", { ...EXISTING, installIstio: "false", istioControlPlanes: ["1-31-4=1.31.4"] }, ["istioControlPlanes"], /only applies with installIstio true/],
+]);

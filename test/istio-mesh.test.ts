@@ -50,7 +50,7 @@ describe("IstioMesh", () => {
         const ns = (name: string) => r.ofType("kubernetes:core/v1:Namespace").find((x) => x.inputs.metadata.name === name)!;
         assert.ok(byChart("base").dependsOn.includes(ns("istio-system").urn));
         assert.ok(byChart("istiod").dependsOn.includes(byChart("base").urn));
-        assert.ok(byChart("cni").dependsOn.includes(byChart("base").urn));
+        assert.ok(byChart("cni").dependsOn.includes(ns("istio-system").urn), "the CNI agent needs no CRD: it waits for its namespace only");
         assert.ok(byChart("istiod").dependsOn.includes(byChart("cni").urn), "the CNI agent runs before pods are injected without istio-init");
         assert.ok(byChart("gateway").dependsOn.includes(byChart("istiod").urn));
         assert.ok(byChart("gateway").dependsOn.includes(ns("istio-ingress").urn));

@@ -17,6 +17,9 @@ const EXISTING_MESH = { installIstio: "false" };
 const TLS = { tlsCredentialName: "sample-tls" };
 const PRIVATE_NODES = { privateNodes: "true" };
 const CERT_MANAGER = { installCertManager: "true" };
+/** Two control planes side by side, the revision-less one validating and injecting the gateway. */
+const TWO_PLANES = { istioControlPlanes: '["default=1.31.4","canary=1.31.4"]', istioValidatorRevision: "default", ingressIstioRevision: "default" };
+const TWO_PLANES_PINNED = { ...TWO_PLANES, blueIstioRevision: "default", greenIstioRevision: "default" };
 const JWT = { previewJwtIssuer: "https://issuer.example.com", previewJwtAudiences: '["bluegreen-preview"]' };
 
 /** A key set to `value` on top of `base` (default: the dev stack as it is). */
@@ -66,6 +69,11 @@ const ROWS: Record<string, Effect | Exemption> = {
     istioPlatform: set("k3s", EXISTING_CLUSTER),
     podSecurity: set("privileged"),
     istioVersion: set("1.30.2"),
+    istioControlPlanes: set('["default=1.30.2"]'),
+    istioValidatorRevision: set("canary", TWO_PLANES),
+    ingressIstioRevision: set("canary", TWO_PLANES),
+    blueIstioRevision: set("canary", TWO_PLANES_PINNED),
+    greenIstioRevision: set("canary", TWO_PLANES_PINNED),
     mtlsMode: set("PERMISSIVE"),
     ingressReplicas: set("3"),
     ingressGatewaySelector: set("app=edge", EXISTING_MESH),
