@@ -82,6 +82,7 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ["mesh.controlPlanes", "istioControlPlanes"],
     ["mesh.validatorRevision", "istioValidatorRevision"],
     ["mesh.gatewayRevision", "ingressIstioRevision"],
+    ["mesh.chartValues", "istioHelmValues"],
     ["mesh", ""],
     ["existingGatewaySelector", "ingressGatewaySelector"],
     ["installMesh", "installIstio"],
@@ -108,6 +109,7 @@ export const STACK_SETTINGS = [
     "clusterIdentifier", "imageRepositories", "istioChartRepository", "istioPlatform", "podSecurity", "previewAccess", "previewSourceCidrs",
     "previewJwtIssuer", "previewJwksUri", "previewJwtAudiences", "previewJwtClaims", "retryOn",
     "istioControlPlanes", "istioValidatorRevision", "ingressIstioRevision", "blueIstioRevision", "greenIstioRevision",
+    "istioHelmValues",
 ] as const;
 
 /** Settings of other namespaces (provider settings) that this program reads too. */
@@ -136,7 +138,7 @@ export const DEPENDENT_SETTING_DEFAULTS: Record<string, string> = {
     imageRepositories: "[]", clusterIdentifier: "", istioChartRepository: ISTIO_DEFAULTS.repository, istioPlatform: "",
     previewSourceCidrs: "[]", previewJwtIssuer: "", previewJwksUri: "", previewJwtAudiences: "[]", previewJwtClaims: "[]",
     retryPerTryTimeout: DEFAULT_RESILIENCE.retries.perTryTimeout, retryOn: DEFAULT_RESILIENCE.retries.retryOn,
-    istioControlPlanes: "[]", istioValidatorRevision: "", ingressIstioRevision: "",
+    istioControlPlanes: "[]", istioValidatorRevision: "", ingressIstioRevision: "", istioHelmValues: "[]",
 };
 
 /**
@@ -149,7 +151,7 @@ export const PREREQUISITES: { settings: string[]; needs: string; fix: string; me
     { settings: ["masterCidr"], needs: "privateNodes true", fix: "set privateNodes to true", met: (get) => get("privateNodes") === "true" },
     { settings: ["certManagerVersion"], needs: "installCertManager true", fix: "set installCertManager to true", met: (get) => get("installCertManager") === "true" },
     { settings: ["ingressGatewaySelector", "ingressGatewayNamespace"], needs: "installIstio false (an existing mesh)", fix: "set installIstio to false", met: (get) => get("installIstio") === "false" },
-    { settings: ["istioVersion", "mtlsMode", "ingressReplicas", "istioChartRepository", "istioPlatform", "istioControlPlanes", "istioValidatorRevision", "ingressIstioRevision"], needs: "installIstio true (the default)", fix: "set installIstio to true", met: (get) => get("installIstio") !== "false" },
+    { settings: ["istioVersion", "mtlsMode", "ingressReplicas", "istioChartRepository", "istioPlatform", "istioControlPlanes", "istioValidatorRevision", "ingressIstioRevision", "istioHelmValues"], needs: "installIstio true (the default)", fix: "set installIstio to true", met: (get) => get("installIstio") !== "false" },
     { settings: ["clusterIdentifier"], needs: "kubeconfig set (a cluster built here gets its own identifier)", fix: "set kubeconfig too", met: (get) => !!get("kubeconfig") },
     // Istio refuses a retry policy with 0 attempts and anything else ("http retry policy configured when attempts are set to 0").
     { settings: ["retryPerTryTimeout", "retryOn"], needs: "retryAttempts above 0 (0 turns retries off)", fix: "set retryAttempts to 1 or more", met: (get) => !/^\s*[-+]?0+\s*$/.test(get("retryAttempts") ?? "") },
@@ -427,6 +429,25 @@ function readControlPlanes(reader: SettingsReader): IstioControlPlane[] {
     return planes;
 }
 
+/** Parses `istioHelmValues` entries (`<chart>.<path>=<value>`) into IstioMeshArgs.chartValues. */
+function readHelmValues(reader: SettingsReader): Record<string, string> | undefined {
+    const entries = reader.stringList("istioHelmValues", "istiod.pilot.resources.requests.cpu=500m");
+    if (entries === undefined || entries.length === 0) return undefined;
+    const values: Record<string, string> = {};
+    entries.forEach((entry, i) => {
+        const at = entry.indexOf("=");
+        const key = entry.slice(0, at).trim();
+        if (at < 0 || key === "") {
+            reader.problems.push({ setting: `istioHelmValues[${i}]`, message: `got ${describe(entry)}; allowed values: <chart>.<path>=<value>, e.g. istiod.pilot.resources.requests.cpu=500m` });
+        } else if (key in values) {
+            reader.problems.push({ setting: `istioHelmValues[${i}]`, message: `sets ${key} again; allowed values: each <chart>.<path> once` });
+        } else {
+            values[key] = entry.slice(at + 1);
+        }
+    });
+    return values;
+}
+
 /** Parses `targetedRoutes` entries. */
 function readTargetedRoutes(reader: SettingsReader): TargetedRoute[] | undefined {
     const entries = reader.stringList("targetedRoutes", "green:header:x-internal-user=true");
@@ -604,11 +625,13 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
     const controlPlanes = readControlPlanes(reader);
     const validatorRevision = reader.optional("istioValidatorRevision");
     const gatewayRevision = reader.optional("ingressIstioRevision");
+    const chartValues = readHelmValues(reader);
     const mesh = {
         // Several control planes replace the one istiod's version: istioVersion stays at its default.
         ...(controlPlanes.length > 0 ? { controlPlanes } : { version: reader.string("istioVersion") ?? ISTIO_DEFAULTS.version }),
         ...(validatorRevision !== undefined ? { validatorRevision } : {}),
         ...(gatewayRevision !== undefined ? { gatewayRevision } : {}),
+        ...(chartValues !== undefined ? { chartValues } : {}),
         repository: reader.string("istioChartRepository") ?? ISTIO_DEFAULTS.repository,
         // Unset: gke when this stack builds the cluster, none otherwise.
         ...(platform !== undefined ? { platform: platform as IstioPlatform } : {}),
