@@ -290,7 +290,8 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
 
         const mesh = meshArgsOf(args);
         if (mesh !== false) {
-            kids.mesh = new IstioMesh(`${name}-istio`, mesh, providerOpts);
+            // The guard reads the cluster with the provider's own kubeconfig (the ambient one when none is given).
+            kids.mesh = new IstioMesh(`${name}-istio`, mesh, { ...providerOpts, guardKubeconfig: kids.cluster?.kubeconfig ?? args.kubeconfig });
         }
         const certManager = args.certManager ? new CertManager(`${name}-cert-manager`, args.certManager, providerOpts) : undefined;
         kids.workload = new BlueGreenService(`${name}-app`, {

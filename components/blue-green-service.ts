@@ -77,6 +77,7 @@ import {
     podSecurityLabels,
 } from "./workload";
 import { componentType, withPreviousType } from "./tokens";
+import { monitorSupports } from "./hooks";
 import { colorWorkload } from "./health-queries";
 
 /** The Istio networking API version this package declares (stable since Istio 1.22). */
@@ -451,7 +452,7 @@ export class BlueGreenService extends pulumi.ComponentResource {
         const { istioDependencies = [], certManagerDependencies = [], gatewayDependencies = [], ...componentOpts } = opts ?? {};
         super(componentType("BlueGreenService"), name, {}, withPreviousType(componentOpts, "bluegreen:workload:BlueGreenService"));
 
-        const namespace = declareNamespace(this, name, a);
+        const namespace = declareNamespace(this, name, a, istioDependencies);
         const scope: DeclarationScope = { owner: this, name, a, labels: commonLabels(a.appName), namespace, istioDependencies, certManagerDependencies, gatewayDependencies };
         const kids = { namespace } as BlueGreenServiceChildren;
         blueGreenServiceChildren.set(this, kids);
@@ -596,14 +597,18 @@ function gatewayName(app: string): string {
  * forced), so apps asking for the same values share them and a conflicting value set by someone
  * else fails the update instead of being overwritten.
  */
-function declareNamespace(owner: BlueGreenService, name: string, a: ResolvedBlueGreenServiceArgs): k8s.core.v1.Namespace | k8s.core.v1.NamespacePatch {
+function declareNamespace(owner: BlueGreenService, name: string, a: ResolvedBlueGreenServiceArgs,
+    istioDependencies: pulumi.Resource[]): k8s.core.v1.Namespace | k8s.core.v1.NamespacePatch {
     // Pinned colors carry their revision on the pod template: the namespace then has no injection label, which would win.
     const namespaceLabels = { ...(colorsArePinned(a) ? {} : injectionLabels(a.istioRevision)), ...podSecurityLabels(a.podSecurity) };
+    // After the mesh: a label for a new revision lands once its istiod is ready, and a destroy removes
+    // the namespace (or its labels) before the istiod it refers to, which the revision guard checks.
+    const options: pulumi.CustomResourceOptions = { parent: owner, dependsOn: istioDependencies };
     return a.createNamespace
-        ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: a.namespace, labels: { ...commonLabels(a.appName), ...namespaceLabels } } }, { parent: owner })
+        ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: a.namespace, labels: { ...commonLabels(a.appName), ...namespaceLabels } } }, options)
         : new k8s.core.v1.NamespacePatch(`${name}-namespace-labels`, {
             metadata: { name: a.namespace, labels: namespaceLabels, annotations: { [PATCH_FIELD_MANAGER_ANNOTATION]: namespaceFieldManager(a.appName) } },
-        }, { parent: owner });
+        }, options);
 }
 
 /**
@@ -615,8 +620,8 @@ function colorDeployer(scope: DeclarationScope, beforeRoute: readonly Color[]) {
     const { a, name } = scope;
     // One hook for both colors (its name is stable across switches); what it says depends on the
     // step that failed and where the color stands in this update's order. Bound only where the
-    // monitor can register hooks (see monitorRegistersErrorHooks).
-    const rolloutFailed = monitorRegistersErrorHooks() ? new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
+    // monitor can register hooks (see monitorSupports).
+    const rolloutFailed = monitorSupports("registerErrorHook") ? new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
         pulumi.log.error(rolloutHookMessage(failure, { resourceName: name, namespace: a.namespace, app: a.appName, beforeRoute: [...beforeRoute] }));
         return false; // never retry: a rollout that timed out needs a person
     }) : undefined;
@@ -751,15 +756,6 @@ export function previewGuardNames(name: string, namespace: string, app: string, 
         meshAuthentication: { resource: `${name}-mesh-preview-jwt`, object: `${app}-preview` },
         meshPolicy: { resource: `${name}-mesh-preview-access-${headerName}`, object: `${app}-preview-${headerName}` },
     };
-}
-
-/**
- * Whether the resource monitor this program talks to can register error hooks. The engine's always
- * can (its client has every RPC); the SDK's mock monitor (`pulumi.runtime.setMocks`, 3.248) lacks the
- * RPC, so constructing a hook there rejects and ends the program, while the hook could never run.
- */
-function monitorRegistersErrorHooks(): boolean {
-    return typeof (pulumi.runtime.getMonitor() as { registerErrorHook?: unknown } | undefined)?.registerErrorHook === "function";
 }
 
 /**

@@ -3,6 +3,9 @@ import * as k8s from "@pulumi/kubernetes";
 import { ConfigProblem, checkDnsLabel, checkInteger, checkOneOf, describe, parseUrl, throwIfProblems, urlHasUserInfo } from "./validation";
 import { componentType, withPreviousType } from "./tokens";
 import { checkChartValues, withChartValues } from "./chart-values";
+import { monitorSupports } from "./hooks";
+import { kubeReader, listRevisionInventory } from "./kube-client";
+import { guardRevision, inPlaceUpgradeProblem, revisionOfIstiodRelease } from "./revision-guard";
 import {
     DEFAULT_REVISION_NAME, IstioControlPlane, MeshRevisions, chartRevision, checkMeshRevisions, compareVersions, isIstioVersion,
     istiodReleaseName, istiodResourceName, newestVersion, oldestVersion,
@@ -389,6 +392,48 @@ export function istiodChartValues(a: Required<IstioMeshArgs>, revision: string) 
 }
 
 /**
+ * Options of IstioMesh: the component options, plus the kubeconfig its guards read the cluster
+ * with. A TypeScript option (secrets and hooks do not travel through a multi-language schema);
+ * BlueGreenEnvironment passes its own.
+ */
+export interface IstioMeshOptions extends pulumi.ComponentResourceOptions {
+    /** Kubeconfig (contents or path) the guard lists the cluster with before an istiod is deleted. Unset: $KUBECONFIG, else ~/.kube/config. */
+    guardKubeconfig?: pulumi.Input<string>;
+}
+
+/**
+ * The hooks of every istiod Release, named so that the engine finds them when it deletes a release
+ * the program no longer declares (a named hook of the same name is registered on every run):
+ * before a delete, refuse while anything refers to its revision; before an update, refuse an
+ * in-place version change Istio does not support. Hooks run on a real `pulumi up` only (not in
+ * previews; the mock monitor cannot register them).
+ */
+function istiodHooks(name: string, kubeconfig: pulumi.Input<string> | undefined): pulumi.ResourceHookBinding | undefined {
+    if (!monitorSupports("registerResourceHook")) return undefined;
+    // Known by the time a hook runs: hooks run in updates only, after the cluster (and its kubeconfig) exists.
+    const config = new Promise<string | undefined>((resolve) => {
+        if (kubeconfig === undefined) resolve(undefined);
+        else pulumi.output(kubeconfig).apply((value) => resolve(value));
+    });
+    const beforeDelete = new pulumi.ResourceHook(`${name}-istiod-guard`, async ({ oldInputs, name: resourceName }) => {
+        const revision = revisionOfIstiodRelease(oldInputs);
+        if (revision === undefined) return;
+        const reader = kubeReader(await config);
+        await guardRevision({
+            revision,
+            release: typeof oldInputs?.name === "string" ? oldInputs.name : resourceName,
+            list: () => listRevisionInventory(reader),
+            sleep: (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000)),
+        });
+    });
+    const beforeUpdate = new pulumi.ResourceHook(`${name}-istiod-in-place`, ({ oldInputs, newInputs }) => {
+        const problem = inPlaceUpgradeProblem(revisionOfIstiodRelease(newInputs) ?? "", oldInputs?.version, newInputs?.version);
+        if (problem) throw new Error(problem);
+    });
+    return { beforeDelete: [beforeDelete], beforeUpdate: [beforeUpdate] };
+}
+
+/**
  * The child resources of a IstioMesh, for TypeScript programs. Kept out of the class's own fields:
  * Pulumi's schema analyzer turns every field into an output, and these are not outputs.
  */
@@ -416,10 +461,11 @@ export class IstioMesh extends pulumi.ComponentResource {
     /** The revision that validates Istio config (empty: the revision-less istiod). */
     public readonly revision: string;
 
-    constructor(name: string, args: IstioMeshArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: IstioMeshArgs = {}, opts?: IstioMeshOptions) {
         const a: Required<IstioMeshArgs> = { ...ISTIO_DEFAULTS, ...args };
         throwIfProblems([...checkControlPlanesAlone(args), ...checkIstioMeshArgs(a)]);
-        super(componentType("IstioMesh"), name, {}, withPreviousType(opts, "bluegreen:istio:IstioMesh"));
+        const { guardKubeconfig, ...componentOpts } = opts ?? {};
+        super(componentType("IstioMesh"), name, {}, withPreviousType(componentOpts, "bluegreen:istio:IstioMesh"));
         const kids = {} as IstioMeshChildren;
         istioMeshChildren.set(this, kids);
         const values = istioChartValues(a);
@@ -450,10 +496,11 @@ export class IstioMesh extends pulumi.ComponentResource {
         const cni = a.cni ? [release(`${name}-cni`, "istio-cni", ISTIO_CHARTS.cni, oldestVersion(revisions.planes), a.systemNamespace, withChartValues(values.cni, a.chartValues, "cni"),
             { dependsOn: [systemNs] })] : [];
         const istiods: Record<string, k8s.helm.v3.Release> = {};
+        const hooks = istiodHooks(name, guardKubeconfig);
         const istiod = (plane: IstioControlPlane, dependsOn: pulumi.Resource[]) => {
             istiods[plane.revision] = release(istiodResourceName(name, plane.revision), istiodReleaseName(plane.revision), ISTIO_CHARTS.istiod,
                 plane.version, a.systemNamespace, withChartValues(istiodChartValues(a, plane.revision), a.chartValues, "istiod", plane.revision),
-                { dependsOn, aliases: istiodAliases(name, revisions, plane.revision) });
+                { dependsOn, aliases: istiodAliases(name, revisions, plane.revision), hooks });
             return istiods[plane.revision];
         };
         // One control plane: base (the CRDs) first, then istiod. Several: the validator's istiod is

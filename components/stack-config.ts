@@ -13,6 +13,7 @@ import { ExternalService, parseExternalEndpoint } from "./external-services";
 import { GKE_DEFAULTS, GkeClusterArgs, ImageRepository, ReleaseChannel, parseImageRepository } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioPlatform, MtlsMode } from "./istio-mesh";
 import { IstioControlPlane, parseControlPlane } from "./mesh-revisions";
+import { isInlineKubeconfig } from "./kube-client";
 import { DEFAULT_PREVIEW_ACCESS, PreviewAccessMode, PreviewJwt } from "./preview-access";
 import type { DrainAction } from "./rollout";
 import type { PodSecurityLevel } from "./workload";
@@ -187,10 +188,7 @@ export function checkPrerequisites(get: ConfigGetter): ConfigProblem[] {
     return problems;
 }
 
-/** True when a kubeconfig value is the file's contents rather than its path. */
-export function isInlineKubeconfig(value: string): boolean {
-    return value.includes("\n") || /^\s*\{/.test(value) || /^\s*apiVersion\s*:/.test(value);
-}
+export { isInlineKubeconfig };
 
 /** What a path holds, as the kubeconfig check needs it: a file's text, nothing, or a directory. */
 export type FileContents = { text: string } | { missing: true } | { directory: true };
