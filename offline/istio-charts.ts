@@ -165,3 +165,42 @@ export function istiodChartService(chartDir: string, revision: string): string {
         "names its Service istiod-<revision> (istiod without one)");
     return revision === "" ? "istiod" : `istiod-${revision}`;
 }
+
+/** An object a chart template creates: its kind and its name as rendered. */
+export interface ChartObjectName {
+    /** The template file, relative to `templates/`. */
+    template: string;
+    kind: string;
+    name: string;
+}
+
+/**
+ * The names the istiod chart gives its objects for a revision (`""`: the revision-less istiod)
+ * and release namespace, read from every `metadata.name` of its templates, whatever condition
+ * guards the object (both branches of an if count). The revision and namespace expressions the
+ * templates use are evaluated; names of revision tags (`$tagName`, rendered only for the
+ * `revisionTags` value) are left out; any other template expression throws, so a chart whose names
+ * take a shape this reading does not know fails loudly instead of passing unchecked.
+ */
+export function istiodChartObjectNames(chartDir: string, revision: string, namespace: string): ChartObjectName[] {
+    const templates = path.join(chartDir, "templates");
+    const names: ChartObjectName[] = [];
+    const revisionSuffix = /\{\{-?\s*if (?:not \(eq \.Values\.revision ""\)|\.Values\.revision)\s*-?\}\}-\{\{\s*\.Values\.revision\s*\}\}\{\{-?\s*end\s*-?\}\}/g;
+    for (const file of fs.readdirSync(templates).filter((f) => f.endsWith(".yaml") && !/^zz[yz]_/.test(f))) {
+        for (const document of fs.readFileSync(path.join(templates, file), "utf8").split(/^---\s*$/m)) {
+            const kind = /^kind:\s*(\w+)/m.exec(document)?.[1];
+            const metadata = /^metadata:\n((?:(?:\s{2,}.*|\{\{.*)\n)+)/m.exec(document)?.[1] ?? "";
+            for (const match of metadata.matchAll(/^ {2}name:\s*"?(.*?)"?\s*$/gm)) {
+                if (match[1].includes("$tagName")) continue;
+                const name = match[1]
+                    .replace(revisionSuffix, revision ? `-${revision}` : "")
+                    .replace(/\{\{\s*\$?\.Values\.revision\s*\|\s*default\s*"default"\s*\}\}/g, revision || "default")
+                    .replace(/\{\{\s*(?:\.Release\.Namespace|\.Values\.global\.istioNamespace)\s*\}\}/g, namespace)
+                    .replace(/\{\{\s*\$key\s*\}\}/g, "<gatewayClass>");
+                if (name.includes("{{") || kind === undefined) throw new Error(`${file}: cannot read the name ${JSON.stringify(match[1])} of a ${kind ?? "document without kind"}`);
+                names.push({ template: file, kind, name });
+            }
+        }
+    }
+    return names;
+}

@@ -102,7 +102,8 @@ function installedRevisions(resources: ResourceView[]): string[] {
 /**
  * Injection labels name an istiod that exists: `istio.io/rev: <rev>` a revision the stack installs
  * or that `declared` lists (the pack's `istioRevisions`, for a mesh managed elsewhere), and
- * `istio-injection: enabled` the default revision. Without an installed istiod and without
+ * `istio-injection: enabled` the default revision; so do pod templates labelled `istio.io/rev`
+ * (colors pinned to a revision). Without an installed istiod and without
  * declared revisions there is nothing to compare against, and nothing is reported.
  */
 export function injectedRevisionsServed(resources: ResourceView[], declared: string[]): string[] {
@@ -117,6 +118,15 @@ export function injectedRevisionsServed(resources: ResourceView[], declared: str
         if (revision !== undefined && !known.has(revision)) {
             problems.push(`Namespace ${ns.props.metadata?.name} is injected by revision ${revision === "" ? "default (istio-injection=enabled)" : revision}, ` +
                 `but no istiod of that revision is installed or declared (known: ${listed}): its pods would start without a sidecar`);
+        }
+    }
+    // A pod template's own revision label injects it in a namespace without injection labels (a pinned color).
+    for (const d of ofType(resources, TYPES.deployment)) {
+        const revision: string | undefined = d.props.spec?.template?.metadata?.labels?.["istio.io/rev"];
+        const name = `${d.props.metadata?.namespace}/${d.props.metadata?.name}`;
+        if (revision !== undefined && !known.has(revision === "default" ? "" : revision)) {
+            problems.push(`Deployment ${name} pins its pods to revision ${revision}, but no istiod of that revision is installed or declared (known: ${listed}): ` +
+                "its pods would start without a sidecar");
         }
     }
     return problems;

@@ -2,10 +2,13 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { ISTIO_CHARTS, ISTIO_DEFAULTS, IstioMeshArgs, checkIstioMeshArgs, gatewayPodLabels, istioChartValues } from "../components/istio-mesh";
+import * as os from "node:os";
 import {
-    CHART_SOURCE_DIRS, ChartReads, baseChartValidatorService, gatewayChartPodLabels, gatewayChartServiceId, istiodChartService, locateIstioCharts, readChart,
-    unreadValues,
+    ISTIO_CHARTS, ISTIO_DEFAULTS, IstioMeshArgs, checkIstioMeshArgs, gatewayPodLabels, istioChartValues, istiodChartValues, meshRevisions,
+} from "../components/istio-mesh";
+import {
+    CHART_SOURCE_DIRS, ChartReads, baseChartValidatorService, gatewayChartPodLabels, gatewayChartServiceId, istiodChartObjectNames, istiodChartService,
+    locateIstioCharts, readChart, unreadValues,
 } from "../offline/istio-charts";
 
 describe("Istio chart values against Istio's own charts (istio.io/istio module, kept in third_party/)", function () {
@@ -88,4 +91,44 @@ describe("Istio chart values against Istio's own charts (istio.io/istio module, 
             assert.deepEqual({ app: derived.app, istio: derived.istio }, gatewayPodLabels(release));
         }
     });
+
+    describe("several control planes side by side (issue 23)", () => {
+        const twoPlanes: IstioMeshArgs = {
+            controlPlanes: [{ revision: "default", version: "1.30.8" }, { revision: "1-31-4", version: "1.31.4" }],
+            validatorRevision: "1-31-4", gatewayRevision: "default",
+        };
+        const mesh = { ...ISTIO_DEFAULTS, ...twoPlanes };
+
+        it("gives every istiod release objects of its own: no name two revisions share (Helm refuses an object another release owns)", () => {
+            const dir = path.join(charts, CHART_SOURCE_DIRS.istiod);
+            const byRevision = meshRevisions(mesh).planes.map((p) => {
+                const values = istiodChartValues(mesh, p.revision);
+                assert.deepEqual(unreadValues(values, reads.istiod), [], `${p.revision}: values the chart reads`);
+                const revisionValue = (values as { revision?: string }).revision ?? "";
+                return new Set(istiodChartObjectNames(dir, revisionValue, mesh.systemNamespace).map((o) => `${o.kind}/${o.name}`));
+            });
+            assert.ok(byRevision[0].size > 20 && byRevision[0].has("MutatingWebhookConfiguration/istio-sidecar-injector"), "the revision-less istiod's objects were read");
+            assert.ok(byRevision[1].has("Deployment/istiod-1-31-4") && byRevision[1].has("ValidatingWebhookConfiguration/istio-validator-1-31-4-istio-system"));
+            assert.deepEqual([...byRevision[0]].filter((n) => byRevision[1].has(n)), []);
+            // Tag objects do not carry the revision: this package sets no revisionTags.
+            assert.equal((istiodChartValues(mesh, "1-31-4") as Record<string, unknown>).revisionTags, undefined);
+        });
+
+        it("reads names of the shapes it knows and refuses others", () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "istiod-chart-"));
+            fs.mkdirSync(path.join(dir, "templates"));
+            fs.writeFileSync(path.join(dir, "templates", "x.yaml"), "kind: ConfigMap\nmetadata:\n  name: x-{{ .Values.other }}\n");
+            assert.throws(() => istiodChartObjectNames(dir, "a", "istio-system"), /x\.yaml: cannot read the name "x-\{\{ \.Values\.other \}\}" of a ConfigMap/);
+            fs.rmSync(dir, { recursive: true });
+        });
+
+        it("points the default validating webhook at the validator's istiod, and gives each chart its version", () => {
+            const values = istioChartValues(mesh);
+            assert.equal(baseChartValidatorService(path.join(charts, CHART_SOURCE_DIRS.base), (values.base as { defaultRevision: string }).defaultRevision),
+                istiodChartService(path.join(charts, CHART_SOURCE_DIRS.istiod), "1-31-4"));
+            assert.equal((values.gateway as { revision?: string }).revision, undefined, "the gateway of the revision-less istiod sets no revision");
+            assert.deepEqual(unreadValues(values.gateway, reads.gateway), []);
+        });
+    });
 });
+

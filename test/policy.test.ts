@@ -71,6 +71,13 @@ describe("policy pack", () => {
             "Namespace sample-ns is injected by revision canary, but no istiod of that revision is installed or declared (known: default): its pods would start without a sidecar",
         ]);
         assert.equal((await messages(p, [ns(), istiod("canary")])).length, 1, "istio-injection=enabled needs the default revision");
+        // Colors pinned on their pod templates (issue 23).
+        const pinned = (revision: string): PolicyInput => ({ type: TYPES.deployment,
+            props: { metadata: { name: "nginx-green", namespace: "sample-ns" }, spec: { template: { metadata: { labels: { "istio.io/rev": revision } } } } } });
+        assert.deepEqual(await messages(p, [ns(), istiod(), istiod("1-31-4"), pinned("1-31-4"), pinned("default")]), []);
+        assert.deepEqual(await messages(p, [ns(), istiod(), pinned("1-32-0")]), [
+            "Deployment sample-ns/nginx-green pins its pods to revision 1-32-0, but no istiod of that revision is installed or declared (known: default): its pods would start without a sidecar",
+        ]);
         // A mesh managed elsewhere: declared in the pack config, or nothing to compare against.
         assert.deepEqual(await messages(p, [ns({ "istio.io/rev": "asm-1-31" })]), []);
         assert.deepEqual(await messages(p, [ns({ "istio.io/rev": "asm-1-31" })], { istioRevisions: ["asm-1-31"] }), []);
