@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { CHART_SOURCE_DIRS, locateIstioCharts } from "../offline/istio-charts";
 import { copyWorkingTree } from "../offline/working-copy";
 
 const ROOT = path.join(__dirname, "..");
@@ -172,4 +173,47 @@ export async function startClusterFakes(env: NodeJS.ProcessEnv): Promise<Cluster
             fs.rmSync(dir, { recursive: true, force: true });
         },
     };
+}
+
+/** One watch event: its type, the object's kind and `<namespace>/<name>`, the etcd revision it happened at, and the object. */
+export interface WatchEvent { type: string; kind: string; ref: string; resourceVersion: bigint; deleting: boolean; object: any }
+
+/** A background watch: `stop` waits (up to 10 s) until `until` holds for the events seen, then ends it. */
+export interface Watch { stop: (until?: (events: WatchEvent[]) => boolean) => Promise<WatchEvent[]> }
+
+/**
+ * Watches one resource type cluster-wide in the background (kubectl writes to a file while pulumi
+ * runs synchronously), from the current objects (listed as ADDED first, which also tells the watch
+ * is open) on. resourceVersions come from etcd's one revision counter, so events of different
+ * types are ordered by them.
+ */
+export async function watchEvents(run: E2eRun, resource: string): Promise<Watch> {
+    const file = path.join(run.project, `watch-${resource}-${Date.now()}.json`);
+    const out = fs.openSync(file, "w");
+    const watcher = spawn("kubectl", ["get", resource, "-A", "--watch", "--output-watch-events", "-o", "json"], { env: run.env, stdio: ["ignore", out, "inherit"] });
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // kubectl prints one event per line; a partly written last line is left for later.
+    const read = (): WatchEvent[] => fs.readFileSync(file, "utf8").split("\n").slice(0, -1).map((line) => JSON.parse(line)).map((e: any) => ({
+        type: e.type, kind: e.object.kind, ref: `${e.object.metadata.namespace}/${e.object.metadata.name}`, resourceVersion: BigInt(e.object.metadata.resourceVersion),
+        deleting: e.object.metadata.deletionTimestamp !== undefined, object: e.object,
+    }));
+    for (let i = 0; i < 300 && read().length === 0; i++) await sleep(100);
+    return {
+        stop: async (until = () => true) => {
+            // The update has finished; its last events may still be on their way to the file.
+            await sleep(500);
+            for (let i = 0; i < 100 && !until(read()); i++) await sleep(100);
+            watcher.kill();
+            fs.closeSync(out);
+            return read();
+        },
+    };
+}
+
+/** A temporary directory laid out like a chart repository (`<dir>/<chart>`), linking Istio's pinned charts: for `istioChartRepository`. */
+export function linkLocalIstioCharts(): string {
+    const charts = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-istio-charts-"));
+    const source = locateIstioCharts();
+    for (const [chart, dir] of Object.entries(CHART_SOURCE_DIRS)) fs.symlinkSync(path.join(source, dir), path.join(charts, chart));
+    return charts;
 }
