@@ -500,7 +500,11 @@ export class IstioMesh extends pulumi.ComponentResource {
         const istiod = (plane: IstioControlPlane, dependsOn: pulumi.Resource[]) => {
             istiods[plane.revision] = release(istiodResourceName(name, plane.revision), istiodReleaseName(plane.revision), ISTIO_CHARTS.istiod,
                 plane.version, a.systemNamespace, withChartValues(istiodChartValues(a, plane.revision), a.chartValues, "istiod", plane.revision),
-                { dependsOn, aliases: istiodAliases(name, revisions, plane.revision), hooks });
+                // A replacement (the one-step istioRevision change renames the release through the
+                // alias) deletes the old istiod first, so the guard refuses it before anything is
+                // created: created first, the old release would stay behind as a pending delete
+                // whose name a revert could not reinstall ("cannot re-use a name that is still in use").
+                { dependsOn, aliases: istiodAliases(name, revisions, plane.revision), hooks, deleteBeforeReplace: true });
             return istiods[plane.revision];
         };
         // One control plane: base (the CRDs) first, then istiod. Several: the validator's istiod is
