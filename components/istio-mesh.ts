@@ -408,7 +408,7 @@ export interface IstioMeshOptions extends pulumi.ComponentResourceOptions {
  * in-place version change Istio does not support. Hooks run on a real `pulumi up` only (not in
  * previews; the mock monitor cannot register them).
  */
-function istiodHooks(name: string, kubeconfig: pulumi.Input<string> | undefined): pulumi.ResourceHookBinding | undefined {
+export function istiodHooks(name: string, kubeconfig: pulumi.Input<string> | undefined): pulumi.ResourceHookBinding | undefined {
     if (!monitorSupports("registerResourceHook")) return undefined;
     // Known by the time a hook runs: hooks run in updates only, after the cluster (and its kubeconfig) exists.
     const config = new Promise<string | undefined>((resolve) => {

@@ -27,6 +27,8 @@ export interface DeclaredResource {
     customTimeouts?: { create?: string; update?: string; delete?: string };
     /** Names of the error hooks bound to the resource (hooks.onError). */
     errorHooks: string[];
+    /** Names of the resource hooks bound to the resource, by kind (hooks.beforeDelete, ...), when any is. */
+    resourceHooks?: Record<string, string[]>;
     /** Input paths whose changes the engine ignores (the ignoreChanges option). */
     ignoreChanges: string[];
     /** Previous identities the engine adopts the resource from (the aliases option): alias specs' types and alias URNs. */
@@ -147,6 +149,7 @@ export function useMocks(stack = "dev"): Promise<void> {
                         secretPaths,
                         customTimeouts: customTimeoutsOf(req),
                         errorHooks: req.getHooks()?.getOnErrorList() ?? [],
+                        ...resourceHooksOf(req),
                         ignoreChanges: req.getIgnorechangesList(),
                         aliases: aliasesOf(req),
                         ...(req.getDeletebeforereplace?.() ? { deleteBeforeReplace: true } : {}),
@@ -156,6 +159,16 @@ export function useMocks(stack = "dev"): Promise<void> {
             });
     })();
     return installed;
+}
+
+/** The named resource hooks of a registration, by kind; nothing when none is bound. */
+function resourceHooksOf(req: any): Pick<DeclaredResource, "resourceHooks"> {
+    const hooks = req.getHooks();
+    if (!hooks) return {};
+    const kinds = { beforeCreate: hooks.getBeforeCreateList(), afterCreate: hooks.getAfterCreateList(), beforeUpdate: hooks.getBeforeUpdateList(),
+        afterUpdate: hooks.getAfterUpdateList(), beforeDelete: hooks.getBeforeDeleteList(), afterDelete: hooks.getAfterDeleteList() };
+    const bound = Object.entries(kinds).filter(([, names]) => names.length > 0);
+    return bound.length > 0 ? { resourceHooks: Object.fromEntries(bound) } : {};
 }
 
 /** The aliases of a registration: structured alias specs (what the engine gets today) or plain alias URNs. */

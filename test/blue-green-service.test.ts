@@ -152,6 +152,31 @@ describe("BlueGreenService", () => {
         assert.equal(labels["istio-injection"], undefined);
     });
 
+    it("pins each color to a revision on its pod template and takes the injection label off the namespace (issue 23)", async () => {
+        const colors = { blue: { image: "nginx:1.27.5", replicas: 2, istioRevision: "1-30-8" }, green: { image: "nginx:1.28.0", replicas: 2, istioRevision: "1-31-4" } };
+        const { r } = await declare({ colors });
+        const labels = r.get(T.namespace, "bg-namespace").inputs.metadata.labels;
+        assert.equal(labels["istio-injection"], undefined, "a namespace label would override every pod's");
+        assert.equal(labels["istio.io/rev"], undefined);
+        for (const color of COLORS) {
+            assert.equal(r.get(T.deployment, `bg-${color}`).inputs.spec.template.metadata.labels["istio.io/rev"], colors[color].istioRevision, color);
+        }
+        // A shared namespace loses only the labels this workload set: its patch carries no injection label either.
+        const shared = (await declare({ colors, createNamespace: false })).r.get(T.namespacePatch, "bg-namespace-labels").inputs.metadata.labels;
+        assert.deepEqual(Object.keys(shared).filter((k) => k.startsWith("istio")), []);
+        const unpinned = (await declare({})).r.get(T.deployment, "bg-blue").inputs.spec.template.metadata.labels;
+        assert.equal(unpinned["istio.io/rev"], undefined, "unpinned colors follow the namespace");
+    });
+
+    it("refuses one pinned color alone, and a namespace revision beside pins", async () => {
+        const one = await declare({ colors: { blue: { image: "nginx:1.27.5", replicas: 2 }, green: { image: "nginx:1.28.0", replicas: 2, istioRevision: "canary" } } });
+        assert.match(one.error?.message ?? "", /colors\.blue\.istioRevision: is unset while colors\.green\.istioRevision pins green/);
+        const both = await declare({ istioRevision: "stable", colors: { blue: { image: "nginx:1.27.5", replicas: 2, istioRevision: "canary" }, green: { image: "nginx:1.28.0", replicas: 2, istioRevision: "canary" } } });
+        assert.match(both.error?.message ?? "", /istioRevision: is "stable" while colors\.blue\.istioRevision and colors\.green\.istioRevision pin each color/);
+        const bad = await declare({ colors: { blue: { image: "nginx:1.27.5", replicas: 2, istioRevision: "Canary" }, green: { image: "nginx:1.28.0", replicas: 2, istioRevision: "canary" } } });
+        assert.match(bad.error?.message ?? "", /colors\.blue\.istioRevision: /);
+    });
+
     it("declares one Deployment per color with its own labels, image and replicas", async () => {
         const { r } = await declare({ colors: { blue: { image: "nginx:1.27.5", replicas: 3 }, green: { image: "nginx:1.28.0", replicas: 1 } } });
         const expected = { blue: ["nginx:1.27.5", 3], green: ["nginx:1.28.0", 1] } as const;

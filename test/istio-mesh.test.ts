@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import type * as mesh from "../components/istio-mesh";
 import { ISTIO_CHART_REPOSITORY, gatewayPodLabels } from "../components/istio-mesh";
 import { MOCK_INGRESS_IP, Resources, evaluate, useMocks, valueOf } from "./harness";
+import { EMPTY_CLUSTER, startKubeApiStandIn } from "./kube-api-stand-in";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 
@@ -173,4 +174,79 @@ describe("IstioMesh", () => {
         assert.match(ev.error.message, /ingressReplicas: got 1; allowed values: a whole number from 2 to 100/);
         assert.deepEqual(ev.resources.map((x) => x.type).sort(), ["pulumi:providers:kubernetes", "pulumi:pulumi:Stack"]);
     });
+
+    describe("several control planes (issue 23)", () => {
+        const planes = [{ revision: "stable", version: "1.30.8" }, { revision: "canary", version: "1.31.4" }];
+
+        it("installs one istiod release per revision at its own version; base at the newest, CNI at the oldest, the gateway at its revision's", async () => {
+            const { r, component } = await declare({ controlPlanes: planes, validatorRevision: "stable", gatewayRevision: "canary" });
+            const releases = r.ofType(RELEASE).map((x) => `${x.name} ${x.inputs.name} ${x.inputs.version} ${x.inputs.values.revision ?? x.inputs.values.defaultRevision ?? "-"}`);
+            assert.deepEqual(releases.sort(), [
+                "istio-base istio-base 1.31.4 stable",
+                "istio-cni istio-cni 1.30.8 -",
+                "istio-gateway istio-ingress 1.31.4 canary",
+                "istio-istiod-canary istiod-canary 1.31.4 canary",
+                "istio-istiod-stable istiod-stable 1.30.8 stable",
+            ]);
+            assert.deepEqual(Object.keys(component!.istiods).sort(), ["canary", "stable"]);
+        });
+
+        it("makes the validator's istiod ready before base points the default validator at it, and every other istiod wait for base's CRDs", async () => {
+            const { r } = await declare({ controlPlanes: planes, validatorRevision: "canary", gatewayRevision: "stable" });
+            const named = (name: string) => r.all.find((x) => x.name === name)!;
+            assert.ok(named("istio-base").dependsOn.includes(named("istio-istiod-canary").urn));
+            assert.ok(!named("istio-istiod-canary").dependsOn.includes(named("istio-base").urn));
+            assert.ok(named("istio-istiod-canary").dependsOn.includes(named("istio-cni").urn));
+            assert.ok(named("istio-istiod-stable").dependsOn.includes(named("istio-base").urn));
+            assert.ok(named("istio-gateway").dependsOn.includes(named("istio-istiod-stable").urn), "the gateway waits for the istiod that injects it");
+            assert.ok(r.only("PeerAuthentication").dependsOn.includes(named("istio-istiod-canary").urn), "Istio config waits for the validator");
+        });
+
+        it("lets the validating revision adopt the one istiod of an older stack (alias istio-istiod), unless a revision-less istiod is listed", async () => {
+            const aliases = async (args: mesh.IstioMeshArgs) => Object.fromEntries((await declare(args)).r.ofType(RELEASE)
+                .filter((x) => x.inputs.chart === "istiod").map((x) => [x.name, x.aliases.filter((a) => a.name).map((a) => a.name)]));
+            assert.deepEqual(await aliases({ controlPlanes: planes, validatorRevision: "canary", gatewayRevision: "canary" }),
+                { "istio-istiod-stable": [], "istio-istiod-canary": ["istio-istiod"] });
+            assert.deepEqual(await aliases({ controlPlanes: [{ revision: "default", version: "1.30.8" }, planes[1]], validatorRevision: "canary", gatewayRevision: "canary" }),
+                { "istio-istiod": [], "istio-istiod-canary": [] });
+            assert.deepEqual(await aliases({ revision: "canary" }), { "istio-istiod-canary": ["istio-istiod"] });
+        });
+
+        it("binds the guard before every istiod release's delete and the in-place check before its update, by stable names", async () => {
+            const { r } = await declare({ controlPlanes: planes, validatorRevision: "stable", gatewayRevision: "stable" });
+            const hooked = Object.fromEntries(r.ofType(RELEASE).filter((x) => x.resourceHooks).map((x) => [x.name, x.resourceHooks]));
+            const bound = { beforeUpdate: ["istio-istiod-in-place"], beforeDelete: ["istio-istiod-guard"] };
+            assert.deepEqual(hooked, { "istio-istiod-stable": bound, "istio-istiod-canary": bound }, "only the istiod releases");
+        });
+
+        it("runs the guard against the cluster of the given kubeconfig: refuses while a pod of the revision runs, lets the delete go once none does", async () => {
+            const api = await startKubeApiStandIn({ ...EMPTY_CLUSTER,
+                "/api/v1/pods": [{ metadata: { name: "nginx-blue-1", namespace: "sample-ns", annotations: { "istio.io/rev": "stable" } } }] });
+            try {
+                const binding = mod.istiodHooks("istio", api.kubeconfig)!;
+                const guard = binding.beforeDelete![0] as import("@pulumi/pulumi").ResourceHook;
+                const args = { urn: "urn", id: "id", name: "istio-istiod-stable", type: RELEASE, oldInputs: { name: "istiod-stable", chart: "istiod", values: { revision: "stable" } } };
+                await assert.rejects(Promise.resolve(guard.callback(args)), /Refusing to delete the istiod Helm release istiod-stable: revision stable still serves 1 object\(s\).*\n  - Pod sample-ns\/nginx-blue-1/s);
+                api.lists["/api/v1/pods"] = [];
+                await guard.callback(args);
+                // Another chart's release is none of the guard's business.
+                await guard.callback({ ...args, oldInputs: { name: "istio-ingress", chart: "gateway", values: { revision: "stable" } } });
+                const inPlace = binding.beforeUpdate![0] as import("@pulumi/pulumi").ResourceHook;
+                assert.throws(() => inPlace.callback({ ...args, oldInputs: { ...args.oldInputs, version: "1.31.4" }, newInputs: { ...args.oldInputs, version: "1.30.8" } }),
+                    /from 1\.31\.4 to 1\.30\.8 in place/);
+            } finally {
+                await api.close();
+            }
+        });
+
+        it("refuses the one-istiod settings beside the list, and a validator or gateway left to chance", async () => {
+            const ev = await declare({ controlPlanes: planes, version: "1.31.4", revision: "stable" });
+            assert.match(ev.error?.message ?? "", /version: is set together with controlPlanes, which replaces it/);
+            assert.match(ev.error?.message ?? "", /revision: is set together with controlPlanes/);
+            assert.match(ev.error?.message ?? "", /validatorRevision: is unset but controlPlanes lists 2 control planes/);
+            assert.match(ev.error?.message ?? "", /gatewayRevision: is unset but controlPlanes lists 2 control planes/);
+            assert.deepEqual(ev.resources.map((x) => x.type).sort(), ["pulumi:providers:kubernetes", "pulumi:pulumi:Stack"]);
+        });
+    });
 });
+

@@ -1,11 +1,10 @@
 import * as assert from "node:assert/strict";
-import * as http from "node:http";
-import { AddressInfo } from "node:net";
 import { kubeReader, kubeTarget, listRevisionInventory, parseKubeconfig } from "../components/kube-client";
 import {
     GUARD_POLL_SECONDS, GUARD_WAIT_SECONDS, RevisionInventory, guardRevision, inPlaceUpgradeProblem, revisionGuardMessage, revisionOfIstiodRelease,
     revisionReferences,
 } from "../components/revision-guard";
+import { EMPTY_CLUSTER, KubeApiStandIn, startKubeApiStandIn } from "./kube-api-stand-in";
 
 const empty = (): RevisionInventory => ({ namespaces: [], pods: [], workloads: [], tagWebhooks: [] });
 const ns = (name: string, labels: Record<string, string>, deletionTimestamp?: string) => ({ name, labels, deletionTimestamp });
@@ -120,66 +119,32 @@ describe("in-place version changes of one istiod", () => {
 });
 
 describe("kube-client: reads the cluster with the stack's kubeconfig", () => {
-    let server: http.Server;
-    let port: number;
-    const seen: { url: string; auth?: string }[] = [];
-    const pages: Record<string, any[]> = {
-        "/api/v1/namespaces": [{ metadata: { name: "shop", labels: { "istio.io/rev": "1-30-8" } } }],
-        "/api/v1/pods": [{ metadata: { name: "web-1", namespace: "shop", annotations: { "istio.io/rev": "1-30-8" } } },
-            { metadata: { name: "web-2", namespace: "shop", annotations: { "istio.io/rev": "1-30-8" }, deletionTimestamp: "2026-12-01T00:00:00Z" } }],
-        "/apis/apps/v1/deployments": [{ metadata: { name: "nginx-blue", namespace: "shop" }, spec: { template: { metadata: { labels: { "istio.io/rev": "1-30-8" } } } } }],
-        "/apis/apps/v1/statefulsets": [],
-        "/apis/apps/v1/daemonsets": [],
-        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations": [{ metadata: { name: "istio-revision-tag-prod", labels: { "istio.io/tag": "prod", "istio.io/rev": "1-30-8" } } }],
-    };
+    let api: KubeApiStandIn;
     before(async () => {
-        server = http.createServer((req, res) => {
-            const url = new URL(req.url!, "http://localhost");
-            seen.push({ url: req.url!, auth: req.headers.authorization });
-            if (url.pathname === "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/istiod-default-validator") {
-                res.end(JSON.stringify({ webhooks: [{ clientConfig: { service: { name: "istiod-1-30-8" } } }] }));
-                return;
-            }
-            const items = pages[url.pathname];
-            if (!items) {
-                res.statusCode = 404;
-                res.end("{}");
-                return;
-            }
-            // Two pages of one item each, to exercise the continue token.
-            const at = Number(url.searchParams.get("continue") ?? 0);
-            res.end(JSON.stringify({ items: items.slice(at, at + 1), metadata: at + 1 < items.length ? { continue: String(at + 1) } : {} }));
+        api = await startKubeApiStandIn({
+            ...EMPTY_CLUSTER,
+            "/api/v1/namespaces": [{ metadata: { name: "shop", labels: { "istio.io/rev": "1-30-8" } } }],
+            "/api/v1/pods": [{ metadata: { name: "web-1", namespace: "shop", annotations: { "istio.io/rev": "1-30-8" } } },
+                { metadata: { name: "web-2", namespace: "shop", annotations: { "istio.io/rev": "1-30-8" }, deletionTimestamp: "2026-12-01T00:00:00Z" } }],
+            "/apis/apps/v1/deployments": [{ metadata: { name: "nginx-blue", namespace: "shop" }, spec: { template: { metadata: { labels: { "istio.io/rev": "1-30-8" } } } } }],
+            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations": [{ metadata: { name: "istio-revision-tag-prod", labels: { "istio.io/tag": "prod", "istio.io/rev": "1-30-8" } } }],
+        }, {
+            "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/istiod-default-validator": { webhooks: [{ clientConfig: { service: { name: "istiod-1-30-8" } } }] },
         });
-        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-        port = (server.address() as AddressInfo).port;
     });
-    after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-
-    const kubeconfig = (user: string) => `apiVersion: v1
-kind: Config
-current-context: test
-contexts:
-- name: test
-  context: { cluster: local, user: me }
-clusters:
-- name: local
-  cluster: { server: "http://127.0.0.1:${port}" }
-users:
-- name: me
-  user: ${user}
-`;
+    after(() => api.close());
 
     it("lists every kind the guard reads, page by page, with the kubeconfig's token and selectors", async () => {
-        const inventory = await listRevisionInventory(kubeReader(kubeconfig("{ token: abc123 }")));
+        const inventory = await listRevisionInventory(kubeReader(api.kubeconfig));
         assert.deepEqual(inventory.pods.map((p) => [p.name, p.deletionTimestamp !== undefined]), [["web-1", false], ["web-2", true]]);
         assert.deepEqual(inventory.workloads.map((w) => `${w.kind} ${w.metadata.name} ${w.templateLabels["istio.io/rev"]}`), ["Deployment nginx-blue 1-30-8"]);
         assert.equal(inventory.defaultValidatorService, "istiod-1-30-8");
         const refs = revisionReferences("1-30-8", inventory, "istiod-1-30-8").map((r) => `${r.kind} ${r.name}`);
         assert.deepEqual(refs, ["Namespace shop", "Pod shop/web-1", "Pod shop/web-2", "Deployment shop/nginx-blue",
             "MutatingWebhookConfiguration istio-revision-tag-prod", "ValidatingWebhookConfiguration istiod-default-validator"]);
-        assert.ok(seen.every((r) => r.auth === "Bearer abc123"), "every request carries the token");
-        assert.ok(seen.some((r) => r.url.includes("labelSelector=security.istio.io%2FtlsMode%3Distio")), "pods are listed by the injector's label");
-        assert.ok(seen.some((r) => r.url.startsWith("/api/v1/pods") && r.url.includes("continue=1")), "follows continue tokens");
+        assert.ok(api.requests.every((r) => r.auth === "Bearer abc123"), "every request carries the token");
+        assert.ok(api.requests.some((r) => r.url.includes("labelSelector=security.istio.io%2FtlsMode%3Distio")), "pods are listed by the injector's label");
+        assert.ok(api.requests.some((r) => r.url.startsWith("/api/v1/pods") && r.url.includes("continue=1")), "follows continue tokens");
     });
 
     it("resolves the current context: inline certificate data, token files, exec plugins", () => {
