@@ -67,6 +67,11 @@ const meshState = () => JSON.stringify({
 /** The Helm releases recorded in istio-system (names only: the records hold whole charts, too big to list as JSON). */
 const helmReleaseSecrets = () => kubectl(["-n", SYSTEM_NS, "get", "secrets", "-l", "owner=helm", "-o", "jsonpath={.items[*].metadata.labels.name}"]).stdout.split(/\s+/).filter(Boolean);
 const outputOf = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
+/** The guard's refusal as the user sees it (its first lines), printed for docs/istio-upgrades.md. */
+function showRefusal(text: string): void {
+    const start = text.indexOf("Refusing to delete");
+    if (start >= 0) console.log(`       ${text.slice(start).split("\n").slice(0, 6).join("\n       ")}`);
+}
 
 /** Every write of the kinds that show the order: pods, Deployments, the validator webhooks, Helm's release records. */
 class Recorder {
@@ -149,6 +154,7 @@ async function upgrade(kubeconfig: string, fakes: Awaited<ReturnType<typeof star
     const trap = timed("T. pulumi up (one-step istioRevision change: refused by the guard)", () => pulumi(["up", "--yes", "--skip-preview"], true));
     let events = await recorder.stop();
     const trapText = outputOf(trap);
+    showRefusal(trapText);
     check("the one-step istioRevision change fails, refusing to delete the istiod release that still serves the running pods, naming them",
         trap.code !== 0 && /Refusing to delete the istiod Helm release istiod: revision default still serves/.test(trapText) &&
         podsBeforeTrap.every((name) => trapText.includes(`Pod ${NS}/${name}`)), trapText.slice(-4000));
@@ -238,6 +244,7 @@ async function upgrade(kubeconfig: string, fakes: Awaited<ReturnType<typeof star
     setList("istioHelmValues", stubValues(fakes, [NEW.revision]));
     const refused = timed("8a. pulumi up (unlist default while a stray pod of it runs: refused)", () => pulumi(["up", "--yes", "--skip-preview"], true));
     const refusedText = outputOf(refused);
+    showRefusal(refusedText);
     check("unlisting the old revision fails while its stray pod runs, naming it", refused.code !== 0 &&
         /Refusing to delete the istiod Helm release istiod: revision default still serves 1 object/.test(refusedText) && refusedText.includes("Pod default/stray-job"),
         refusedText.slice(-3000));
