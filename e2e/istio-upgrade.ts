@@ -69,8 +69,9 @@ const helmReleaseSecrets = () => kubectl(["-n", SYSTEM_NS, "get", "secrets", "-l
 const outputOf = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
 /** The guard's refusal as the user sees it (its first lines), printed for docs/istio-upgrades.md. */
 function showRefusal(text: string): void {
-    const start = text.indexOf("Refusing to delete");
-    if (start >= 0) console.log(`       ${text.slice(start).split("\n").slice(0, 6).join("\n       ")}`);
+    // The last occurrence is the Diagnostics block, with the listed objects on their own lines.
+    const start = text.lastIndexOf("Refusing to delete");
+    if (start >= 0) console.log(`       ${text.slice(start).split("\n").slice(0, 12).join("\n       ")}`);
 }
 
 /** Every write of the kinds that show the order: pods, Deployments, the validator webhooks, Helm's release records. */
