@@ -212,7 +212,9 @@ async function upgrade(kubeconfig: string, fakes: Awaited<ReturnType<typeof star
         newAvailable !== undefined && firstNewPod !== undefined && newAvailable < firstNewPod.resourceVersion, describeEvents(events));
     check("green's pods run 1-31-4's sidecar, blue's still default's, through each revision's injector URL",
         revisionsOf(podsOf("app=nginx,version=green")) === NEW.revision && revisionsOf(podsOf("app=nginx,version=blue")) === OLD.revision &&
-        injections(marker).filter((a) => a.namespace === NS).every((a) => a.revision === NEW.revision && a.labels.version === "green"),
+        // (A pod the old revision injected may still be on its way from the previous step's rollout: only the new revision's are counted.)
+        injections(marker).some((a) => a.namespace === NS && a.revision === NEW.revision) &&
+        injections(marker).filter((a) => a.namespace === NS && a.revision === NEW.revision).every((a) => a.labels.version === "green"),
         JSON.stringify(injections(marker).map((a) => [a.revision, a.labels.version])));
 
     // 4. Switch; 5. move the other color.
@@ -221,8 +223,8 @@ async function upgrade(kubeconfig: string, fakes: Awaited<ReturnType<typeof star
     marker = fakes.admissions().length;
     setConfig({ blueIstioRevision: NEW.revision });
     timed("5. pulumi up (blue to 1-31-4)", () => pulumi(["up", "--yes", "--skip-preview"]));
-    check("every workload pod now runs 1-31-4's sidecar", revisionsOf(podsOf("app=nginx")) === NEW.revision &&
-        injections(marker).filter((a) => a.namespace === NS).every((a) => a.revision === NEW.revision));
+    check("every workload pod now runs 1-31-4's sidecar, blue's injected through 1-31-4's URL", revisionsOf(podsOf("app=nginx")) === NEW.revision &&
+        injections(marker).some((a) => a.namespace === NS && a.revision === NEW.revision && a.labels.version === "blue"));
 
     // 6. The validator; 7. the gateway; recorded to order them against the old release's removal.
     recorder = new Recorder();
