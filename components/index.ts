@@ -14,7 +14,7 @@ export type { BlueGreenEnvironmentArgs } from "./blue-green-environment";
 export type { BlueGreenServiceArgs, BlueGreenServiceOptions, ColorsArgs, CurlCommands, WorkloadArgs } from "./blue-green-service";
 export type { CertManagerArgs } from "./cert-manager";
 export type { ExistingNetwork, GkeClusterArgs, ImageRepository, NetworkRanges, NodePoolSettings } from "./gke-cluster";
-export type { IstioMeshArgs } from "./istio-mesh";
+export type { IstioControlPlane, IstioMeshArgs, IstioMeshOptions } from "./istio-mesh";
 export type { PreviewAccess, PreviewJwt, PreviewJwtClaim } from "./preview-access";
 export type { CertificateRequest, Resilience, TlsArgs, WorkloadTlsArgs } from "./delivery";
 export type { ExternalService, ExternalServicePort } from "./external-services";

@@ -5,7 +5,9 @@ import { componentType, withPreviousType } from "./tokens";
 import { checkChartValues, withChartValues } from "./chart-values";
 import { monitorSupports } from "./hooks";
 import { kubeReader, listRevisionInventory } from "./kube-client";
-import { guardRevision, inPlaceUpgradeProblem, revisionOfIstiodRelease } from "./revision-guard";
+import {
+    deploymentAvailable, guardRevision, inPlaceUpgradeProblem, revisionOfIstiodRelease, validatorNotReadyMessage, validatorOfBaseRelease,
+} from "./revision-guard";
 import {
     DEFAULT_REVISION_NAME, IstioControlPlane, MeshRevisions, chartRevision, checkMeshRevisions, compareVersions, isIstioVersion,
     istiodReleaseName, istiodResourceName, newestVersion, oldestVersion,
@@ -410,11 +412,7 @@ export interface IstioMeshOptions extends pulumi.ComponentResourceOptions {
  */
 export function istiodHooks(name: string, kubeconfig: pulumi.Input<string> | undefined): pulumi.ResourceHookBinding | undefined {
     if (!monitorSupports("registerResourceHook")) return undefined;
-    // Known by the time a hook runs: hooks run in updates only, after the cluster (and its kubeconfig) exists.
-    const config = new Promise<string | undefined>((resolve) => {
-        if (kubeconfig === undefined) resolve(undefined);
-        else pulumi.output(kubeconfig).apply((value) => resolve(value));
-    });
+    const config = resolvedLater(kubeconfig);
     const beforeDelete = new pulumi.ResourceHook(`${name}-istiod-guard`, async ({ oldInputs, name: resourceName }) => {
         const revision = revisionOfIstiodRelease(oldInputs);
         if (revision === undefined) return;
@@ -431,6 +429,31 @@ export function istiodHooks(name: string, kubeconfig: pulumi.Input<string> | und
         if (problem) throw new Error(problem);
     });
     return { beforeDelete: [beforeDelete], beforeUpdate: [beforeUpdate] };
+}
+
+/**
+ * The hook of the `base` Release: before an update that moves the default validating webhook to
+ * another revision, that revision's istiod must be Available (see validatorNotReadyMessage).
+ */
+export function baseHooks(name: string, namespace: string, kubeconfig: pulumi.Input<string> | undefined): pulumi.ResourceHookBinding | undefined {
+    if (!monitorSupports("registerResourceHook")) return undefined;
+    const config = resolvedLater(kubeconfig);
+    const beforeUpdate = new pulumi.ResourceHook(`${name}-validator-ready`, async ({ oldInputs, newInputs }) => {
+        const [from, to] = [validatorOfBaseRelease(oldInputs), validatorOfBaseRelease(newInputs)];
+        if (from === undefined || to === undefined || from === to) return;
+        const deployment = to === DEFAULT_REVISION_NAME ? "istiod" : `istiod-${to}`;
+        const found = await kubeReader(await config).get(`/apis/apps/v1/namespaces/${namespace}/deployments/${deployment}`);
+        if (!deploymentAvailable(found)) throw new Error(validatorNotReadyMessage(from, to, namespace));
+    });
+    return { beforeUpdate: [beforeUpdate] };
+}
+
+/** A value that is known by the time a hook runs (hooks run in updates only, after the cluster and its kubeconfig exist). */
+function resolvedLater(value: pulumi.Input<string> | undefined): Promise<string | undefined> {
+    return new Promise((resolve) => {
+        if (value === undefined) resolve(undefined);
+        else pulumi.output(value).apply((v) => resolve(v));
+    });
 }
 
 /**
@@ -515,7 +538,7 @@ export class IstioMesh extends pulumi.ComponentResource {
         const validatorPlane = revisions.planes.find((p) => p.revision === revisions.validator)!;
         const validatorFirst = several ? [istiod(validatorPlane, [systemNs, ...cni])] : [];
         const base = release(`${name}-base`, "istio-base", ISTIO_CHARTS.base, newestVersion(revisions.planes), a.systemNamespace, withChartValues(values.base, a.chartValues, "base"),
-            { dependsOn: [systemNs, ...validatorFirst] });
+            { dependsOn: [systemNs, ...validatorFirst], hooks: baseHooks(name, a.systemNamespace, guardKubeconfig) });
         for (const plane of revisions.planes) if (!istiods[plane.revision]) istiod(plane, [base, ...cni]);
 
         // The gateway pods are injected with the "gateway" template: their namespace must not carry

@@ -70,7 +70,11 @@ const qualified = (m: ListedMeta) => (m.namespace ? `${m.namespace}/${m.name}` :
  */
 export function revisionReferences(revision: string, inventory: RevisionInventory, ownRelease: string): RevisionReference[] {
     const refs: RevisionReference[] = [];
-    const add = (kind: string, meta: ListedMeta, how: string) => refs.push({ kind, name: qualified(meta), how, terminating: meta.deletionTimestamp !== undefined });
+    // Everything in a namespace being deleted goes with it.
+    const leaving = new Set(inventory.namespaces.filter((ns) => ns.deletionTimestamp !== undefined).map((ns) => ns.name));
+    const add = (kind: string, meta: ListedMeta, how: string) => refs.push({
+        kind, name: qualified(meta), how, terminating: meta.deletionTimestamp !== undefined || (meta.namespace !== undefined && leaving.has(meta.namespace)),
+    });
     // istio-injection=enabled is served by the revision-less istiod, unless a "default" tag sends it elsewhere.
     const defaultTagElsewhere = inventory.tagWebhooks.some((w) => w.labels?.[TAG] === DEFAULT_REVISION_NAME && w.labels?.[REV] !== DEFAULT_REVISION_NAME);
     for (const ns of inventory.namespaces) {
@@ -157,4 +161,33 @@ export async function guardRevision(params: {
         if (refs.some((r) => !r.terminating) || waited >= GUARD_WAIT_SECONDS) throw new Error(revisionGuardMessage(params.release, params.revision, refs));
         await params.sleep(GUARD_POLL_SECONDS);
     }
+}
+
+/** The revision a `base` Release's inputs point the default validator at (`default` when unset), or undefined for another chart. */
+export function validatorOfBaseRelease(inputs: Record<string, any> | undefined): string | undefined {
+    const chart = typeof inputs?.chart === "string" ? inputs.chart : "";
+    if (chart !== "base" && !chart.endsWith("/base")) return undefined;
+    const revision = inputs?.values?.defaultRevision;
+    return typeof revision === "string" && revision !== "" ? revision : DEFAULT_REVISION_NAME;
+}
+
+/** True when a Deployment as the API returns it is Available (its Available condition, or a ready replica). */
+export function deploymentAvailable(deployment: any): boolean {
+    const condition = (deployment?.status?.conditions ?? []).find((c: { type?: string }) => c.type === "Available");
+    return condition ? condition.status === "True" : (deployment?.status?.availableReplicas ?? 0) > 0;
+}
+
+/**
+ * The refusal when `base` is about to point the default validating webhook at a revision whose
+ * istiod is not Available: once istiod has set it to fail closed, every unlabelled Istio config
+ * write would be refused until it is. This is the one-step `istioRevision` change (base moves
+ * first, the new istiod comes after it, the old one is deleted at the end).
+ */
+export function validatorNotReadyMessage(from: string, to: string, namespace: string): string {
+    const deployment = to === DEFAULT_REVISION_NAME ? "istiod" : `istiod-${to}`;
+    return `Refusing to point the default validating webhook (base defaultRevision) from revision ${from} to ${to}: Deployment ${namespace}/${deployment} ` +
+        "is not Available, and the webhook fails closed, so every Istio config write would be refused until it is. Install the revision first: " +
+        `list both in istioControlPlanes (istioControlPlanes=["${from}=<version>","${to}=<version>"], istioValidatorRevision=${from}, ingressIstioRevision=${from}), ` +
+        `run pulumi up, then move the validator with istioValidatorRevision=${to}. Changing istioRevision alone does this in one step, which would also orphan every ` +
+        "running sidecar of the old revision.";
 }

@@ -27,11 +27,12 @@ describe("IstioMesh", () => {
     it("installs base, cni, istiod and gateway from the official repository, all at one pinned version, each with an explicit release name", async () => {
         const { r } = await declare();
         const releases = r.ofType(RELEASE);
-        assert.deepEqual(releases.map((x) => [x.inputs.name, x.inputs.chart, x.inputs.namespace]), [
+        // Sorted: the order of registration is not the order of the update (dependsOn is: see below).
+        assert.deepEqual(releases.map((x) => [x.inputs.name, x.inputs.chart, x.inputs.namespace]).sort((a, b) => a[0].localeCompare(b[0])), [
             ["istio-base", "base", "istio-system"],
             ["istio-cni", "cni", "istio-system"],
-            ["istiod", "istiod", "istio-system"],
             ["istio-ingress", "gateway", "istio-ingress"],
+            ["istiod", "istiod", "istio-system"],
         ]);
         for (const x of releases) {
             assert.equal(x.inputs.version, "1.31.4");
@@ -212,11 +213,11 @@ describe("IstioMesh", () => {
             assert.deepEqual(await aliases({ revision: "canary" }), { "istio-istiod-canary": ["istio-istiod"] });
         });
 
-        it("binds the guard before every istiod release's delete and the in-place check before its update, by stable names", async () => {
+        it("binds the guard before every istiod release's delete, the in-place check before its update, and the validator check to base, by stable names", async () => {
             const { r } = await declare({ controlPlanes: planes, validatorRevision: "stable", gatewayRevision: "stable" });
             const hooked = Object.fromEntries(r.ofType(RELEASE).filter((x) => x.resourceHooks).map((x) => [x.name, x.resourceHooks]));
             const bound = { beforeUpdate: ["istio-istiod-in-place"], beforeDelete: ["istio-istiod-guard"] };
-            assert.deepEqual(hooked, { "istio-istiod-stable": bound, "istio-istiod-canary": bound }, "only the istiod releases");
+            assert.deepEqual(hooked, { "istio-istiod-stable": bound, "istio-istiod-canary": bound, "istio-base": { beforeUpdate: ["istio-validator-ready"] } });
         });
 
         it("runs the guard against the cluster of the given kubeconfig: refuses while a pod of the revision runs, lets the delete go once none does", async () => {
@@ -234,6 +235,27 @@ describe("IstioMesh", () => {
                 const inPlace = binding.beforeUpdate![0] as import("@pulumi/pulumi").ResourceHook;
                 assert.throws(() => inPlace.callback({ ...args, oldInputs: { ...args.oldInputs, version: "1.31.4" }, newInputs: { ...args.oldInputs, version: "1.30.8" } }),
                     /from 1\.31\.4 to 1\.30\.8 in place/);
+            } finally {
+                await api.close();
+            }
+        });
+
+        it("lets base move the default validator only to an istiod that is Available (the one-step istioRevision change stops there)", async () => {
+            const deployment = "/apis/apps/v1/namespaces/istio-system/deployments/istiod-canary";
+            const api = await startKubeApiStandIn({}, { [deployment]: { status: { conditions: [{ type: "Available", status: "False" }] } } });
+            try {
+                const hook = mod.baseHooks("istio", "istio-system", api.kubeconfig)!.beforeUpdate![0] as import("@pulumi/pulumi").ResourceHook;
+                const base = (defaultRevision?: string) => ({ name: "istio-base", chart: "base", values: defaultRevision ? { defaultRevision } : {} });
+                const args = { urn: "urn", id: "id", name: "istio-base", type: RELEASE, oldInputs: base(), newInputs: base("canary") };
+                await assert.rejects(Promise.resolve(hook.callback(args)),
+                    /from revision default to canary: Deployment istio-system\/istiod-canary is not Available.*list both in istioControlPlanes.*orphan every running sidecar/s);
+                api.objects[deployment] = { status: { conditions: [{ type: "Available", status: "True" }] } };
+                await hook.callback(args);
+                delete api.objects[deployment];
+                await assert.rejects(Promise.resolve(hook.callback(args)), /not Available/, "a Deployment that does not exist is not Available");
+                const requests = api.requests.length;
+                await hook.callback({ ...args, newInputs: { ...base(), version: "1.31.4" } });
+                assert.equal(api.requests.length, requests, "an update that keeps the validator reads nothing");
             } finally {
                 await api.close();
             }

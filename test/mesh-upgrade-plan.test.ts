@@ -114,6 +114,25 @@ describe("a revision-based Istio upgrade, step by step (npm run plan)", function
     });
 });
 
+describe("the one-step istioRevision change (the trap the staged flow replaces)", function () {
+    this.timeout(120_000);
+    it("creates the new istiod after base moves the validator, relabels the namespace after it, and deletes the old istiod last: base's and the old release's guards stop it", async () => {
+        await useMocks();
+        const program = await loadProgram();
+        const [before, after] = [await evaluate(program, loadStackConfig("dev", { istioRevision: "canary" })), await evaluate(program, loadStackConfig("dev", { istioRevision: "stable" }))];
+        const plan = planChanges(before.resources, after.resources);
+        const levels = levelsOf(plan);
+        const levelOf = (step: string) => levels.findIndex((l) => l.includes(step));
+        assert.equal(levelOf("bluegreen-istio-base update"), 0, "base moves the validator first: its validator-ready hook refuses, before anything else changed");
+        assert.ok(levelOf("bluegreen-istio-istiod-stable create") > levelOf("bluegreen-istio-base update"));
+        assert.ok(levelOf("bluegreen-app-namespace update") > levelOf("bluegreen-istio-istiod-stable create"), "the namespace label moves once the new istiod is ready");
+        assert.deepEqual(plan.deletes.map((r) => r.name), ["bluegreen-istio-istiod-canary"]);
+        const hooks = (ev: Evaluation, name: string) => ev.resources.find((r) => r.name === name)!.resourceHooks;
+        assert.deepEqual(hooks(before, "bluegreen-istio-istiod-canary")?.beforeDelete, ["bluegreen-istio-istiod-guard"], "the old release's state carries the guard");
+        assert.deepEqual(hooks(after, "bluegreen-istio-base")?.beforeUpdate, ["bluegreen-istio-validator-ready"]);
+    });
+});
+
 describe("stacks installed with one istiod (istioVersion/istioRevision) migrate with no change", function () {
     this.timeout(120_000);
     /** The state an existing stack holds: what the program declared before several control planes existed. */

@@ -86,6 +86,12 @@ describe("revision guard: what still refers to a revision", () => {
             const { result, calls } = await run([{ ...empty(), pods: [terminatingPod] }, { ...empty(), pods: [terminatingPod] }, empty()]);
             assert.deepEqual([result, calls], ["deleted", 3]);
         });
+        it("counts what lives in a namespace being deleted as terminating", async () => {
+            const leaving = { ...empty(), namespaces: [ns("shop", { "istio.io/rev": "1-30-8" }, "now")],
+                workloads: [{ kind: "Deployment", metadata: { name: "nginx-blue", namespace: "shop" }, templateLabels: { "istio.io/rev": "1-30-8" } }] };
+            assert.deepEqual(revisionReferences("1-30-8", leaving, "istiod-1-30-8").map((r) => r.terminating), [true, true]);
+            assert.deepEqual((await run([leaving, empty()])).result, "deleted");
+        });
         it("refuses at once while anything not terminating refers to it", async () => {
             const { result, calls } = await run([{ ...empty(), pods: [terminatingPod], namespaces: [ns("shop", { "istio.io/rev": "1-30-8" })] }]);
             assert.equal(calls, 1);
