@@ -2,9 +2,9 @@
 // with `installIstio: true` and Istio's own charts from the local copy (third_party/), against the
 // throwaway kube-apiserver + kwok cluster of e2e/run.sh:
 //   0. install one revision-less istiod (istioVersion 1.30.2), as existing stacks have it;
-//   T. the one-step trap: istioRevision set on that live stack. The new istiod comes up and the
-//      gateway moves to it (after it is Available), but the old istiod's delete is refused by the
-//      guard, naming the pods it still serves, and nothing is deleted; reverting removes the new one;
+//   T. the one-step trap: istioRevision set on that live stack is refused at its first step (the
+//      default validator would move to an istiod that does not exist yet), before anything
+//      changes; reverting is an ordinary up that changes nothing;
 //   M. the same stack in the istioControlPlanes form previews no change;
 //   1-8. list 1-31-4 beside default, pin both colors, move the idle color, switch activeColor,
 //      move the other color, move the validator, move the gateway; then unlisting default is
@@ -152,25 +152,26 @@ async function upgrade(kubeconfig: string, fakes: Awaited<ReturnType<typeof star
     setConfig({ istioRevision: NEW.revision });
     let recorder = new Recorder();
     await recorder.start();
-    const trap = timed("T. pulumi up (one-step istioRevision change: refused by the guard)", () => pulumi(["up", "--yes", "--skip-preview"], true));
+    const trap = timed("T. pulumi up (one-step istioRevision change: refused)", () => pulumi(["up", "--yes", "--skip-preview"], true));
     let events = await recorder.stop();
     const trapText = outputOf(trap);
     showRefusal(trapText);
-    check("the one-step istioRevision change fails, refusing to delete the istiod release that still serves the running pods, naming them",
-        trap.code !== 0 && /Refusing to delete the istiod Helm release istiod: revision default still serves/.test(trapText) &&
-        podsBeforeTrap.every((name) => trapText.includes(`Pod ${NS}/${name}`)), trapText.slice(-4000));
-    check("...before anything was created or deleted: no Deployment or Helm record came or went, the old istiod is Available, no workload pod was restarted, none injected by the new revision",
-        !events.some((e) => (e.kind === "Deployment" || isHelmRecordOf(OLD.release)(e) || isHelmRecordOf(NEW.release)(e)) && (e.type === "DELETED" || e.type === "ADDED")) &&
+    // Its first step would point the default validator at the new istiod, which does not exist yet.
+    check("the one-step istioRevision change fails at its first step, refusing to move the validator to an istiod that is not Available, naming the staged steps",
+        trap.code !== 0 && new RegExp(`Refusing to point the default validating webhook \\(base defaultRevision\\) from revision default to ${NEW.revision}: ` +
+            `Deployment ${SYSTEM_NS}/${NEW.deployment} is not Available`).test(trapText) && /list both in istioControlPlanes/.test(trapText), trapText.slice(-4000));
+    check("...before anything changed: no Deployment or Helm record came, went or was upgraded, the old istiod is Available, no workload pod was restarted, none injected by the new revision",
+        !events.some((e) => e.kind === "Deployment" && e.type !== "MODIFIED") && !events.some((e) => e.kind === "Secret" && e.object.metadata.labels?.owner === "helm") &&
         available(getJson("-n", SYSTEM_NS, "get", "deployment", OLD.deployment)) && getJson("-n", SYSTEM_NS, "get", "deployment", NEW.deployment) === undefined &&
         JSON.stringify(podsOf("app=nginx").map((p) => p.metadata.name).sort()) === JSON.stringify(podsBeforeTrap) && !injections(trapMarker).some((a) => a.revision === NEW.revision),
         `${describeEvents(events.filter((e) => e.type !== "MODIFIED"))}\n${meshState()}\ninjections: ${JSON.stringify(injections(trapMarker))}`);
 
-    // Reverting the one value undoes it: the new istiod goes once nothing uses it.
+    // Reverting the one value is an ordinary up.
     setList("istioHelmValues", stubValues(fakes, [OLD.revision]));
     rmConfig("istioRevision");
     const reverted = timed("T2. pulumi up (istioRevision removed again)", () => pulumi(["up", "--yes", "--skip-preview"], true));
-    check("reverting istioRevision succeeds; the namespace is still labelled for the revision-less istiod and the gateway injected by it",
-        reverted.code === 0 && getJson("get", "namespace", NS)?.metadata?.labels?.["istio-injection"] === "enabled" &&
+    check("reverting istioRevision succeeds, and changes nothing: the namespace is labelled for the revision-less istiod and the gateway injected by it",
+        reverted.code === 0 && /Resources:\s+\S* ?\d+ unchanged\s*\n/.test(reverted.stdout) && getJson("get", "namespace", NS)?.metadata?.labels?.["istio-injection"] === "enabled" &&
         revisionsOf(podsOf("app=istio-ingress", GATEWAY_NS)) === "default" && getJson("-n", SYSTEM_NS, "get", "deployment", NEW.deployment) === undefined,
         outputOf(reverted).slice(-3000));
 
