@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { ConfigProblem, checkDnsLabel, checkInteger, checkOneOf, describe, parseUrl, throwIfProblems, urlHasUserInfo } from "./validation";
 import { componentType, withPreviousType } from "./tokens";
+import { checkChartValues, withChartValues } from "./chart-values";
 import { monitorSupports } from "./hooks";
 import { kubeReader, listRevisionInventory } from "./kube-client";
 import {
@@ -150,6 +151,13 @@ export interface IstioMeshArgs {
     mtlsMode?: MtlsMode;
     /** Envoy access logs to stdout for every proxy. Default true. */
     accessLogging?: boolean;
+    /**
+     * Extra Helm values by `<chart>.<path>` (chart `base`, `cni`, `istiod`, `gateway`; `istiod@<revision>`
+     * for one control plane), each value's text read as JSON when it parses, else as a string: for what
+     * the package does not set, e.g. a remote injector (`istiod.istiodRemote.injectionURL`). Paths the
+     * package sets are refused. Default none.
+     */
+    chartValues?: Record<string, string>;
 }
 
 /** Defaults of {@link IstioMeshArgs}. */
@@ -168,6 +176,7 @@ export const ISTIO_DEFAULTS: Required<IstioMeshArgs> = {
     gatewayRevision: "",
     platform: "",
     cni: true,
+    chartValues: {},
 };
 
 /**
@@ -247,6 +256,16 @@ export function checkIstioMeshArgs(a: Required<IstioMeshArgs>, path: (setting: s
     } else if (a.revision !== "") problems.push(...checkDnsLabel("revision", a.revision, 40));
     if (a.platform !== "") problems.push(...checkOneOf("platform", a.platform, ISTIO_PLATFORMS));
     if (typeof a.cni !== "boolean") problems.push({ setting: "cni", message: `got ${describe(a.cni)}; allowed values: true, false` });
+    if (a.chartValues !== null && typeof a.chartValues === "object" && Array.isArray(a.controlPlanes)) {
+        const values = istioChartValues(a);
+        problems.push(...checkChartValues("chartValues", a.chartValues, {
+            revisions: meshRevisions(a).planes.map((p) => p.revision),
+            cni: a.cni === true,
+            programValues: (chart, revision) => chart === "istiod" ? istiodChartValues(a, revision!) : values[chart as keyof typeof values],
+        }));
+    } else if (a.chartValues === null || typeof a.chartValues !== "object") {
+        problems.push({ setting: "chartValues", message: `got ${describe(a.chartValues)}; allowed values: a map of <chart>.<path> to the value's text` });
+    }
     if (Array.isArray(a.controlPlanes)) {
         const r = meshRevisions(a);
         problems.push(...checkMeshRevisions({ planes: r.planes, validator: a.validatorRevision || undefined, gateway: a.gatewayRevision || undefined, cni: a.cni === true }, path)
@@ -497,14 +516,18 @@ export class IstioMesh extends pulumi.ComponentResource {
 
         // The CNI agent must run on a node before injected pods start there: every istiod (and so
         // everything injected) comes after it. It runs the oldest version, within one minor of all.
-        const cni = a.cni ? [release(`${name}-cni`, "istio-cni", ISTIO_CHARTS.cni, oldestVersion(revisions.planes), a.systemNamespace, values.cni,
+        const cni = a.cni ? [release(`${name}-cni`, "istio-cni", ISTIO_CHARTS.cni, oldestVersion(revisions.planes), a.systemNamespace, withChartValues(values.cni, a.chartValues, "cni"),
             { dependsOn: [systemNs] })] : [];
         const istiods: Record<string, k8s.helm.v3.Release> = {};
         const hooks = istiodHooks(name, guardKubeconfig);
         const istiod = (plane: IstioControlPlane, dependsOn: pulumi.Resource[]) => {
             istiods[plane.revision] = release(istiodResourceName(name, plane.revision), istiodReleaseName(plane.revision), ISTIO_CHARTS.istiod,
-                plane.version, a.systemNamespace, istiodChartValues(a, plane.revision),
-                { dependsOn, aliases: istiodAliases(name, revisions, plane.revision), hooks });
+                plane.version, a.systemNamespace, withChartValues(istiodChartValues(a, plane.revision), a.chartValues, "istiod", plane.revision),
+                // A replacement (the one-step istioRevision change renames the release through the
+                // alias) deletes the old istiod first, so the guard refuses it before anything is
+                // created: created first, the old release would stay behind as a pending delete
+                // whose name a revert could not reinstall ("cannot re-use a name that is still in use").
+                { dependsOn, aliases: istiodAliases(name, revisions, plane.revision), hooks, deleteBeforeReplace: true });
             return istiods[plane.revision];
         };
         // One control plane: base (the CRDs) first, then istiod. Several: the validator's istiod is
@@ -514,7 +537,7 @@ export class IstioMesh extends pulumi.ComponentResource {
         const several = revisions.planes.length > 1;
         const validatorPlane = revisions.planes.find((p) => p.revision === revisions.validator)!;
         const validatorFirst = several ? [istiod(validatorPlane, [systemNs, ...cni])] : [];
-        const base = release(`${name}-base`, "istio-base", ISTIO_CHARTS.base, newestVersion(revisions.planes), a.systemNamespace, values.base,
+        const base = release(`${name}-base`, "istio-base", ISTIO_CHARTS.base, newestVersion(revisions.planes), a.systemNamespace, withChartValues(values.base, a.chartValues, "base"),
             { dependsOn: [systemNs, ...validatorFirst], hooks: baseHooks(name, a.systemNamespace, guardKubeconfig) });
         for (const plane of revisions.planes) if (!istiods[plane.revision]) istiod(plane, [base, ...cni]);
 
@@ -524,7 +547,7 @@ export class IstioMesh extends pulumi.ComponentResource {
             metadata: { name: a.ingressNamespace, labels: { "app.kubernetes.io/managed-by": "pulumi" } },
         }, { parent: this });
         const gatewayPlane = revisions.planes.find((p) => p.revision === revisions.gateway)!;
-        const gateway = release(`${name}-gateway`, a.ingressReleaseName, ISTIO_CHARTS.gateway, gatewayPlane.version, a.ingressNamespace, values.gateway,
+        const gateway = release(`${name}-gateway`, a.ingressReleaseName, ISTIO_CHARTS.gateway, gatewayPlane.version, a.ingressNamespace, withChartValues(values.gateway, a.chartValues, "gateway"),
             { dependsOn: [istiods[revisions.gateway], ingressNs] });
 
         new k8s.apiextensions.CustomResource(`${name}-mtls`, {

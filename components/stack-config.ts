@@ -94,6 +94,7 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ["mesh.controlPlanes", "istioControlPlanes"],
     ["mesh.validatorRevision", "istioValidatorRevision"],
     ["mesh.gatewayRevision", "ingressIstioRevision"],
+    ["mesh.chartValues", "istioHelmValues"],
     ["mesh", ""],
     ["existingGatewaySelector", "ingressGatewaySelector"],
     ["installMesh", "installIstio"],
@@ -122,6 +123,7 @@ export const STACK_SETTINGS = [
     "istioControlPlanes", "istioValidatorRevision", "ingressIstioRevision", "blueIstioRevision", "greenIstioRevision",
     "healthGate", "healthGateQueryUrl", "healthGateWindow", "healthGateMinRequests", "healthGateMinSuccessRate", "healthGateMaxP99Ms",
     "healthGateRequireData", "healthGateChecks", "healthGateQueryTimeoutSeconds",
+    "istioHelmValues",
 ] as const;
 
 /** Settings of other namespaces (provider settings) that this program reads too. */
@@ -158,6 +160,7 @@ export const DEPENDENT_SETTING_DEFAULTS: Record<string, string> = {
     healthGateQueryUrl: "", healthGateWindow: HEALTH_GATE_DEFAULTS.window, healthGateMinRequests: String(HEALTH_GATE_DEFAULTS.minRequests),
     healthGateMinSuccessRate: String(HEALTH_GATE_DEFAULTS.minSuccessRate), healthGateMaxP99Ms: String(HEALTH_GATE_DEFAULTS.maxP99Ms),
     healthGateRequireData: String(HEALTH_GATE_DEFAULTS.requireData), healthGateChecks: "[]", healthGateQueryTimeoutSeconds: String(HEALTH_GATE_DEFAULTS.queryTimeoutSeconds),
+    istioHelmValues: "[]",
 };
 
 /**
@@ -170,7 +173,7 @@ export const PREREQUISITES: { settings: string[]; needs: string; fix: string; me
     { settings: ["masterCidr"], needs: "privateNodes true", fix: "set privateNodes to true", met: (get) => get("privateNodes") === "true" },
     { settings: ["certManagerVersion"], needs: "installCertManager true", fix: "set installCertManager to true", met: (get) => get("installCertManager") === "true" },
     { settings: ["ingressGatewaySelector", "ingressGatewayNamespace"], needs: "installIstio false (an existing mesh)", fix: "set installIstio to false", met: (get) => get("installIstio") === "false" },
-    { settings: ["istioVersion", "mtlsMode", "ingressReplicas", "istioChartRepository", "istioPlatform", "istioControlPlanes", "istioValidatorRevision", "ingressIstioRevision"], needs: "installIstio true (the default)", fix: "set installIstio to true", met: (get) => get("installIstio") !== "false" },
+    { settings: ["istioVersion", "mtlsMode", "ingressReplicas", "istioChartRepository", "istioPlatform", "istioControlPlanes", "istioValidatorRevision", "ingressIstioRevision", "istioHelmValues"], needs: "installIstio true (the default)", fix: "set installIstio to true", met: (get) => get("installIstio") !== "false" },
     { settings: ["clusterIdentifier"], needs: "kubeconfig set (a cluster built here gets its own identifier)", fix: "set kubeconfig too", met: (get) => !!get("kubeconfig") },
     // Istio refuses a retry policy with 0 attempts and anything else ("http retry policy configured when attempts are set to 0").
     { settings: ["retryPerTryTimeout", "retryOn"], needs: "retryAttempts above 0 (0 turns retries off)", fix: "set retryAttempts to 1 or more", met: (get) => !/^\s*[-+]?0+\s*$/.test(get("retryAttempts") ?? "") },
@@ -488,6 +491,25 @@ function readHealthGate(reader: SettingsReader): HealthGateArgs {
     };
 }
 
+/** Parses `istioHelmValues` entries (`<chart>.<path>=<value>`) into IstioMeshArgs.chartValues. */
+function readHelmValues(reader: SettingsReader): Record<string, string> | undefined {
+    const entries = reader.stringList("istioHelmValues", "istiod.pilot.resources.requests.cpu=500m");
+    if (entries === undefined || entries.length === 0) return undefined;
+    const values: Record<string, string> = {};
+    entries.forEach((entry, i) => {
+        const at = entry.indexOf("=");
+        const key = entry.slice(0, at).trim();
+        if (at < 0 || key === "") {
+            reader.problems.push({ setting: `istioHelmValues[${i}]`, message: `got ${describe(entry)}; allowed values: <chart>.<path>=<value>, e.g. istiod.pilot.resources.requests.cpu=500m` });
+        } else if (key in values) {
+            reader.problems.push({ setting: `istioHelmValues[${i}]`, message: `sets ${key} again; allowed values: each <chart>.<path> once` });
+        } else {
+            values[key] = entry.slice(at + 1);
+        }
+    });
+    return values;
+}
+
 /** Parses `targetedRoutes` entries. */
 function readTargetedRoutes(reader: SettingsReader): TargetedRoute[] | undefined {
     const entries = reader.stringList("targetedRoutes", "green:header:x-internal-user=true");
@@ -666,11 +688,13 @@ export function readStackConfig(get: ConfigGetter, stack: string, options: ReadO
     const controlPlanes = readControlPlanes(reader);
     const validatorRevision = reader.optional("istioValidatorRevision");
     const gatewayRevision = reader.optional("ingressIstioRevision");
+    const chartValues = readHelmValues(reader);
     const mesh = {
         // Several control planes replace the one istiod's version: istioVersion stays at its default.
         ...(controlPlanes.length > 0 ? { controlPlanes } : { version: reader.string("istioVersion") ?? ISTIO_DEFAULTS.version }),
         ...(validatorRevision !== undefined ? { validatorRevision } : {}),
         ...(gatewayRevision !== undefined ? { gatewayRevision } : {}),
+        ...(chartValues !== undefined ? { chartValues } : {}),
         repository: reader.string("istioChartRepository") ?? ISTIO_DEFAULTS.repository,
         // Unset: gke when this stack builds the cluster, none otherwise.
         ...(platform !== undefined ? { platform: platform as IstioPlatform } : {}),

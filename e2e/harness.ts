@@ -1,8 +1,10 @@
 // What every e2e script shares: a throwaway copy of the project with its own local backend, the
 // `pulumi` runner, checks with a pass/fail count, step timings, and the closing report.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { CHART_SOURCE_DIRS, locateIstioCharts } from "../offline/istio-charts";
 import { copyWorkingTree } from "../offline/working-copy";
 
 const ROOT = path.join(__dirname, "..");
@@ -109,4 +111,109 @@ export class E2eRun {
             process.exitCode = this.failed === 0 ? 0 : 1;
         });
     }
+}
+
+/** One admission request the webhook stub answered (see cluster-fakes.ts). */
+export interface AdmissionRecord {
+    at: number;
+    path: string;
+    /** `inject` or `validate`. */
+    webhook: string;
+    /** The revision (or validator name) in the path. */
+    revision: string;
+    operation: string;
+    kind: string;
+    namespace: string;
+    name: string;
+    generateName: string;
+    labels: Record<string, string>;
+}
+
+/** The running cluster fakes: the webhook stub's URLs and CA, what it was asked, and a stop. */
+export interface ClusterFakes {
+    /** The injector URL for a revision's MutatingWebhookConfiguration (`istiodRemote.injectionURL`). */
+    injectionUrl(revision: string): string;
+    /** The validator URL (`base.validationURL`), named so the records tell validators apart. */
+    validationUrl(name: string): string;
+    /** The stub's CA, base64 PEM, as a webhook's `caBundle` wants it. */
+    caBundle: string;
+    /** Every admission request answered so far, in order. */
+    admissions(): AdmissionRecord[];
+    stop(): void;
+}
+
+/**
+ * Starts e2e/cluster-fakes.ts in a child process (the script blocks in `pulumi`, so the fakes must
+ * not share its event loop): an HTTPS admission webhook stub on 127.0.0.1 with a CA made for this
+ * run in a temporary directory, and load-balancer addresses for LoadBalancer Services.
+ */
+export async function startClusterFakes(env: NodeJS.ProcessEnv): Promise<ClusterFakes> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-e2e-fakes-"));
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "cluster-fakes.ts"), dir],
+        { cwd: ROOT, env, stdio: ["pipe", "pipe", "inherit"] });
+    const port = await new Promise<number>((resolve, reject) => {
+        let out = "";
+        child.stdout.setEncoding("utf8");
+        child.stdout.on("data", (chunk: string) => {
+            out += chunk;
+            const line = out.split("\n").find((l) => l.startsWith("{"));
+            if (line && out.includes("\n")) resolve(JSON.parse(line).port);
+        });
+        child.on("exit", (code) => reject(new Error(`cluster-fakes.ts exited (${code}) before listening`)));
+    });
+    const base = `https://127.0.0.1:${port}`;
+    const recordsFile = path.join(dir, "admissions.jsonl");
+    return {
+        injectionUrl: (revision) => `${base}/inject/${revision}`,
+        validationUrl: (name) => `${base}/validate/${name}`,
+        caBundle: fs.readFileSync(path.join(dir, "ca.pem")).toString("base64"),
+        admissions: () => fs.readFileSync(recordsFile, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l)),
+        stop: () => {
+            child.kill();
+            fs.rmSync(dir, { recursive: true, force: true });
+        },
+    };
+}
+
+/** One watch event: its type, the object's kind and `<namespace>/<name>`, the etcd revision it happened at, and the object. */
+export interface WatchEvent { type: string; kind: string; ref: string; resourceVersion: bigint; deleting: boolean; object: any }
+
+/** A background watch: `stop` waits (up to 10 s) until `until` holds for the events seen, then ends it. */
+export interface Watch { stop: (until?: (events: WatchEvent[]) => boolean) => Promise<WatchEvent[]> }
+
+/**
+ * Watches one resource type cluster-wide in the background (kubectl writes to a file while pulumi
+ * runs synchronously), from the current objects (listed as ADDED first, which also tells the watch
+ * is open) on. resourceVersions come from etcd's one revision counter, so events of different
+ * types are ordered by them.
+ */
+export async function watchEvents(run: E2eRun, resource: string): Promise<Watch> {
+    const file = path.join(run.project, `watch-${resource}-${Date.now()}.json`);
+    const out = fs.openSync(file, "w");
+    const watcher = spawn("kubectl", ["get", resource, "-A", "--watch", "--output-watch-events", "-o", "json"], { env: run.env, stdio: ["ignore", out, "inherit"] });
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // kubectl prints one event per line; a partly written last line is left for later.
+    const read = (): WatchEvent[] => fs.readFileSync(file, "utf8").split("\n").slice(0, -1).map((line) => JSON.parse(line)).map((e: any) => ({
+        type: e.type, kind: e.object.kind, ref: `${e.object.metadata.namespace}/${e.object.metadata.name}`, resourceVersion: BigInt(e.object.metadata.resourceVersion),
+        deleting: e.object.metadata.deletionTimestamp !== undefined, object: e.object,
+    }));
+    for (let i = 0; i < 300 && read().length === 0; i++) await sleep(100);
+    return {
+        stop: async (until = () => true) => {
+            // The update has finished; its last events may still be on their way to the file.
+            await sleep(500);
+            for (let i = 0; i < 100 && !until(read()); i++) await sleep(100);
+            watcher.kill();
+            fs.closeSync(out);
+            return read();
+        },
+    };
+}
+
+/** A temporary directory laid out like a chart repository (`<dir>/<chart>`), linking Istio's pinned charts: for `istioChartRepository`. */
+export function linkLocalIstioCharts(): string {
+    const charts = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-istio-charts-"));
+    const source = locateIstioCharts();
+    for (const [chart, dir] of Object.entries(CHART_SOURCE_DIRS)) fs.symlinkSync(path.join(source, dir), path.join(charts, chart));
+    return charts;
 }

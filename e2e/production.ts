@@ -11,12 +11,9 @@
 //   D. The first preview with kubeconfig set and installIstio true (charts from a local directory)
 //      succeeds: the ingress Service is not read by a fixed ID before it exists.
 // Prints each step's wall time and ends with "N passed, N failed".
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { CHART_SOURCE_DIRS, locateIstioCharts } from "../offline/istio-charts";
-import { E2eRun, changedSteps } from "./harness";
+import { E2eRun, changedSteps, linkLocalIstioCharts, watchEvents } from "./harness";
 
 const STACK = "production";
 const ISTIO_STACK = "production-istio";
@@ -67,37 +64,6 @@ function withoutClusterIdentifier(exported: string): string {
     const file = exported.replace(/\.json$/, "-without-identifier.json");
     fs.writeFileSync(file, JSON.stringify(state));
     return file;
-}
-
-/** One watch event: its type, the object's kind and `<namespace>/<name>`, and the etcd revision it happened at. */
-interface WatchEvent { type: string; kind: string; ref: string; resourceVersion: bigint; deleting: boolean }
-
-/**
- * Watches one resource type cluster-wide in the background (kubectl writes to a file while pulumi
- * runs synchronously), from the current objects (listed as ADDED first, which also tells the watch
- * is open) on. resourceVersions come from etcd's one revision counter, so events of different
- * types are ordered by them.
- */
-async function watchEvents(resource: string): Promise<{ stop: (until: (events: WatchEvent[]) => boolean) => Promise<WatchEvent[]> }> {
-    const file = path.join(project, `watch-${resource}.json`);
-    const out = fs.openSync(file, "w");
-    const watcher = spawn("kubectl", ["get", resource, "-A", "--watch", "--output-watch-events", "-o", "json"], { env, stdio: ["ignore", out, "inherit"] });
-    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    // kubectl prints one event per line; a partly written last line is left for later.
-    const read = (): WatchEvent[] => fs.readFileSync(file, "utf8").split("\n").slice(0, -1).map((line) => JSON.parse(line)).map((e: any) => ({
-        type: e.type, kind: e.object.kind, ref: `${e.object.metadata.namespace}/${e.object.metadata.name}`, resourceVersion: BigInt(e.object.metadata.resourceVersion),
-        deleting: e.object.metadata.deletionTimestamp !== undefined,
-    }));
-    for (let i = 0; i < 300 && read().length === 0; i++) await sleep(100);
-    return {
-        stop: async (until) => {
-            // The update has finished; its last events may still be on their way to the file.
-            for (let i = 0; i < 100 && !until(read()); i++) await sleep(100);
-            watcher.kill();
-            fs.closeSync(out);
-            return read();
-        },
-    };
 }
 
 async function main(): Promise<void> {
@@ -157,8 +123,8 @@ async function main(): Promise<void> {
     check("...and the API server does validate them: a misspelt field is refused", invalid.code !== 0 && /valuez/.test(invalid.stderr), invalid.stderr);
 
     // B2. A headerName change on the real engine: new guards first, then the route, then the old guards go.
-    const policiesWatch = await watchEvents("authorizationpolicies.security.istio.io");
-    const routesWatch = await watchEvents("virtualservices.networking.istio.io");
+    const policiesWatch = await watchEvents(run, "authorizationpolicies.security.istio.io");
+    const routesWatch = await watchEvents(run, "virtualservices.networking.istio.io");
     pulumi(["config", "set", "headerName", "x-color"]);
     timed("B2. pulumi up (headerName x-version -> x-color)", () => pulumi(["up", "--yes", "--skip-preview"]));
     const watched = [
@@ -268,9 +234,7 @@ async function main(): Promise<void> {
         generationBefore !== undefined && generationAfter === generationBefore, `${generationBefore} -> ${generationAfter}`);
 
     // D. The first preview of kubeconfig + installIstio, charts from a local directory.
-    const charts = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-istio-charts-"));
-    const source = locateIstioCharts();
-    for (const [chart, dir] of Object.entries(CHART_SOURCE_DIRS)) fs.symlinkSync(path.join(source, dir), path.join(charts, chart));
+    const charts = linkLocalIstioCharts();
     pulumi(["stack", "init", ISTIO_STACK]);
     pulumi(["config", "set", "kubeconfig", kubeconfig]);
     pulumi(["config", "set", "installIstio", "true"]);

@@ -13,9 +13,10 @@ cd "$E2E_DIR/.."
 # The scripts to run: the one given, or the users' workflow, the production traps (Pod Security,
 # preview policies, clusterIdentifier, the first preview with Istio, the policy pack, token
 # aliases), a second program consuming the packed package, the README's first steps on the stack
-# files, and the PR preview's least privilege with the deploy's drift warning. All of them run; any
-# failure fails the whole.
-if [[ $# -gt 0 ]]; then SCRIPTS=("$(realpath "$1")"); else SCRIPTS=("$E2E_DIR/scenario.ts" "$E2E_DIR/production.ts" "$E2E_DIR/consumer.ts" "$E2E_DIR/stack-files.ts" "$E2E_DIR/pr-preview.ts"); fi
+# files, the PR preview's least privilege with the deploy's drift warning, and a revision-based Istio
+# upgrade with installIstio (last: its base chart takes over the cluster's Istio CRDs). All of them
+# run; any failure fails the whole.
+if [[ $# -gt 0 ]]; then SCRIPTS=("$(realpath "$1")"); else SCRIPTS=("$E2E_DIR/scenario.ts" "$E2E_DIR/production.ts" "$E2E_DIR/consumer.ts" "$E2E_DIR/stack-files.ts" "$E2E_DIR/pr-preview.ts" "$E2E_DIR/istio-upgrade.ts"); fi
 run_scripts() {
   local script rc=0
   for script in "${SCRIPTS[@]}"; do node -r ts-node/register/transpile-only "$script" || rc=1; done

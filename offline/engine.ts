@@ -35,6 +35,8 @@ export interface DeclaredResource {
     ignoreChanges: string[];
     /** Previous identities the engine adopts the resource from (the aliases option): alias specs' types and alias URNs. */
     aliases: { type?: string; name?: string; urn?: string }[];
+    /** A replacement deletes the old resource before it creates the new one (the deleteBeforeReplace option). */
+    deleteBeforeReplace?: boolean;
 }
 
 /** The URN of the provider a resource uses (its provider reference is `<urn>::<id>`). */
@@ -160,6 +162,7 @@ export function useMocks(stack = "dev"): Promise<void> {
                         },
                         ignoreChanges: req.getIgnorechangesList(),
                         aliases: aliasesOf(req),
+                        ...(req.getDeletebeforereplace?.() ? { deleteBeforeReplace: true } : {}),
                     });
                 }
                 callback(err, resp);

@@ -72,6 +72,7 @@ const ROWS: Record<string, Effect | Exemption> = {
     istioControlPlanes: set('["default=1.30.2"]'),
     istioValidatorRevision: set("canary", TWO_PLANES),
     ingressIstioRevision: set("canary", TWO_PLANES),
+    istioHelmValues: set('["istiod.pilot.resources.requests.cpu=500m"]'),
     blueIstioRevision: set("canary", TWO_PLANES_PINNED),
     greenIstioRevision: set("canary", TWO_PLANES_PINNED),
     mtlsMode: set("PERMISSIVE"),
