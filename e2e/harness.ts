@@ -1,6 +1,6 @@
 // What every e2e script shares: a throwaway copy of the project with its own local backend, the
 // `pulumi` runner, checks with a pass/fail count, step timings, and the closing report.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { copyWorkingTree } from "../offline/working-copy";
@@ -26,6 +26,59 @@ export function changedSteps(previewStdout: string): { op: string; type: string;
         return { op: s.op, type: parts[2].split("$").pop()!, name: parts[3], urn: s.urn };
     });
 }
+
+/** One object as a watch delivered it, with the client's receive time. */
+export interface WatchEvent {
+    at: number;
+    object: any;
+}
+
+/**
+ * `kubectl get <kind> --watch -o json` in the background: every version of every object of that
+ * kind in the namespace, as the API server hands them out, in order. Objects are split out of the
+ * stream of concatenated JSON documents.
+ */
+export class Watch {
+    readonly events: WatchEvent[] = [];
+    private readonly child;
+    private buffer = "";
+
+    constructor(env: NodeJS.ProcessEnv, namespace: string, kind: string) {
+        this.child = spawn("kubectl", ["-n", namespace, "get", kind, "--watch", "-o", "json"], { env, stdio: ["ignore", "pipe", "ignore"] });
+        this.child.stdout.setEncoding("utf8");
+        this.child.stdout.on("data", (chunk: string) => this.take(chunk));
+    }
+
+    private take(chunk: string): void {
+        this.buffer += chunk;
+        let depth = 0;
+        let inString = false;
+        let start = 0;
+        for (let i = 0; i < this.buffer.length; i++) {
+            const c = this.buffer[i];
+            if (inString) {
+                if (c === "\\") i++;
+                else if (c === '"') inString = false;
+            } else if (c === '"') inString = true;
+            else if (c === "{") depth++;
+            else if (c === "}" && --depth === 0) {
+                this.events.push({ at: Date.now(), object: JSON.parse(this.buffer.slice(start, i + 1)) });
+                start = i + 1;
+            }
+        }
+        this.buffer = this.buffer.slice(start);
+    }
+
+    /** Stops watching, after a moment for the last events to arrive. */
+    async stop(): Promise<WatchEvent[]> {
+        await new Promise((r) => setTimeout(r, 1500));
+        this.child.kill();
+        return this.events;
+    }
+}
+
+/** etcd's revision of an object version: one counter for every write, so it orders writes across kinds. */
+export const revision = (e: WatchEvent) => Number(e.object.metadata.resourceVersion);
 
 /** One e2e script's run: its project, environment, checks and timings. */
 export class E2eRun {
@@ -72,6 +125,27 @@ export class E2eRun {
             throw new Error(`pulumi ${args.join(" ")} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
         }
         return result;
+    }
+
+    /**
+     * Runs `pulumi <args> --non-interactive` in the project without blocking the event loop, so
+     * that watches keep receiving meanwhile; rejects on failure unless allowed.
+     */
+    pulumiAsync(args: string[], allowFailure = false): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+        const start = Date.now();
+        const child = spawn("pulumi", [...args, "--non-interactive"], { cwd: this.project, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => { stdout += d; });
+        child.stderr.on("data", (d) => { stderr += d; });
+        return new Promise((resolve, reject) => {
+            child.on("error", reject);
+            child.on("exit", (code) => {
+                const result = { code, stdout, stderr, ms: Date.now() - start };
+                if (!allowFailure && code !== 0) reject(new Error(`pulumi ${args.join(" ")} failed (${code}):\n${stdout}\n${stderr}`));
+                else resolve(result);
+            });
+        });
     }
 
     /** Runs `kubectl <args>` with the run's environment (KUBECONFIG), `input` on stdin. */
