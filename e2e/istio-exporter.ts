@@ -4,10 +4,10 @@
 // e2e script sets while it runs. A real Prometheus scrapes it (e2e/telemetry.ts).
 //
 // Run as its own process (`node -r ts-node/register/transpile-only e2e/istio-exporter.ts
-// --namespace NS --app APP --upstream URL`), so that the scrapes and the gate's queries are answered
+// --upstream URL`), so that the scrapes and the gate's queries are answered
 // while the e2e script blocks in spawnSync. It prints `listening on <port>` and serves, on 127.0.0.1:
 //   GET  /metrics                      the exposition Prometheus scrapes
-//   PUT  /traffic/<color>              {"rps", "errorShare", "latencyMs"}: that color's traffic from now on
+//   PUT  /traffic/<namespace>/<app>/<color>  {"rps", "errorShare", "latencyMs"}: that color's traffic from now on
 //   GET|POST /prometheus/api/v1/query  passed to the upstream Prometheus, and recorded
 //   GET  /queries                      the recorded queries: [{at, query, status}] (at: epoch ms)
 //   PUT  /fault                        {"mode": "none" | "error" | "hang"}: how the query path answers
@@ -37,8 +37,16 @@ interface Totals {
     buckets: number[];
 }
 
+/** One color of one app in one namespace: whose sidecars the series stand for. */
+export interface Workload {
+    namespace: string;
+    app: string;
+    color: string;
+}
+
 /** One color's current profile, since when, and its totals per code at that moment. */
 interface ColorState {
+    workload: Workload;
     profile: TrafficProfile;
     since: number;
     base: Record<Code, Totals>;
@@ -48,17 +56,16 @@ interface ColorState {
 export class IstioTraffic {
     private readonly colors = new Map<string, ColorState>();
 
-    constructor(readonly namespace: string, readonly app: string) {}
-
-    /** From `now` (epoch ms) on, `color` gets `profile`. A color never set has no series at all. */
-    set(color: string, profile: TrafficProfile, now: number): void {
+    /** From `now` (epoch ms) on, `workload` gets `profile`. A workload never set has no series at all. */
+    set(workload: Workload, profile: TrafficProfile, now: number): void {
+        const key = `${workload.namespace}/${workload.app}-${workload.color}`;
         if (!(profile.rps >= 0 && profile.errorShare >= 0 && profile.errorShare <= 1 && profile.latencyMs >= 0)) {
-            throw new RangeError(`bad traffic profile for ${color}: ${JSON.stringify(profile)}`);
+            throw new RangeError(`bad traffic profile for ${key}: ${JSON.stringify(profile)}`);
         }
-        const current = this.colors.get(color);
+        const current = this.colors.get(key);
         const empty = (): Totals => ({ count: 0, sumMs: 0, buckets: ISTIO_DURATION_BUCKETS_MS.map(() => 0) });
         const base = current ? this.totalsAt(current, now) : { "200": empty(), "503": empty() };
-        this.colors.set(color, { profile, since: now, base });
+        this.colors.set(key, { workload: { ...workload }, profile, since: now, base });
     }
 
     /**
@@ -86,14 +93,15 @@ export class IstioTraffic {
             "# HELP istio_request_duration_milliseconds Request duration in milliseconds.",
             "# TYPE istio_request_duration_milliseconds histogram",
         ];
-        for (const [color, c] of [...this.colors].sort(([a], [b]) => a.localeCompare(b))) {
+        for (const [, c] of [...this.colors].sort(([a], [b]) => a.localeCompare(b))) {
             const totals = this.totalsAt(c, now);
+            const { namespace, app, color } = c.workload;
             const destination = {
-                destination_workload: `${this.app}-${color}`,
-                destination_workload_namespace: this.namespace,
-                destination_app: this.app,
+                destination_workload: `${app}-${color}`,
+                destination_workload_namespace: namespace,
+                destination_app: app,
                 destination_version: color,
-                destination_service: `${this.app}.${this.namespace}.svc.cluster.local`,
+                destination_service: `${app}.${namespace}.svc.cluster.local`,
                 source_workload: "istio-ingressgateway",
                 source_workload_namespace: "istio-system",
                 request_protocol: "http",
@@ -157,8 +165,10 @@ export function serve(traffic: IstioTraffic, upstream: string, port = 0): Promis
             if (req.method === "GET" && url.pathname === "/metrics") {
                 return reply(200, traffic.exposition(Date.now()), "text/plain; version=0.0.4");
             }
-            if (req.method === "PUT" && url.pathname.startsWith("/traffic/")) {
-                traffic.set(decodeURIComponent(url.pathname.slice("/traffic/".length)), JSON.parse(body.toString("utf8")), Date.now());
+            const workload = /^\/traffic\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+            if (req.method === "PUT" && workload) {
+                const [namespace, app, color] = workload.slice(1).map(decodeURIComponent);
+                traffic.set({ namespace, app, color }, JSON.parse(body.toString("utf8")), Date.now());
                 return reply(204, "");
             }
             if (req.method === "GET" && url.pathname === "/queries") return reply(200, JSON.stringify(queries));
@@ -197,7 +207,7 @@ if (require.main === module) {
         if (i < 0 || !process.argv[i + 1]) throw new Error(`istio-exporter: --${name} is required`);
         return process.argv[i + 1];
     };
-    void serve(new IstioTraffic(arg("namespace"), arg("app")), arg("upstream")).then((server) => {
+    void serve(new IstioTraffic(), arg("upstream")).then((server) => {
         const address = server.address();
         console.log(`listening on ${typeof address === "object" && address ? address.port : "?"}`);
     });

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { RecordedQuery, TrafficProfile } from "./istio-exporter";
+import type { RecordedQuery, TrafficProfile, Workload } from "./istio-exporter";
 
 /** Seconds between scrapes: the window a script gives the gate must hold a few. */
 export const SCRAPE_INTERVAL_SECONDS = 1;
@@ -61,16 +61,13 @@ export class Telemetry {
         return `${this.exporterUrl}/prometheus/api/v1/query`;
     }
 
-    /**
-     * Starts the exporter for `app`'s colors in `namespace`, then Prometheus scraping it, and
-     * returns once Prometheus has scraped it successfully.
-     */
-    static async start(namespace: string, app: string): Promise<Telemetry> {
+    /** Starts the exporter, then Prometheus scraping it, and returns once Prometheus has scraped it successfully. */
+    static async start(): Promise<Telemetry> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-e2e-prometheus-"));
         const prometheusPort = await freePort();
         const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
         const exporter = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(__dirname, "istio-exporter.ts"),
-            "--namespace", namespace, "--app", app, "--upstream", prometheusUrl], { stdio: ["ignore", "pipe", "inherit"] });
+            "--upstream", prometheusUrl], { stdio: ["ignore", "pipe", "inherit"] });
         const stopOnExit = () => { exporter.kill(); };
         process.once("exit", stopOnExit);
         const exporterPort = await new Promise<number>((resolve, reject) => {
@@ -119,10 +116,11 @@ export class Telemetry {
         return telemetry;
     }
 
-    /** From now on `color` gets this traffic. */
-    async setTraffic(color: string, profile: TrafficProfile): Promise<void> {
-        const r = await fetch(`${this.exporterUrl}/traffic/${color}`, { method: "PUT", body: JSON.stringify(profile) });
-        if (r.status !== 204) throw new Error(`exporter refused the traffic for ${color}: ${r.status} ${await r.text()}`);
+    /** From now on `workload` gets this traffic. */
+    async setTraffic(workload: Workload, profile: TrafficProfile): Promise<void> {
+        const path = [workload.namespace, workload.app, workload.color].map(encodeURIComponent).join("/");
+        const r = await fetch(`${this.exporterUrl}/traffic/${path}`, { method: "PUT", body: JSON.stringify(profile) });
+        if (r.status !== 204) throw new Error(`exporter refused the traffic for ${path}: ${r.status} ${await r.text()}`);
     }
 
     /** How the query path answers from now on: normally, with HTTP 503, or never. */

@@ -17,19 +17,22 @@ function total(text: string, name: string, where: Record<string, string>): numbe
         .reduce((sum, s) => sum + s.value, 0);
 }
 
+const greenWorkload = { namespace: "sample-ns", app: "nginx", color: "green" };
 const green = { reporter: "destination", destination_workload: "nginx-green", destination_workload_namespace: "sample-ns" };
 
 describe("the e2e's Istio-shaped exporter (e2e/istio-exporter.ts)", () => {
-    it("has no series for a color that never had traffic", () => {
-        const traffic = new IstioTraffic("sample-ns", "nginx");
-        traffic.set("green", { rps: 10, errorShare: 0, latencyMs: 20 }, 0);
+    it("has no series for a color that never had traffic, and keeps namespaces apart", () => {
+        const traffic = new IstioTraffic();
+        traffic.set(greenWorkload, { rps: 10, errorShare: 0, latencyMs: 20 }, 0);
+        traffic.set({ ...greenWorkload, namespace: "other-ns" }, { rps: 1, errorShare: 0, latencyMs: 20 }, 0);
         assert.equal(samples(traffic.exposition(5000)).filter((s) => s.labels.destination_workload === "nginx-blue").length, 0);
-        assert.ok(total(traffic.exposition(5000), "istio_requests_total", green) > 0);
+        assert.equal(total(traffic.exposition(5000), "istio_requests_total", green), 50);
+        assert.equal(total(traffic.exposition(5000), "istio_requests_total", { ...green, destination_workload_namespace: "other-ns" }), 5);
     });
 
     it("counts the set rate per response code, server-side and gateway-side apart", () => {
-        const traffic = new IstioTraffic("sample-ns", "nginx");
-        traffic.set("green", { rps: 20, errorShare: 0.25, latencyMs: 3000 }, 0);
+        const traffic = new IstioTraffic();
+        traffic.set(greenWorkload, { rps: 20, errorShare: 0.25, latencyMs: 3000 }, 0);
         const text = traffic.exposition(10_000);
         assert.equal(total(text, "istio_requests_total", { ...green, response_code: "200" }), 150);
         assert.equal(total(text, "istio_requests_total", { ...green, response_code: "503" }), 50);
@@ -38,8 +41,8 @@ describe("the e2e's Istio-shaped exporter (e2e/istio-exporter.ts)", () => {
     });
 
     it("puts every request in the buckets at or above its latency", () => {
-        const traffic = new IstioTraffic("sample-ns", "nginx");
-        traffic.set("green", { rps: 20, errorShare: 0.25, latencyMs: 3000 }, 0);
+        const traffic = new IstioTraffic();
+        traffic.set(greenWorkload, { rps: 20, errorShare: 0.25, latencyMs: 3000 }, 0);
         const text = traffic.exposition(10_000);
         for (const le of ISTIO_DURATION_BUCKETS_MS) {
             assert.equal(total(text, "istio_request_duration_milliseconds_bucket", { ...green, le: String(le) }), le >= 3000 ? 200 : 0, `le=${le}`);
@@ -48,18 +51,18 @@ describe("the e2e's Istio-shaped exporter (e2e/istio-exporter.ts)", () => {
         assert.equal(total(text, "istio_request_duration_milliseconds_count", green), 200);
         assert.equal(total(text, "istio_request_duration_milliseconds_sum", green), 600_000);
         // `le` means "less than or equal": a request of exactly a bound's length is in that bucket.
-        traffic.set("green", { rps: 10, errorShare: 0, latencyMs: 250 }, 10_000);
+        traffic.set(greenWorkload, { rps: 10, errorShare: 0, latencyMs: 250 }, 10_000);
         const later = traffic.exposition(20_000);
         assert.equal(total(later, "istio_request_duration_milliseconds_bucket", { ...green, le: "250" }), 100);
         assert.equal(total(later, "istio_request_duration_milliseconds_bucket", { ...green, le: "100" }), 0);
     });
 
     it("keeps counting from its totals when the traffic changes (counters never go back)", () => {
-        const traffic = new IstioTraffic("sample-ns", "nginx");
-        traffic.set("green", { rps: 10, errorShare: 0, latencyMs: 20 }, 0);
-        traffic.set("green", { rps: 0, errorShare: 0, latencyMs: 20 }, 10_000);
+        const traffic = new IstioTraffic();
+        traffic.set(greenWorkload, { rps: 10, errorShare: 0, latencyMs: 20 }, 0);
+        traffic.set(greenWorkload, { rps: 0, errorShare: 0, latencyMs: 20 }, 10_000);
         assert.equal(total(traffic.exposition(60_000), "istio_requests_total", green), 100);
-        traffic.set("green", { rps: 10, errorShare: 1, latencyMs: 3000 }, 60_000);
+        traffic.set(greenWorkload, { rps: 10, errorShare: 1, latencyMs: 3000 }, 60_000);
         const text = traffic.exposition(70_000);
         assert.equal(total(text, "istio_requests_total", { ...green, response_code: "200" }), 100);
         assert.equal(total(text, "istio_requests_total", { ...green, response_code: "503" }), 100);
@@ -68,8 +71,8 @@ describe("the e2e's Istio-shaped exporter (e2e/istio-exporter.ts)", () => {
     });
 
     it("refuses a profile that no sidecar could report", () => {
-        const traffic = new IstioTraffic("sample-ns", "nginx");
-        assert.throws(() => traffic.set("green", { rps: 10, errorShare: 1.5, latencyMs: 20 }, 0), /bad traffic profile for green/);
-        assert.throws(() => traffic.set("green", { rps: -1, errorShare: 0, latencyMs: 20 }, 0), /bad traffic profile/);
+        const traffic = new IstioTraffic();
+        assert.throws(() => traffic.set(greenWorkload, { rps: 10, errorShare: 1.5, latencyMs: 20 }, 0), /bad traffic profile for sample-ns\/nginx-green/);
+        assert.throws(() => traffic.set(greenWorkload, { rps: -1, errorShare: 0, latencyMs: 20 }, 0), /bad traffic profile/);
     });
 });
