@@ -27,6 +27,10 @@ export function changedSteps(previewStdout: string): { op: string; type: string;
     });
 }
 
+/** A VirtualService's catch-all route as `color:weight[,color:weight]`, e.g. `blue:100`. */
+export const catchAll = (vs: any): string | undefined =>
+    vs?.spec?.http?.find((r: any) => !r.match)?.route?.map((d: any) => `${d.destination.subset}:${d.weight}`).join(",");
+
 /** One object as a watch delivered it, with the client's receive time. */
 export interface WatchEvent {
     at: number;

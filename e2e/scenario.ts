@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { E2eRun, Watch, WatchEvent, changedSteps, revision } from "./harness";
+import { E2eRun, Watch, WatchEvent, catchAll, changedSteps, revision } from "./harness";
 
 const STACK = "e2e";
 const NS = "sample-ns";
@@ -19,7 +19,6 @@ const timed = run.timed.bind(run);
 
 const kubectl = run.kubectlJson.bind(run);
 
-const catchAll = (vs: any) => vs?.spec?.http?.find((r: any) => !r.match)?.route?.map((d: any) => `${d.destination.subset}:${d.weight}`).join(",");
 const deploymentState = () => Object.fromEntries(["blue", "green"].map((c) => {
     const d = kubectl("-n", NS, "get", "deployment", `nginx-${c}`);
     const rs = kubectl("-n", NS, "get", "replicasets", "-l", `app=nginx,version=${c}`);
