@@ -77,6 +77,7 @@ import {
     podSecurityLabels,
 } from "./workload";
 import { componentType, withPreviousType } from "./tokens";
+import { colorWorkload } from "./health-queries";
 
 /** The Istio networking API version this package declares (stable since Istio 1.22). */
 export const ISTIO_NETWORKING_API = "networking.istio.io/v1";
@@ -413,152 +414,38 @@ export class BlueGreenService extends pulumi.ComponentResource {
         throwIfProblems(checkBlueGreenServiceArgs(a));
         const { istioDependencies = [], certManagerDependencies = [], gatewayDependencies = [], ...componentOpts } = opts ?? {};
         super(componentType("BlueGreenService"), name, {}, withPreviousType(componentOpts, "bluegreen:workload:BlueGreenService"));
-        const kids = {} as BlueGreenServiceChildren;
+
+        const namespace = declareNamespace(this, name, a);
+        const scope: DeclarationScope = { owner: this, name, a, labels: commonLabels(a.appName), namespace, istioDependencies, certManagerDependencies, gatewayDependencies };
+        const kids = { namespace } as BlueGreenServiceChildren;
         blueGreenServiceChildren.set(this, kids);
 
-        const ns = a.namespace;
-        const app = a.appName;
-        const labels = commonLabels(app);
-        const replicas = replicasOf(a);
-        const meta = (objectName: string) => ({ name: objectName, namespace: ns, labels });
-
-        const namespaceLabels = { ...injectionLabels(a.istioRevision), ...podSecurityLabels(a.podSecurity) };
-        kids.namespace = a.createNamespace
-            ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels: { ...labels, ...namespaceLabels } } }, { parent: this })
-            // A shared namespace: only the labels this workload needs, applied under a field manager
-            // of its own (never forced), so apps asking for the same values share them and a
-            // conflicting value set by someone else fails the update instead of being overwritten.
-            : new k8s.core.v1.NamespacePatch(`${name}-namespace-labels`, {
-                metadata: { name: ns, labels: namespaceLabels, annotations: { [PATCH_FIELD_MANAGER_ANNOTATION]: namespaceFieldManager(app) } },
-            }, { parent: this });
-        const inNamespace: pulumi.CustomResourceOptions = { parent: this, dependsOn: [kids.namespace] };
-
-        // Istio objects need the CRDs and istiod's validating webhook, and pods get their sidecar only
-        // if istiod's injection webhook is up when they are created: both wait for the mesh.
-        const afterMesh = (...extra: pulumi.Resource[]): pulumi.CustomResourceOptions => ({
-            parent: this,
-            dependsOn: [kids.namespace, ...istioDependencies, ...extra],
-        });
-        const deployments = {} as Record<Color, k8s.apps.v1.Deployment>;
-        const budgets = {} as Record<Color, k8s.policy.v1.PodDisruptionBudget>;
+        // The path of one `pulumi up`: colors that will receive traffic roll out (and become ready)
+        // first, then the route moves, then colors that lose traffic change (scale down, new image).
         const order = rolloutOrder(a);
-        // One hook for both colors (its name is stable across switches); what it says depends on
-        // the step that failed and where the color stands in this update's order. Bound only where the
-        // monitor can register hooks (see monitorRegistersErrorHooks).
-        const rolloutFailed = monitorRegistersErrorHooks() ? new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
-            pulumi.log.error(rolloutHookMessage(failure, { resourceName: name, namespace: ns, app, beforeRoute: order.beforeRoute }));
-            return false; // never retry: a rollout that timed out needs a person
-        }) : undefined;
-        const deployment = (color: Color, ...after: pulumi.Resource[]) => new k8s.apps.v1.Deployment(`${name}-${color}`, {
-            metadata: { ...meta(`${app}-${color}`), labels: { ...labels, app, version: color } },
-            spec: buildDeploymentSpec({
-                app, color, resources: a.resources, drain: a.drain,
-                spec: { image: pinnedImage(`colors.${color}.image`, a.colors[color].image), replicas: replicas[color] },
-            }),
-        }, {
-            ...afterMesh(...after),
-            // The provider awaits the rollout (new ReplicaSet ready) within this time, or fails the update.
-            customTimeouts: rolloutTimeouts(a.rolloutTimeoutSeconds),
-            hooks: rolloutFailed ? { onError: [rolloutFailed] } : undefined,
-        });
-        // Colors that will receive traffic roll out (and become ready) before the route changes.
-        for (const color of order.beforeRoute) deployments[color] = deployment(color);
-        for (const color of COLORS) {
-            budgets[color] = new k8s.policy.v1.PodDisruptionBudget(`${name}-${color}-pdb`, {
-                metadata: meta(`${app}-${color}`),
-                spec: buildPodDisruptionBudgetSpec(app, color),
-            }, inNamespace);
-        }
-        kids.disruptionBudgets = budgets;
-
-        kids.service = new k8s.core.v1.Service(`${name}-service`, {
-            metadata: { ...meta(app), labels: { ...labels, app } },
-            spec: buildServiceSpec(app, a.servicePort),
-        }, inNamespace);
-
-        const istioObject = (resourceName: string, kind: string, objectName: string, spec: object, opts = afterMesh()) =>
-            new k8s.apiextensions.CustomResource(resourceName, {
-                apiVersion: ISTIO_NETWORKING_API,
-                kind,
-                metadata: meta(objectName),
-                spec,
-            }, opts);
-
-        if (a.tls?.certificate) {
-            // The gateway reads credentialName from its own namespace, so the Certificate lives there.
-            kids.certificate = new k8s.apiextensions.CustomResource(`${name}-certificate`, {
-                apiVersion: "cert-manager.io/v1",
-                kind: "Certificate",
-                metadata: { name: a.tls.credentialName, namespace: a.tls.gatewayNamespace, labels },
-                spec: {
-                    secretName: a.tls.credentialName,
-                    dnsNames: [...a.hosts],
-                    issuerRef: { name: a.tls.certificate.issuerName, kind: a.tls.certificate.issuerKind ?? "ClusterIssuer", group: "cert-manager.io" },
-                },
-            }, { parent: this, dependsOn: [...certManagerDependencies, ...gatewayDependencies] });
-        }
-
+        const deployColor = colorDeployer(scope, order.beforeRoute);
+        const deployments = {} as Record<Color, k8s.apps.v1.Deployment>;
+        for (const color of order.beforeRoute) deployments[color] = deployColor(color);
+        kids.disruptionBudgets = declareDisruptionBudgets(scope);
+        kids.service = declareService(scope);
+        kids.certificate = declareCertificate(scope);
         const gatewaySpec = buildGatewaySpec(a.gatewaySelector, a.hosts, a.tls);
-        // Who may use the color header: refused (403) at the gateway unless allowed; with in-mesh
-        // routing, also at the workload for callers inside the mesh. The policies name the header, so
-        // their object and resource names carry it: a header change creates the new guards as new
-        // objects before the route moves to the new header (the route waits for them) and deletes
-        // the old ones at the end of the same update, so neither header's routes are ever unguarded.
-        kids.previewPolicies = [];
-        if (a.previewAccess.mode === "restricted") {
-            const security = (resourceName: string, kind: string, metadata: { name: string; namespace: string }, spec: object, dependsOn: pulumi.Resource[]) =>
-                new k8s.apiextensions.CustomResource(resourceName, { apiVersion: ISTIO_SECURITY_API, kind, metadata: { ...metadata, labels }, spec },
-                    { parent: this, dependsOn: [kids.namespace, ...istioDependencies, ...dependsOn] });
-            const names = previewGuardNames(name, ns, app, a.headerName);
-            const jwt = a.previewAccess.jwt;
-            if (jwt) {
-                kids.previewPolicies.push(security(names.gatewayAuthentication.resource, "RequestAuthentication",
-                    { name: names.gatewayAuthentication.object, namespace: a.gatewayNamespace }, buildRequestAuthenticationSpec(a.gatewaySelector, jwt), gatewayDependencies));
-            }
-            kids.previewPolicies.push(security(names.gatewayPolicy.resource, "AuthorizationPolicy", { name: names.gatewayPolicy.object, namespace: a.gatewayNamespace },
-                buildGatewayPreviewPolicy({ selector: a.gatewaySelector, hosts: a.hosts, serverPorts: gatewaySpec.servers.map((s) => s.port.number) },
-                    a.headerName, a.previewAccess), gatewayDependencies));
-            if (a.meshRouting) {
-                if (jwt) {
-                    kids.previewPolicies.push(security(names.meshAuthentication.resource, "RequestAuthentication",
-                        { name: names.meshAuthentication.object, namespace: ns }, buildRequestAuthenticationSpec({ app }, jwt), []));
-                }
-                kids.previewPolicies.push(security(names.meshPolicy.resource, "AuthorizationPolicy", { name: names.meshPolicy.object, namespace: ns },
-                    buildMeshPreviewPolicy(app, a.gatewayNamespace, a.headerName, a.previewAccess), []));
-            }
-        }
-
-        const gatewayName = `${app}-gateway`;
-        const host = serviceFqdn(app, ns);
-        kids.gateway = istioObject(`${name}-gateway`, "Gateway", gatewayName, gatewaySpec,
-            afterMesh(...(kids.certificate ? [kids.certificate] : [])));
-        kids.destinationRule = istioObject(`${name}-destinationrule`, "DestinationRule", app,
-            buildDestinationRuleSpec(host, a.loadBalancer, a.resilience));
-        kids.serviceEntries = a.externalServices.map((s) =>
-            istioObject(`${name}-serviceentry-${s.name}`, "ServiceEntry", s.name, buildServiceEntrySpec(s)));
-        // The VirtualService goes last: the subsets it names, the Gateway it binds to and the guards of
-        // its header routes exist first.
-        kids.virtualService = istioObject(`${name}-virtualservice`, "VirtualService", app, buildVirtualServiceSpec({
-            // In-mesh callers address the Service by name: bind to the mesh as well, for that host.
-            hosts: a.meshRouting ? [...a.hosts, host] : a.hosts,
-            gateways: a.meshRouting ? [`${ns}/${gatewayName}`, "mesh"] : [`${ns}/${gatewayName}`],
-            serviceHost: host,
-            servicePort: a.servicePort,
-            headerName: a.headerName,
-            activeColor: a.activeColor,
-            trafficWeights: a.trafficWeights,
-            targetedRoutes: a.targetedRoutes,
-            mirrorToIdle: a.mirrorToIdle,
-            timeout: a.resilience.timeout,
-            retries: a.resilience.retries,
-        }), afterMesh(kids.destinationRule, kids.gateway, kids.service, ...kids.previewPolicies, ...order.beforeRoute.map((color) => deployments[color])));
-        // Colors that receive no traffic change (scale down, new image) only once the route has moved away.
-        for (const color of order.afterRoute) deployments[color] = deployment(color, kids.virtualService);
+        kids.previewPolicies = declarePreviewGuards(scope, gatewaySpec.servers.map((s) => s.port.number));
+        kids.gateway = istioObject(scope, "gateway", "Gateway", gatewayName(a.appName), gatewaySpec, kids.certificate ? [kids.certificate] : []);
+        kids.destinationRule = istioObject(scope, "destinationrule", "DestinationRule", a.appName,
+            buildDestinationRuleSpec(serviceFqdn(a.appName, a.namespace), a.loadBalancer, a.resilience));
+        kids.serviceEntries = a.externalServices.map((s) => istioObject(scope, `serviceentry-${s.name}`, "ServiceEntry", s.name, buildServiceEntrySpec(s)));
+        // The VirtualService goes last: the subsets it names, the Gateway it binds to, the guards of its
+        // header routes and the colors it sends traffic to exist (and are ready) first.
+        kids.virtualService = declareRoute(scope, [kids.destinationRule, kids.gateway, kids.service, ...kids.previewPolicies,
+            ...order.beforeRoute.map((color) => deployments[color])]);
+        for (const color of order.afterRoute) deployments[color] = deployColor(color, kids.virtualService);
         kids.deployments = deployments;
 
+        const host = serviceFqdn(a.appName, a.namespace);
         this.activeColor = pulumi.output(a.activeColor);
         this.idleColor = pulumi.output(otherColor(a.activeColor));
-        this.namespaceName = (kids.namespace.metadata as pulumi.Output<{ name?: string }>).apply((m) => m.name ?? ns);
+        this.namespaceName = (namespace.metadata as pulumi.Output<{ name?: string }>).apply((m) => m.name ?? a.namespace);
         this.hosts = pulumi.output(a.hosts);
         this.serviceAddress = pulumi.interpolate`${host}:${a.servicePort}`;
         this.curlCommands = pulumi.output(args.ingressAddress ?? "$INGRESS_IP").apply((address) =>
@@ -626,6 +513,191 @@ export class BlueGreenService extends pulumi.ComponentResource {
     get previewPolicies(): k8s.apiextensions.CustomResource[] {
         return blueGreenServiceChildren.get(this)!.previewPolicies;
     }
+}
+
+
+/**
+ * What every declaration step of a BlueGreenService needs. The steps are module functions, not
+ * methods: Pulumi's schema analyzer reads the class's members, and these are not part of its API.
+ */
+interface DeclarationScope {
+    /** The component, parent of every child. */
+    owner: BlueGreenService;
+    /** The component's resource name, prefix of every child's resource name. */
+    name: string;
+    /** The validated arguments. */
+    a: ResolvedBlueGreenServiceArgs;
+    /** Labels on every object of this app. */
+    labels: Record<string, string>;
+    /** The workload namespace (or the patch labelling it): everything in it waits for it. */
+    namespace: pulumi.Resource;
+    /** What Istio objects and injected pods wait for: the CRDs and istiod's webhooks. */
+    istioDependencies: pulumi.Resource[];
+    /** What a Certificate waits for: cert-manager and its CRDs. */
+    certManagerDependencies: pulumi.Resource[];
+    /** What objects in the gateway's namespace wait for: the gateway. */
+    gatewayDependencies: pulumi.Resource[];
+}
+
+/** Metadata of an object of this app in the workload namespace. */
+function objectMeta(scope: DeclarationScope, objectName: string) {
+    return { name: objectName, namespace: scope.a.namespace, labels: scope.labels };
+}
+
+/** Options of a child that needs the namespace and the mesh (Istio objects, injected pods), plus `extra`. */
+function afterMesh(scope: DeclarationScope, extra: pulumi.Resource[] = []): pulumi.CustomResourceOptions {
+    return { parent: scope.owner, dependsOn: [scope.namespace, ...scope.istioDependencies, ...extra] };
+}
+
+/** The name of the app's Istio Gateway. */
+function gatewayName(app: string): string {
+    return `${app}-gateway`;
+}
+
+/**
+ * The workload namespace with the injection and Pod Security labels: created and owned here, or,
+ * in a shared namespace, only those labels applied under a field manager of this app's own (never
+ * forced), so apps asking for the same values share them and a conflicting value set by someone
+ * else fails the update instead of being overwritten.
+ */
+function declareNamespace(owner: BlueGreenService, name: string, a: ResolvedBlueGreenServiceArgs): k8s.core.v1.Namespace | k8s.core.v1.NamespacePatch {
+    const namespaceLabels = { ...injectionLabels(a.istioRevision), ...podSecurityLabels(a.podSecurity) };
+    return a.createNamespace
+        ? new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: a.namespace, labels: { ...commonLabels(a.appName), ...namespaceLabels } } }, { parent: owner })
+        : new k8s.core.v1.NamespacePatch(`${name}-namespace-labels`, {
+            metadata: { name: a.namespace, labels: namespaceLabels, annotations: { [PATCH_FIELD_MANAGER_ANNOTATION]: namespaceFieldManager(a.appName) } },
+        }, { parent: owner });
+}
+
+/**
+ * A function declaring one color's Deployment after the given resources. Pods wait for the mesh,
+ * since they get their sidecar only if istiod's injection webhook is up when they are created.
+ * The provider awaits each rollout (new ReplicaSet ready) within the rollout timeout.
+ */
+function colorDeployer(scope: DeclarationScope, beforeRoute: readonly Color[]) {
+    const { a, name } = scope;
+    // One hook for both colors (its name is stable across switches); what it says depends on the
+    // step that failed and where the color stands in this update's order. Bound only where the
+    // monitor can register hooks (see monitorRegistersErrorHooks).
+    const rolloutFailed = monitorRegistersErrorHooks() ? new pulumi.ErrorHook(`${name}-rollout-failed`, (failure) => {
+        pulumi.log.error(rolloutHookMessage(failure, { resourceName: name, namespace: a.namespace, app: a.appName, beforeRoute: [...beforeRoute] }));
+        return false; // never retry: a rollout that timed out needs a person
+    }) : undefined;
+    const replicas = replicasOf(a);
+    return (color: Color, ...after: pulumi.Resource[]) => new k8s.apps.v1.Deployment(`${name}-${color}`, {
+        metadata: { ...objectMeta(scope, colorWorkload(a.appName, color)), labels: { ...scope.labels, app: a.appName, version: color } },
+        spec: buildDeploymentSpec({
+            app: a.appName, color, resources: a.resources, drain: a.drain,
+            spec: { image: pinnedImage(`colors.${color}.image`, a.colors[color].image), replicas: replicas[color] },
+        }),
+    }, {
+        ...afterMesh(scope, after),
+        customTimeouts: rolloutTimeouts(a.rolloutTimeoutSeconds),
+        hooks: rolloutFailed ? { onError: [rolloutFailed] } : undefined,
+    });
+}
+
+/** One PodDisruptionBudget per color. */
+function declareDisruptionBudgets(scope: DeclarationScope): Record<Color, k8s.policy.v1.PodDisruptionBudget> {
+    const budgets = {} as Record<Color, k8s.policy.v1.PodDisruptionBudget>;
+    for (const color of COLORS) {
+        budgets[color] = new k8s.policy.v1.PodDisruptionBudget(`${scope.name}-${color}-pdb`, {
+            metadata: objectMeta(scope, colorWorkload(scope.a.appName, color)),
+            spec: buildPodDisruptionBudgetSpec(scope.a.appName, color),
+        }, { parent: scope.owner, dependsOn: [scope.namespace] });
+    }
+    return budgets;
+}
+
+/** The Service in front of both colors. */
+function declareService(scope: DeclarationScope): k8s.core.v1.Service {
+    const { a } = scope;
+    return new k8s.core.v1.Service(`${scope.name}-service`, {
+        metadata: { ...objectMeta(scope, a.appName), labels: { ...scope.labels, app: a.appName } },
+        spec: buildServiceSpec(a.appName, a.servicePort),
+    }, { parent: scope.owner, dependsOn: [scope.namespace] });
+}
+
+/** The cert-manager Certificate of the gateway's TLS secret, when one is requested. */
+function declareCertificate(scope: DeclarationScope): k8s.apiextensions.CustomResource | undefined {
+    const { a } = scope;
+    if (!a.tls?.certificate) return undefined;
+    // The gateway reads credentialName from its own namespace, so the Certificate lives there.
+    return new k8s.apiextensions.CustomResource(`${scope.name}-certificate`, {
+        apiVersion: "cert-manager.io/v1",
+        kind: "Certificate",
+        metadata: { name: a.tls.credentialName, namespace: a.tls.gatewayNamespace, labels: scope.labels },
+        spec: {
+            secretName: a.tls.credentialName,
+            dnsNames: [...a.hosts],
+            issuerRef: { name: a.tls.certificate.issuerName, kind: a.tls.certificate.issuerKind ?? "ClusterIssuer", group: "cert-manager.io" },
+        },
+    }, { parent: scope.owner, dependsOn: [...scope.certManagerDependencies, ...scope.gatewayDependencies] });
+}
+
+/** An Istio networking object of this app in the workload namespace, after the mesh and `extra`. */
+function istioObject(scope: DeclarationScope, suffix: string, kind: string, objectName: string, spec: object, extra: pulumi.Resource[] = []) {
+    return new k8s.apiextensions.CustomResource(`${scope.name}-${suffix}`, {
+        apiVersion: ISTIO_NETWORKING_API,
+        kind,
+        metadata: objectMeta(scope, objectName),
+        spec,
+    }, afterMesh(scope, extra));
+}
+
+/**
+ * Who may use the color header (none when previewAccess is open): refused (403) at the gateway
+ * unless allowed; with in-mesh routing, also at the workload for callers inside the mesh. The
+ * policies name the header, so their object and resource names carry it: a header change creates
+ * the new guards as new objects before the route moves to the new header (the route waits for
+ * them) and deletes the old ones at the end of the same update, so neither header's routes are
+ * ever unguarded.
+ */
+function declarePreviewGuards(scope: DeclarationScope, gatewayPorts: number[]): k8s.apiextensions.CustomResource[] {
+    const { a, name } = scope;
+    if (a.previewAccess.mode !== "restricted") return [];
+    const app = a.appName;
+    const security = (resourceName: string, kind: string, metadata: { name: string; namespace: string }, spec: object, dependsOn: pulumi.Resource[]) =>
+        new k8s.apiextensions.CustomResource(resourceName, { apiVersion: ISTIO_SECURITY_API, kind, metadata: { ...metadata, labels: scope.labels }, spec },
+            { parent: scope.owner, dependsOn: [scope.namespace, ...scope.istioDependencies, ...dependsOn] });
+    const names = previewGuardNames(name, a.namespace, app, a.headerName);
+    const jwt = a.previewAccess.jwt;
+    const guards: k8s.apiextensions.CustomResource[] = [];
+    if (jwt) {
+        guards.push(security(names.gatewayAuthentication.resource, "RequestAuthentication",
+            { name: names.gatewayAuthentication.object, namespace: a.gatewayNamespace }, buildRequestAuthenticationSpec(a.gatewaySelector, jwt), scope.gatewayDependencies));
+    }
+    guards.push(security(names.gatewayPolicy.resource, "AuthorizationPolicy", { name: names.gatewayPolicy.object, namespace: a.gatewayNamespace },
+        buildGatewayPreviewPolicy({ selector: a.gatewaySelector, hosts: a.hosts, serverPorts: gatewayPorts }, a.headerName, a.previewAccess), scope.gatewayDependencies));
+    if (a.meshRouting) {
+        if (jwt) {
+            guards.push(security(names.meshAuthentication.resource, "RequestAuthentication",
+                { name: names.meshAuthentication.object, namespace: a.namespace }, buildRequestAuthenticationSpec({ app }, jwt), []));
+        }
+        guards.push(security(names.meshPolicy.resource, "AuthorizationPolicy", { name: names.meshPolicy.object, namespace: a.namespace },
+            buildMeshPreviewPolicy(app, a.gatewayNamespace, a.headerName, a.previewAccess), []));
+    }
+    return guards;
+}
+
+/** The VirtualService carrying the switch, after everything it routes to. */
+function declareRoute(scope: DeclarationScope, after: pulumi.Resource[]): k8s.apiextensions.CustomResource {
+    const { a } = scope;
+    const host = serviceFqdn(a.appName, a.namespace);
+    return istioObject(scope, "virtualservice", "VirtualService", a.appName, buildVirtualServiceSpec({
+        // In-mesh callers address the Service by name: bind to the mesh as well, for that host.
+        hosts: a.meshRouting ? [...a.hosts, host] : a.hosts,
+        gateways: a.meshRouting ? [`${a.namespace}/${gatewayName(a.appName)}`, "mesh"] : [`${a.namespace}/${gatewayName(a.appName)}`],
+        serviceHost: host,
+        servicePort: a.servicePort,
+        headerName: a.headerName,
+        activeColor: a.activeColor,
+        trafficWeights: a.trafficWeights,
+        targetedRoutes: a.targetedRoutes,
+        mirrorToIdle: a.mirrorToIdle,
+        timeout: a.resilience.timeout,
+        retries: a.resilience.retries,
+    }), after);
 }
 
 

@@ -32,7 +32,7 @@ export interface HealthQueryTarget {
     window: string;
 }
 
-/** The Istio workload name of a color: its Deployment's name. */
+/** The name of a color's Deployment, which is also its Istio workload name (`destination_workload`). */
 export function colorWorkload(app: string, color: Color): string {
     return `${app}-${color}`;
 }

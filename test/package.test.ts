@@ -80,10 +80,11 @@ describe("the npm package (packed, installed, consumed)", function () {
         assert.equal(manifest.types, "bin/index.d.ts");
         assert.equal(manifest.license, "Apache-2.0");
         assert.match(fs.readFileSync(path.join(consumer, "node_modules", "gke-istio-bluegreen", "LICENSE"), "utf8"), /Apache License\s+Version 2\.0/);
-        assert.deepEqual(Object.keys(manifest.peerDependencies), ["@pulumi/gcp", "@pulumi/pulumi"]);
+        assert.deepEqual(Object.keys(manifest.peerDependencies), ["@pulumi/gcp", "@pulumi/pulumi", "google-auth-library"]);
         assert.equal(manifest.dependencies["@pulumi/pulumi"], undefined, "the SDK is a peer, never a second copy");
         assert.deepEqual(Object.keys(manifest.dependencies).sort(), ["@pulumi/kubernetes", "re2js"], "what the library loads on every path");
-        assert.deepEqual(manifest.peerDependenciesMeta, { "@pulumi/gcp": { optional: true } }, "only a program that builds a GKE cluster installs @pulumi/gcp");
+        assert.deepEqual(manifest.peerDependenciesMeta, { "@pulumi/gcp": { optional: true }, "google-auth-library": { optional: true } },
+            "only a program that builds a GKE cluster installs @pulumi/gcp; only one whose health gate queries Managed Prometheus installs google-auth-library");
         assert.deepEqual(installedWith(manifest).sort(), ["@pulumi/kubernetes", "@pulumi/pulumi", "re2js"]);
         for (const devOnly of ["ajv", "yaml", "kubernetes-models", "@kubernetes-models/cert-manager"]) {
             assert.equal(manifest.dependencies[devOnly], undefined, `${devOnly} serves only the offline tools`);
