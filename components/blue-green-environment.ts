@@ -8,6 +8,8 @@ import { CERT_MANAGER_DEFAULTS, CertManager, CertManagerArgs, checkCertManagerAr
 import { TlsArgs } from "./delivery";
 import { GkeCluster, GkeClusterArgs, checkGkeClusterArgs, gkeClusterWarnings, requireGcpInstalled, resolveGkeClusterArgs } from "./gke-cluster";
 import { ISTIO_DEFAULTS, ISTIO_PLATFORMS, IstioMesh, IstioMeshArgs, IstioPlatform, checkIstioMeshArgs, istioMeshWarnings } from "./istio-mesh";
+import { HealthGateArgs } from "./health-gate";
+import { managedPrometheusQueryUrl } from "./health-verdict";
 import { COLORS, Color } from "./routing";
 import { ConfigProblem, checkDnsLabel, checkOwnNamespace, cidrsCoverEverything, describe, throwIfProblems } from "./validation";
 import { componentType, withPreviousType } from "./tokens";
@@ -67,6 +69,16 @@ export function meshOf(args: Pick<BlueGreenEnvironmentArgs, "installMesh" | "mes
         revision: installed.revision ?? args.workload.istioRevision ?? "",
         platform: installed.platform ?? (args.cluster ? "gke" : ""),
     };
+}
+
+/**
+ * The workload's health gate with its query URL: the one given, or on a cluster built here Managed
+ * Prometheus's query API for the cluster's project (the cluster has Managed Prometheus on).
+ */
+export function workloadHealthGate(args: Pick<BlueGreenEnvironmentArgs, "cluster" | "workload">): HealthGateArgs | undefined {
+    const gate = args.workload.healthGate;
+    if (gate?.queryUrl !== undefined || !args.cluster) return gate;
+    return { ...gate, queryUrl: managedPrometheusQueryUrl(args.cluster.project) };
 }
 
 /** The workload's TLS arguments with the gateway namespace filled in. */
@@ -167,6 +179,7 @@ export function resolvedWorkload(args: BlueGreenEnvironmentArgs): ResolvedBlueGr
         gatewaySelector: args.existingGatewaySelector,
         gatewayNamespace: gatewayNamespaceOf(args),
         tls: workloadTls(args),
+        healthGate: workloadHealthGate(args),
     });
 }
 
@@ -253,6 +266,7 @@ export class BlueGreenEnvironment extends pulumi.ComponentResource {
             ...args.workload,
             colors: checkedColors(args.workload.colors),
             tls: workloadTls(args),
+            healthGate: workloadHealthGate(args),
             gatewaySelector: kids.mesh?.gatewaySelector ?? args.existingGatewaySelector,
             gatewayNamespace: gatewayNamespaceOf(args),
             ingressAddress: kids.mesh?.ingressAddress,

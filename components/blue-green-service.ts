@@ -46,6 +46,7 @@ import {
     buildGatewaySpec,
     buildVirtualServiceSpec,
     otherColor,
+    VirtualServiceSpec,
     serviceFqdn,
 } from "./routing";
 import {
@@ -78,6 +79,9 @@ import {
 } from "./workload";
 import { componentType, withPreviousType } from "./tokens";
 import { colorWorkload } from "./health-queries";
+import { HEALTH_GATE_ANNOTATION, HealthGateArgs, healthGateAnnotation, healthGateHooks, resolveHealthGate } from "./health-gate";
+import { HealthGatePolicy, checkHealthGatePolicy } from "./health-verdict";
+import { catchAllShares, keptServedTemplatePaths, podTemplateHash, servedTemplateAnnotations } from "./traffic-gain";
 
 /** The Istio networking API version this package declares (stable since Istio 1.22). */
 export const ISTIO_NETWORKING_API = "networking.istio.io/v1";
@@ -201,6 +205,13 @@ export interface WorkloadArgs {
      * behaviour (anyone on the internet can reach the idle color); the policy pack flags it.
      */
     previewAccess?: PreviewAccess;
+    /**
+     * The health gate: before the VirtualService gives a color more traffic, `pulumi up` checks that
+     * color's request count, success rate and p99 latency in Prometheus, and refuses (or warns) when
+     * one is out of bounds. Default: enforce, with Managed Prometheus on a cluster built here; no gate
+     * on an existing cluster without a query URL. The hook is bound in TypeScript programs.
+     */
+    healthGate?: HealthGateArgs;
 }
 
 /** Arguments of BlueGreenService. */
@@ -266,6 +277,7 @@ export interface ResolvedBlueGreenServiceArgs {
     rolloutTimeoutSeconds: number;
     gatewayNamespace: string;
     previewAccess: ResolvedPreviewAccess;
+    healthGate: HealthGatePolicy;
 }
 
 /** Applies defaults to the arguments. */
@@ -300,6 +312,7 @@ export function resolveBlueGreenServiceArgs(args: BlueGreenServiceArgs): Resolve
         rolloutTimeoutSeconds: args.rolloutTimeoutSeconds ?? DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
         gatewayNamespace: args.gatewayNamespace ?? args.tls?.gatewayNamespace ?? "istio-system",
         previewAccess: resolvePreviewAccess(args.previewAccess),
+        healthGate: resolveHealthGate(args.healthGate),
     };
 }
 
@@ -343,6 +356,7 @@ export function checkBlueGreenServiceArgs(args: ResolvedBlueGreenServiceArgs): C
         ...checkRolloutSettings(args.drain, args.rolloutTimeoutSeconds, { delay: "drainDelaySeconds", action: "drainAction", timeout: "rolloutTimeoutSeconds" }),
         ...checkDnsLabel("gatewayNamespace", args.gatewayNamespace),
         ...checkPreviewAccess("previewAccess", args.previewAccess),
+        ...checkHealthGatePolicy("healthGate", args.healthGate),
     ];
     if (args.tls && args.tls.gatewayNamespace !== args.gatewayNamespace) {
         problems.push({ setting: "gatewayNamespace", message: `is ${describe(args.gatewayNamespace)} but tls.gatewayNamespace is ${describe(args.tls.gatewayNamespace)}; allowed values: the same namespace` });
@@ -583,17 +597,21 @@ function colorDeployer(scope: DeclarationScope, beforeRoute: readonly Color[]) {
         pulumi.log.error(rolloutHookMessage(failure, { resourceName: name, namespace: a.namespace, app: a.appName, beforeRoute: [...beforeRoute] }));
         return false; // never retry: a rollout that timed out needs a person
     }) : undefined;
-    const replicas = replicasOf(a);
     return (color: Color, ...after: pulumi.Resource[]) => new k8s.apps.v1.Deployment(`${name}-${color}`, {
         metadata: { ...objectMeta(scope, colorWorkload(a.appName, color)), labels: { ...scope.labels, app: a.appName, version: color } },
-        spec: buildDeploymentSpec({
-            app: a.appName, color, resources: a.resources, drain: a.drain,
-            spec: { image: pinnedImage(`colors.${color}.image`, a.colors[color].image), replicas: replicas[color] },
-        }),
+        spec: colorDeploymentSpec(a, color),
     }, {
         ...afterMesh(scope, after),
         customTimeouts: rolloutTimeouts(a.rolloutTimeoutSeconds),
         hooks: rolloutFailed ? { onError: [rolloutFailed] } : undefined,
+    });
+}
+
+/** The Deployment spec of one color. */
+function colorDeploymentSpec(a: ResolvedBlueGreenServiceArgs, color: Color): k8s.types.input.apps.v1.DeploymentSpec {
+    return buildDeploymentSpec({
+        app: a.appName, color, resources: a.resources, drain: a.drain,
+        spec: { image: pinnedImage(`colors.${color}.image`, a.colors[color].image), replicas: replicasOf(a)[color] },
     });
 }
 
@@ -680,11 +698,11 @@ function declarePreviewGuards(scope: DeclarationScope, gatewayPorts: number[]): 
     return guards;
 }
 
-/** The VirtualService carrying the switch, after everything it routes to. */
+/** The VirtualService carrying the switch, after everything it routes to, with the health gate bound to it. */
 function declareRoute(scope: DeclarationScope, after: pulumi.Resource[]): k8s.apiextensions.CustomResource {
     const { a } = scope;
     const host = serviceFqdn(a.appName, a.namespace);
-    return istioObject(scope, "virtualservice", "VirtualService", a.appName, buildVirtualServiceSpec({
+    const spec = buildVirtualServiceSpec({
         // In-mesh callers address the Service by name: bind to the mesh as well, for that host.
         hosts: a.meshRouting ? [...a.hosts, host] : a.hosts,
         gateways: a.meshRouting ? [`${a.namespace}/${gatewayName(a.appName)}`, "mesh"] : [`${a.namespace}/${gatewayName(a.appName)}`],
@@ -697,9 +715,37 @@ function declareRoute(scope: DeclarationScope, after: pulumi.Resource[]): k8s.ap
         mirrorToIdle: a.mirrorToIdle,
         timeout: a.resilience.timeout,
         retries: a.resilience.retries,
-    }), after);
+    });
+    const gate = healthGateRecord(a, spec);
+    return new k8s.apiextensions.CustomResource(`${scope.name}-virtualservice`, {
+        apiVersion: ISTIO_NETWORKING_API,
+        kind: "VirtualService",
+        metadata: { ...objectMeta(scope, a.appName), annotations: gate.annotations },
+        spec,
+    }, { ...afterMesh(scope, after), ignoreChanges: gate.ignoreChanges, hooks: healthGateHooks(scope.name, a.healthGate) });
 }
 
+/**
+ * What the VirtualService carries for the health gate: the gate's settings (the hook reads them
+ * from the new inputs, so what gated a change is what the object says), and the rollback record:
+ * the pod template hash of each color that serves, kept by the engine (ignoreChanges) while the
+ * color is idle, so it still names the pods that served until the last switch.
+ */
+function healthGateRecord(a: ResolvedBlueGreenServiceArgs, spec: VirtualServiceSpec) {
+    const shares = catchAllShares(spec);
+    // Per value, so an image known only later leaves the rest of the record readable in a preview.
+    const hashes = Object.fromEntries(COLORS.map((c) => [c, pulumi.output(colorDeploymentSpec(a, c).template).apply(podTemplateHash)])) as Record<Color, pulumi.Output<string>>;
+    const access = a.previewAccess;
+    const testers = access.mode === "open" ? ["anyone"]
+        : [...(access.sourceCidrs.length > 0 ? [`from ${access.sourceCidrs.join(", ")}`] : []), ...(access.jwt ? [`with a token from ${access.jwt.issuer}`] : [])];
+    const record = healthGateAnnotation({
+        app: a.appName, namespace: a.namespace, policy: a.healthGate, ...(testers.length > 0 ? { headerTesters: testers.join(" or ") } : {}),
+    });
+    return {
+        annotations: { [HEALTH_GATE_ANNOTATION]: record, ...servedTemplateAnnotations(shares, hashes) },
+        ignoreChanges: keptServedTemplatePaths(shares),
+    };
+}
 
 /**
  * Resource and object names of the preview guards. The AuthorizationPolicies name the header in

@@ -163,6 +163,23 @@ export function checkHealthCheck(setting: string, check: HealthCheck): ConfigPro
     return problems;
 }
 
+/**
+ * Parses a check written in one line, as the stack config takes it: `<name>: <PromQL> <= <number>`
+ * or `<name>: <PromQL> >= <number>`.
+ */
+export function parseHealthCheck(setting: string, entry: string): { check?: HealthCheck; problems: ConfigProblem[] } {
+    const m = /^\s*([^:]+?)\s*:\s*(.+?)\s*(<=|>=)\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*$/s.exec(entry);
+    if (!m) {
+        return {
+            problems: [{ setting, message: `got ${describe(entry)}; allowed values: "<name>: <PromQL> <= <number>" or "<name>: <PromQL> >= <number>", ` +
+                `e.g. "upstream 5xx: sum(increase(istio_requests_total{destination_workload=\"{{workload}}\",response_code=\"503\"}[{{window}}])) <= 0"` }],
+        };
+    }
+    const bound = Number(m[4]);
+    const check: HealthCheck = { name: m[1], query: m[2], ...(m[3] === "<=" ? { max: bound } : { min: bound }) };
+    return { check, problems: checkHealthCheck(setting, check) };
+}
+
 /** What one query answered. */
 export type Measurement =
     /** One number (NaN when Prometheus computed one from nothing, e.g. 0/0). */
@@ -274,10 +291,11 @@ function checkLine(check: MeasuredCheck, outcome: CheckOutcome): string {
 
 /**
  * The verdict for one color from its measured checks. A measured failure is refused in enforce
- * (a rollback included: it returns to pods that are failing now). No data (too few requests, no
- * series) passes with a warning unless requireData; a rollback and a new VirtualService pass
- * without data whatever requireData says. A query that got no answer (HTTP, auth, timeout) fails
- * closed in enforce, except for a rollback, which must never wait for a monitoring outage; in a
+ * (a rollback and a new VirtualService included: they would send traffic to pods failing now). No
+ * data (too few requests, no series) passes with a warning unless requireData; a rollback passes
+ * without data whatever requireData says, and a new VirtualService (a new stack) silently. A query
+ * that got no answer (HTTP, auth, timeout) fails closed in enforce, except for a rollback (it must
+ * never wait for a monitoring outage) and a new VirtualService (there is no route to keep); in a
  * preview it only warns (the preview's identity may lack the read role; the update decides).
  */
 export function gateVerdict(context: GateContext, checks: MeasuredCheck[]): GateVerdict {
@@ -296,11 +314,12 @@ export function gateVerdict(context: GateContext, checks: MeasuredCheck[]): Gate
         decision = enforce ? GateDecision.Refuse : GateDecision.PassWithWarning;
     } else if (unknown.length > 0) {
         summary = `${color} could not be measured (${unknown.map((c) => c.name).join(", ")}: the query got no answer)`;
-        decision = enforce && !context.rollback.rollback && !context.preview ? GateDecision.Refuse : GateDecision.PassWithWarning;
+        decision = enforce && !context.rollback.rollback && !context.preview && !context.creating ? GateDecision.Refuse : GateDecision.PassWithWarning;
     } else if (noData) {
         summary = `not enough data for ${color} in the last ${policy.window}`;
-        const excused = context.rollback.rollback || context.creating;
-        decision = enforce && policy.requireData && !excused ? GateDecision.Refuse : GateDecision.PassWithWarning;
+        // A new VirtualService (a new stack) has no traffic anywhere yet: nothing to say.
+        if (context.creating) return { decision: GateDecision.Pass, summary, message: "" };
+        decision = enforce && policy.requireData && !context.rollback.rollback ? GateDecision.Refuse : GateDecision.PassWithWarning;
     } else {
         return { decision: GateDecision.Pass, summary: `${color} is within bounds over the last ${policy.window}`, message: "" };
     }
@@ -321,7 +340,8 @@ function gateMessage(context: GateContext, checks: MeasuredCheck[], outcomes: Ch
         ...checks.map((c, i) => checkLine(c, outcomes[i])),
     ];
     if (context.rollback.rollback) lines.push(`  Rollback: ${context.rollback.reason}; no data is needed for it.`);
-    else if (context.creating) lines.push("  The VirtualService is new (a new stack or a replacement): no data is needed for it.");
+    else if (context.creating) lines.push("  The VirtualService is new (a new stack or a replacement): there is no route to keep.");
+    if (!refused && context.rollback.rollback && !found.failing && !found.unknown) return lines.join("\n");
     if (refused) {
         lines.push(`  Nothing was changed: the VirtualService keeps its routes${context.keptColor ? ` and ${context.keptColor} keeps its traffic` : ""}.`);
     }

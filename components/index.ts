@@ -22,6 +22,8 @@ export type {
     ConnectionPool, GatewayTls, HttpConnectionPool, OutlierDetection, RetryPolicy, StringMatch, TargetedRoute, TcpConnectionPool, TrafficWeights,
 } from "./routing";
 export type { ColorSpec, ContainerResources, ResourceQuantities } from "./workload";
+export type { HealthGateArgs } from "./health-gate";
+export type { HealthCheck } from "./health-verdict";
 
 // Enums: each an object of named values and a type of the same name (what the schema's enums are).
 export { ReleaseChannel } from "./gke-cluster";
@@ -32,6 +34,7 @@ export { ServiceEntryLocation, ServiceEntryProtocol, ServiceEntryResolution } fr
 export { DrainAction } from "./rollout";
 export { Color, LoadBalancerPolicy } from "./routing";
 export { PodSecurityLevel } from "./workload";
+export { HealthGateMode } from "./health-verdict";
 
 // Allowed values and defaults.
 export { BLUE_GREEN_DEFAULTS } from "./blue-green-service";
@@ -45,6 +48,7 @@ export { SERVICE_ENTRY_PROTOCOLS } from "./external-services";
 export { DEFAULT_DRAIN_DELAY_SECONDS, DEFAULT_ROLLOUT_TIMEOUT_SECONDS, DrainActions } from "./rollout";
 export { COLORS, LOAD_BALANCER_POLICIES } from "./routing";
 export { DEFAULT_RESOURCES, POD_SECURITY_LEVELS } from "./workload";
+export { HEALTH_GATE_DEFAULTS, HEALTH_GATE_MODES, MIN_GATE_WINDOW_SECONDS } from "./health-verdict";
 
 // Errors: bad arguments throw a ConfigError listing every problem, before anything is declared.
 export { ConfigError } from "./validation";
@@ -60,3 +64,5 @@ export { buildDestinationRuleSpec, buildGatewaySpec, buildVirtualServiceSpec, de
 export type { RequestInfo, RoutingDecision, RoutingTableRow, VirtualServiceInputs, VirtualServiceSpec } from "./routing";
 export { buildDeploymentSpec, buildServiceSpec } from "./workload";
 export type { DeploymentInputs } from "./workload";
+export { colorsGainingTraffic, detectRollback } from "./traffic-gain";
+export { gateVerdict } from "./health-verdict";

@@ -13,6 +13,8 @@ import { ExternalService, parseExternalEndpoint } from "./external-services";
 import { GKE_DEFAULTS, GkeClusterArgs, ImageRepository, ReleaseChannel, parseImageRepository } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioPlatform, MtlsMode } from "./istio-mesh";
 import { DEFAULT_PREVIEW_ACCESS, PreviewAccessMode, PreviewJwt } from "./preview-access";
+import type { HealthGateArgs } from "./health-gate";
+import { HEALTH_GATE_DEFAULTS, HealthGateMode, parseHealthCheck } from "./health-verdict";
 import type { DrainAction } from "./rollout";
 import type { PodSecurityLevel } from "./workload";
 import { COLORS, Color, LoadBalancerPolicy, TargetedRoute } from "./routing";
@@ -60,6 +62,15 @@ const CONFIG_KEY_FOR_ARGUMENT: [string, string][] = [
     ["workload.previewAccess.jwt.jwksUri", "previewJwksUri"],
     ["workload.previewAccess.jwt.audiences", "previewJwtAudiences"],
     ["workload.previewAccess.jwt.claims", "previewJwtClaims"],
+    ["workload.healthGate.mode", "healthGate"],
+    ["workload.healthGate.queryUrl", "healthGateQueryUrl"],
+    ["workload.healthGate.window", "healthGateWindow"],
+    ["workload.healthGate.minRequests", "healthGateMinRequests"],
+    ["workload.healthGate.minSuccessRate", "healthGateMinSuccessRate"],
+    ["workload.healthGate.maxP99Ms", "healthGateMaxP99Ms"],
+    ["workload.healthGate.requireData", "healthGateRequireData"],
+    ["workload.healthGate.checks", "healthGateChecks"],
+    ["workload.healthGate.queryTimeoutSeconds", "healthGateQueryTimeoutSeconds"],
     ["workload", ""],
     ["certManager.version", "certManagerVersion"],
     ["existingGatewayNamespace", "ingressGatewayNamespace"],
@@ -102,6 +113,8 @@ export const STACK_SETTINGS = [
     "routeTimeout", "retryAttempts", "retryPerTryTimeout", "drainDelaySeconds", "drainAction", "rolloutTimeoutSeconds",
     "clusterIdentifier", "imageRepositories", "istioChartRepository", "istioPlatform", "podSecurity", "previewAccess", "previewSourceCidrs",
     "previewJwtIssuer", "previewJwksUri", "previewJwtAudiences", "previewJwtClaims", "retryOn",
+    "healthGate", "healthGateQueryUrl", "healthGateWindow", "healthGateMinRequests", "healthGateMinSuccessRate", "healthGateMaxP99Ms",
+    "healthGateRequireData", "healthGateChecks", "healthGateQueryTimeoutSeconds",
 ] as const;
 
 /** Settings of other namespaces (provider settings) that this program reads too. */
@@ -112,6 +125,10 @@ export const PROVIDER_SETTINGS_READ = ["gcp:project", "gcp:region"] as const;
  * program passes them on as Pulumi secrets, and messages never quote them.
  */
 export const SECRET_SETTINGS: ReadonlySet<string> = new Set(["kubeconfig"]);
+
+/** The health gate's settings besides its mode: without effect when the gate is off. */
+const HEALTH_GATE_DETAIL_SETTINGS = ["healthGateQueryUrl", "healthGateWindow", "healthGateMinRequests", "healthGateMinSuccessRate", "healthGateMaxP99Ms",
+    "healthGateRequireData", "healthGateChecks", "healthGateQueryTimeoutSeconds"];
 
 /** Settings that describe the GKE cluster this stack builds; without effect when kubeconfig is set. */
 const CLUSTER_SETTINGS = ["clusterName", "clusterLocation", "releaseChannel", "deletionProtection", "machineType", "minNodes", "maxNodes",
@@ -130,6 +147,9 @@ export const DEPENDENT_SETTING_DEFAULTS: Record<string, string> = {
     imageRepositories: "[]", clusterIdentifier: "", istioChartRepository: ISTIO_DEFAULTS.repository, istioPlatform: "",
     previewSourceCidrs: "[]", previewJwtIssuer: "", previewJwksUri: "", previewJwtAudiences: "[]", previewJwtClaims: "[]",
     retryPerTryTimeout: DEFAULT_RESILIENCE.retries.perTryTimeout, retryOn: DEFAULT_RESILIENCE.retries.retryOn,
+    healthGateQueryUrl: "", healthGateWindow: HEALTH_GATE_DEFAULTS.window, healthGateMinRequests: String(HEALTH_GATE_DEFAULTS.minRequests),
+    healthGateMinSuccessRate: String(HEALTH_GATE_DEFAULTS.minSuccessRate), healthGateMaxP99Ms: String(HEALTH_GATE_DEFAULTS.maxP99Ms),
+    healthGateRequireData: String(HEALTH_GATE_DEFAULTS.requireData), healthGateChecks: "[]", healthGateQueryTimeoutSeconds: String(HEALTH_GATE_DEFAULTS.queryTimeoutSeconds),
 };
 
 /**
@@ -148,6 +168,7 @@ export const PREREQUISITES: { settings: string[]; needs: string; fix: string; me
     { settings: ["retryPerTryTimeout", "retryOn"], needs: "retryAttempts above 0 (0 turns retries off)", fix: "set retryAttempts to 1 or more", met: (get) => !/^\s*[-+]?0+\s*$/.test(get("retryAttempts") ?? "") },
     { settings: ["previewSourceCidrs", "previewJwtIssuer", "previewJwksUri", "previewJwtAudiences", "previewJwtClaims"], needs: "previewAccess restricted (the default)", fix: "set previewAccess to restricted", met: (get) => get("previewAccess") !== "open" },
     { settings: ["previewJwksUri", "previewJwtAudiences", "previewJwtClaims"], needs: "previewJwtIssuer set", fix: "set previewJwtIssuer (the tokens' iss) too", met: (get) => !!get("previewJwtIssuer") },
+    { settings: HEALTH_GATE_DETAIL_SETTINGS, needs: "healthGate enforce or warn", fix: "set healthGate to enforce or warn", met: (get) => get("healthGate") !== HealthGateMode.Off },
 ];
 
 /** A raw setting normalised for comparing with its default (lists as JSON, surrounding spaces ignored). */
@@ -263,7 +284,7 @@ export function checkConfigKeys(keys: Iterable<string>, project: string): Config
 
 /** Settings declared with `default: ""` in Pulumi.yaml, where the empty string means unset. */
 export const OPTIONAL_KEYS = new Set(["kubeconfig", "clusterIdentifier", "istioRevision", "clusterLocation", "ingressGatewaySelector", "ingressGatewayNamespace",
-    "trafficWeights", "idleReplicas", "tlsCredentialName", "certIssuer", "istioPlatform", "previewJwtIssuer", "previewJwksUri"]);
+    "trafficWeights", "idleReplicas", "tlsCredentialName", "certIssuer", "istioPlatform", "previewJwtIssuer", "previewJwksUri", "healthGateQueryUrl"]);
 
 /** Reads settings one by one, remembering parse problems under the config key. */
 class SettingsReader {
@@ -289,6 +310,18 @@ class SettingsReader {
         const value = /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
         if (!Number.isSafeInteger(value) || value < min || value > max) {
             this.problems.push({ setting: key, message: `got ${describe(raw)}; allowed values: a whole number from ${min} to ${max}` });
+            return undefined;
+        }
+        return value;
+    }
+
+    /** A decimal number from min to max (`0.99`, `1`). */
+    number(key: string, min: number, max: number, example: string): number | undefined {
+        const raw = this.get(key);
+        if (raw === undefined) return undefined;
+        const value = /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
+        if (!(value >= min && value <= max)) {
+            this.problems.push({ setting: key, message: `got ${describe(raw)}; allowed values: a number from ${min} to ${max}, e.g. ${example}` });
             return undefined;
         }
         return value;
@@ -398,6 +431,26 @@ function readPreviewJwt(reader: SettingsReader, issuer: string, jwksUri: string 
     return { issuer, audiences, ...(claims.length > 0 ? { claims } : {}), ...(jwksUri !== undefined ? { jwksUri } : {}) };
 }
 
+/** The health gate's settings as set; BlueGreenService applies the defaults (and the environment the query URL of a cluster built here). */
+function readHealthGate(reader: SettingsReader): HealthGateArgs {
+    const checks = reader.stringList("healthGateChecks", `"upstream 5xx: sum(increase(x{app=\\"{{app}}\\"}[{{window}}])) <= 0"`)?.flatMap((entry, i) => {
+        const { check, problems } = parseHealthCheck(`healthGateChecks[${i}]`, entry);
+        reader.problems.push(...problems);
+        return check ? [check] : [];
+    });
+    return {
+        mode: reader.string("healthGate") as HealthGateMode | undefined,
+        queryUrl: reader.optional("healthGateQueryUrl"),
+        window: reader.string("healthGateWindow"),
+        minRequests: reader.integer("healthGateMinRequests", 0, 1_000_000_000),
+        minSuccessRate: reader.number("healthGateMinSuccessRate", 0, 1, "0.99"),
+        maxP99Ms: reader.integer("healthGateMaxP99Ms", 1, 3_600_000),
+        requireData: reader.boolean("healthGateRequireData"),
+        checks,
+        queryTimeoutSeconds: reader.integer("healthGateQueryTimeoutSeconds", 1, 120),
+    };
+}
+
 /** Parses `targetedRoutes` entries. */
 function readTargetedRoutes(reader: SettingsReader): TargetedRoute[] | undefined {
     const entries = reader.stringList("targetedRoutes", "green:header:x-internal-user=true");
@@ -453,6 +506,7 @@ function readWorkload(reader: SettingsReader): WorkloadArgs {
             sourceCidrs: reader.stringList("previewSourceCidrs", "203.0.113.0/24") ?? [],
             ...(jwtIssuer !== undefined ? { jwt: readPreviewJwt(reader, jwtIssuer, jwksUri) } : {}),
         },
+        healthGate: readHealthGate(reader),
         // The environment puts the secret in its gateway's namespace.
         tls: credentialName === undefined ? undefined : {
             credentialName,

@@ -105,7 +105,7 @@ export function podTemplateHash(template: unknown): string {
 }
 
 /** The rollback record on the VirtualService: the served-template annotations of the colors that serve now. */
-export function servedTemplateAnnotations(shares: Record<Color, number>, templateHashes: Record<Color, string>): Record<string, string> {
+export function servedTemplateAnnotations<T>(shares: Record<Color, number>, templateHashes: Record<Color, T>): Record<string, T> {
     return Object.fromEntries(COLORS.filter((c) => shares[c] > 0).map((c) => [servedTemplateAnnotation(c), templateHashes[c]]));
 }
 

@@ -4,6 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as rpc from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
+import * as resproto from "@pulumi/pulumi/proto/resource_pb";
+import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 
 /** The project name of Pulumi.yaml: config keys are read under it. */
 export const PROJECT = "gke-istio-bluegreen";
@@ -27,6 +29,8 @@ export interface DeclaredResource {
     customTimeouts?: { create?: string; update?: string; delete?: string };
     /** Names of the error hooks bound to the resource (hooks.onError). */
     errorHooks: string[];
+    /** Names of the resource hooks bound before a create and before an update (hooks.beforeCreate, hooks.beforeUpdate). */
+    resourceHooks: { beforeCreate: string[]; beforeUpdate: string[] };
     /** Input paths whose changes the engine ignores (the ignoreChanges option). */
     ignoreChanges: string[];
     /** Previous identities the engine adopts the resource from (the aliases option): alias specs' types and alias URNs. */
@@ -127,7 +131,11 @@ export function useMocks(stack = "dev"): Promise<void> {
         // The SDK's mock monitor declares hook support but lacks the RPCs that register hooks;
         // accept them as the engine does (the callbacks themselves run only on a real engine).
         monitor.registerErrorHook ??= (_req: unknown, callback: (err: any, resp: any) => void) => callback(null, {});
-        monitor.registerResourceHook ??= (_req: unknown, callback: (err: any, resp: any) => void) => callback(null, {});
+        // Resource hooks are remembered, so a test can play the engine calling one (invokeResourceHook).
+        monitor.registerResourceHook ??= (req: any, callback: (err: any, resp: any) => void) => {
+            registeredHooks.set(req.getName(), { token: req.getCallback().getToken(), onDryRun: req.getOnDryRun() });
+            callback(null, {});
+        };
         const register = monitor.registerResource.bind(monitor);
         monitor.registerResource = (req: any, callback: (err: any, resp: any) => void) =>
             register(req, (err: any, resp: any) => {
@@ -145,6 +153,7 @@ export function useMocks(stack = "dev"): Promise<void> {
                         secretPaths,
                         customTimeouts: customTimeoutsOf(req),
                         errorHooks: req.getHooks()?.getOnErrorList() ?? [],
+                        resourceHooks: { beforeCreate: req.getHooks()?.getBeforeCreateList() ?? [], beforeUpdate: req.getHooks()?.getBeforeUpdateList() ?? [] },
                         ignoreChanges: req.getIgnorechangesList(),
                         aliases: aliasesOf(req),
                     });
@@ -153,6 +162,36 @@ export function useMocks(stack = "dev"): Promise<void> {
             });
     })();
     return installed;
+}
+
+/** Resource hooks registered with the mock monitor, by name: the token of the callback the SDK serves for each. */
+const registeredHooks = new Map<string, { token: string; onDryRun: boolean }>();
+
+/** Whether a resource hook of this name was registered, and whether it runs in previews. */
+export function registeredResourceHook(name: string): { onDryRun: boolean } | undefined {
+    const hook = registeredHooks.get(name);
+    return hook && { onDryRun: hook.onDryRun };
+}
+
+/**
+ * Calls a registered resource hook as the engine does: through the SDK's callback server, with the
+ * old and new inputs serialized the way the engine sends them. Returns the hook's error message
+ * (what fails the step), or undefined when it passed.
+ */
+export async function invokeResourceHook(name: string, args: { oldInputs?: Record<string, any>; newInputs?: Record<string, any>; urn?: string; type?: string }): Promise<string | undefined> {
+    const hook = registeredHooks.get(name);
+    if (!hook) throw new Error(`no resource hook named ${name} was registered (registered: ${[...registeredHooks.keys()].join(", ") || "none"})`);
+    const callback = (settings.getCallbacks() as any)?._callbacks?.get(hook.token);
+    if (typeof callback !== "function") throw new Error(`the SDK's callback server holds no callback for hook ${name}`);
+    const request = new resproto.ResourceHookRequest();
+    request.setUrn(args.urn ?? "");
+    request.setName(name);
+    request.setType(args.type ?? "");
+    const struct = async (value: Record<string, any>) => structproto.Struct.fromJavaScript(await rpc.serializeProperties(`hook ${name}`, value));
+    if (args.newInputs) request.setNewInputs(await struct(args.newInputs));
+    if (args.oldInputs) request.setOldInputs(await struct(args.oldInputs));
+    const response = await callback(request.serializeBinary());
+    return response.getError() || undefined;
 }
 
 /** The aliases of a registration: structured alias specs (what the engine gets today) or plain alias URNs. */

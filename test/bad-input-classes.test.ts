@@ -265,3 +265,24 @@ runTable("issue 22: CRD length limits named by setting", [
     ["registers 257 ports for one external host", { ...EXISTING, externalServices: Array.from({ length: 257 }, (_, i) => `tcp://db.example.com:${1000 + i}`) }, ["externalServices[0].ports"], /at most 256 ports per host/],
     ["registers 256 ports for one external host", { ...EXISTING, externalServices: Array.from({ length: 256 }, (_, i) => `tcp://db.example.com:${1000 + i}`) }, "accepted"],
 ]);
+
+runTable("issue 19: the health gate's settings", [
+    ["sets the gate to a mode that does not exist", { healthGate: "strict" }, ["healthGate"], /got "strict"; allowed values: enforce, warn, off/],
+    ["lets the gate warn only", { healthGate: "warn" }, "accepted"],
+    ["sets a window shorter than two scrape intervals plus the ingestion delay", { healthGateWindow: "1m" }, ["healthGateWindow"], /too short.*two 30s scrape intervals plus 60s of ingestion delay/],
+    ["sets the shortest window", { healthGateWindow: "2m" }, "accepted"],
+    ["writes the window as a Go duration of two units", { healthGateWindow: "1m30s" }, ["healthGateWindow"], /a PromQL range of one unit/],
+    ["gives the success rate as a percentage", { healthGateMinSuccessRate: "99" }, ["healthGateMinSuccessRate"], /a number from 0 to 1, e\.g\. 0\.99/],
+    ["gives a p99 bound of 0", { healthGateMaxP99Ms: "0" }, ["healthGateMaxP99Ms"], /a whole number from 1 to 3600000/],
+    ["gives a negative minimum of requests", { healthGateMinRequests: "-5" }, ["healthGateMinRequests"], /a whole number from 0/],
+    ["requires data with yes", { healthGateRequireData: "yes" }, ["healthGateRequireData"], /allowed values: true, false/],
+    ["points the gate at a range-query URL", { healthGateQueryUrl: "http://prometheus:9090/api/v1/query_range" }, ["healthGateQueryUrl"], /ending in \/api\/v1\/query/],
+    ["puts credentials in the query URL", { healthGateQueryUrl: "https://admin:s3cr3t@prometheus.example.com/api/v1/query" }, ["healthGateQueryUrl"], /credentials before the host \(the value is not shown\)/],
+    ["points the gate at a Prometheus of their own", { healthGateQueryUrl: "http://prometheus.monitoring.svc:9090/api/v1/query" }, "accepted"],
+    ["writes a check without a bound", { healthGateChecks: ["upstream: sum(up)"] }, ["healthGateChecks[0]"], /"<name>: <PromQL> <= <number>"/],
+    ["writes a check with an unknown placeholder", { healthGateChecks: ["pods: count(up{pod=\"{{pod}}\"}) >= 1"] }, ["healthGateChecks[0]"], /unknown placeholder \{\{pod\}\}/],
+    ["writes a check with the placeholders", { healthGateChecks: ["upstream 503s: sum(increase(istio_requests_total{destination_workload=\"{{workload}}\",response_code=\"503\"}[{{window}}])) <= 0"] }, "accepted"],
+    ["gives a query timeout of 0", { healthGateQueryTimeoutSeconds: "0" }, ["healthGateQueryTimeoutSeconds"], /from 1 to 120/],
+    ["tunes the gate while it is off", { healthGate: "off", healthGateWindow: "10m" }, ["healthGateWindow"], /only applies with healthGate enforce or warn/],
+    ["turns the gate off", { healthGate: "off" }, "accepted"],
+]);

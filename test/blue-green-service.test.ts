@@ -51,7 +51,8 @@ pulumi.runtime.setMocks({
     const { BlueGreenService } = require("./components/blue-green-service");
     await pulumi.runtime.runInPulumiStack(async () => {
         const provider = new k8s.Provider("cluster", {});
-        new BlueGreenService("bg", { activeColor: "green" }, { providers: [provider] });
+        // With a query URL the health gate is on: its hook must not be bound either.
+        new BlueGreenService("bg", { activeColor: "green", healthGate: { queryUrl: "http://127.0.0.1:9090/api/v1/query" } }, { providers: [provider] });
     }).catch((e) => { failure = failure ?? e; });
     await pulumi.runtime.waitForRPCs().catch((e) => { failure = failure ?? e; });
     console.log(JSON.stringify({ types, failure: failure && String(failure.message ?? failure) }));
@@ -496,7 +497,7 @@ describe("BlueGreenService", () => {
         assert.match(bad.error?.message ?? "", /drainDelaySeconds: got 1.5/);
     });
 
-    it("runs under the SDK's plain mocks, whose monitor cannot register hooks, without binding the hook there", () => {
+    it("runs under the SDK's plain mocks, whose monitor cannot register hooks, without binding the hooks there", () => {
         const result = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", PLAIN_MOCKS], {
             cwd: path.join(__dirname, ".."), encoding: "utf8", timeout: 50_000,
         });

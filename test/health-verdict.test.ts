@@ -76,7 +76,9 @@ describe("health gate verdicts (pure)", () => {
             measured(EMPTY, EMPTY, EMPTY));
         assert.equal(back.decision, "pass-with-warning");
         assert.match(back.message, /Rollback: green served until the last switch/);
-        assert.equal(gateVerdict(context({ policy: strict, creating: true }), measured(EMPTY, EMPTY, EMPTY)).decision, "pass-with-warning");
+        const fresh = gateVerdict(context({ policy: strict, creating: true }), measured(EMPTY, EMPTY, EMPTY));
+        assert.deepEqual([fresh.decision, fresh.message], ["pass", ""], "a new stack has no traffic anywhere: nothing to say");
+        assert.equal(gateVerdict(context({ creating: true }), measured(value(100), value(0.5), value(1))).decision, "refuse", "but a measured failure counts");
     });
 
     it("a rollback to a color measurably failing now is still refused", () => {
@@ -93,6 +95,7 @@ describe("health gate verdicts (pure)", () => {
         assert.equal(gateVerdict(context({ policy: policy({ mode: "warn" }) }), measured(error, value(1), value(1))).decision, "pass-with-warning");
         assert.equal(gateVerdict(context({ preview: true }), measured(error, value(1), value(1))).decision, "pass-with-warning");
         assert.equal(gateVerdict(context({ rollback: { rollback: true, reason: "r" } }), measured(error, error, error)).decision, "pass-with-warning");
+        assert.equal(gateVerdict(context({ creating: true }), measured(error, error, error)).decision, "pass-with-warning", "no route to keep");
         // A measured failure outweighs an unknown.
         assert.equal(gateVerdict(context({ preview: true }), measured(value(100), error, value(5000))).decision, "refuse");
     });

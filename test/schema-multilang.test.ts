@@ -58,7 +58,7 @@ describe("multi-language schema (Pulumi's component analyzer)", function () {
         const args = (name: string) => Object.keys(schema.resources[token(name)].inputProperties).sort();
         assert.deepEqual(args("BlueGreenService"), [
             "activeColor", "appName", "colors", "createNamespace", "drainAction", "drainDelaySeconds", "externalServices", "gatewayNamespace",
-            "gatewaySelector", "headerName", "hosts", "idleReplicas", "ingressAddress", "istioRevision", "loadBalancer", "meshRouting", "mirrorToIdle",
+            "gatewaySelector", "headerName", "healthGate", "hosts", "idleReplicas", "ingressAddress", "istioRevision", "loadBalancer", "meshRouting", "mirrorToIdle",
             "namespace", "podSecurity", "previewAccess", "resilience", "resources", "rolloutTimeoutSeconds", "servicePort", "targetedRoutes", "tls",
             "trafficWeights",
         ]);
@@ -95,6 +95,7 @@ describe("multi-language schema (Pulumi's component analyzer)", function () {
         assert.deepEqual(values("ServiceEntryProtocol"), [...api.SERVICE_ENTRY_PROTOCOLS]);
         assert.deepEqual(values("DrainAction"), Object.values(api.DrainAction));
         assert.deepEqual(values("IssuerKind"), ["ClusterIssuer", "Issuer"]);
+        assert.deepEqual(values("HealthGateMode"), [...api.HEALTH_GATE_MODES]);
         assert.deepEqual(schema.types[token("Color")].enum.map((e: { name: string }) => e.name), ["Blue", "Green"]);
     });
 

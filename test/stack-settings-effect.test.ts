@@ -93,6 +93,15 @@ const ROWS: Record<string, Effect | Exemption> = {
     retryAttempts: set("3"),
     retryPerTryTimeout: set("2s"),
     retryOn: set("connect-failure,refused-stream,reset-before-request,gateway-error"),
+    healthGate: set("warn"),
+    healthGateQueryUrl: set("http://prometheus.monitoring.svc:9090/api/v1/query"),
+    healthGateWindow: set("10m"),
+    healthGateMinRequests: set("100"),
+    healthGateMinSuccessRate: set("0.995"),
+    healthGateMaxP99Ms: set("500"),
+    healthGateRequireData: set("true"),
+    healthGateChecks: set('["upstream 503s: sum(increase(istio_requests_total{destination_workload=\\"{{workload}}\\",response_code=\\"503\\"}[{{window}}])) <= 0"]'),
+    healthGateQueryTimeoutSeconds: set("30"),
 };
 
 /** The keys Pulumi.yaml declares, with their defaults as the CLI passes them (strings, lists as JSON). */

@@ -123,8 +123,19 @@ describe("stack (index.ts)", () => {
         const vsAfter = after.get(changed[0])!.inputs;
         assert.equal(routeRequest(vsBefore.spec, {})?.destinations[0].subset, "blue");
         assert.equal(routeRequest(vsAfter.spec, {})?.destinations[0].subset, "green");
-        // Everything but that one subset is identical.
-        const strip = (vs: any) => JSON.stringify({ ...vs, spec: { ...vs.spec, http: vs.spec.http.slice(0, -1) } });
+        // The rollback record follows the serving color: blue's template hash while blue serves, green's after
+        // (the engine keeps the idle color's recorded hash: ignoreChanges).
+        const served = (vs: any) => Object.keys(vs.metadata.annotations).filter((k) => k.includes("/served-template-"));
+        assert.deepEqual(served(vsBefore), ["gke-istio-bluegreen.dev/served-template-blue"]);
+        assert.deepEqual(served(vsAfter), ["gke-istio-bluegreen.dev/served-template-green"]);
+        assert.deepEqual(before.get(changed[0])!.ignoreChanges, ['metadata.annotations["gke-istio-bluegreen.dev/served-template-green"]']);
+        assert.deepEqual(after.get(changed[0])!.ignoreChanges, ['metadata.annotations["gke-istio-bluegreen.dev/served-template-blue"]']);
+        // Everything but that one subset and that record is identical.
+        const strip = (vs: any) => JSON.stringify({
+            ...vs,
+            metadata: { ...vs.metadata, annotations: Object.fromEntries(Object.entries(vs.metadata.annotations).filter(([k]) => !k.includes("/served-template-"))) },
+            spec: { ...vs.spec, http: vs.spec.http.slice(0, -1) },
+        });
         assert.equal(strip(vsBefore), strip(vsAfter));
         assert.deepEqual(vsBefore.spec.http.at(-1).route.map((d: any) => ({ ...d, destination: { ...d.destination, subset: "x" } })),
             vsAfter.spec.http.at(-1).route.map((d: any) => ({ ...d, destination: { ...d.destination, subset: "x" } })));
