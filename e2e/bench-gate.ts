@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     const cli = (stack: string, args: string[]) => run.pulumi([...args, "--stack", stack]);
     try {
         for (const stack of stacks) {
-            cli(stack, ["stack", "init", stack]);
+            run.pulumi(["stack", "init", stack]);
             cli(stack, ["config", "set-all", "--plaintext", `kubeconfig=${kubeconfig}`, "--plaintext", "installIstio=false",
                 "--plaintext", `namespace=${namespace(stack)}`, "--plaintext", "activeColor=blue",
                 // Prometheus itself, not the e2e's recording proxy: no extra hop in the measurement.

@@ -173,6 +173,16 @@ export class E2eRun {
         }
     }
 
+    /** Like `timed`, for a step that ends when its promise settles. */
+    async timedAsync<T>(step: string, fn: () => Promise<T>): Promise<T> {
+        const start = Date.now();
+        try {
+            return await fn();
+        } finally {
+            this.timings.push([step, Date.now() - start]);
+        }
+    }
+
     /** Waits for `main`, prints the timings and `N passed, N failed`, and sets the exit code; keeps the project when anything failed. */
     finish(main: Promise<void>, what: string): void {
         void main.catch((e) => {

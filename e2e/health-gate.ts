@@ -85,6 +85,8 @@ class GateStack {
         const writes = (await routes.stop()).filter((e) => e.at >= since);
         const queries = (await telemetry.queries()).slice(before);
         const output = `${result.stdout}\n${result.stderr}`;
+        // What the user reads: the first line of each of the gate's messages.
+        for (const line of new Set(output.split("\n").map((l) => l.trim()).filter((l) => /^(error|warning): .*health gate \(/.test(l)))) console.log(`       | ${line}`);
         if ((result.code === 0) === expectFailure) {
             check(`${this.name}: ${step}: pulumi ${command} ${expectFailure ? "fails" : "succeeds"}`, false, `exit ${result.code}\n${output.slice(-4000)}`);
         }
@@ -143,27 +145,29 @@ async function main(): Promise<void> {
     const kubeconfig = process.env.KUBECONFIG;
     if (!kubeconfig) throw new Error("KUBECONFIG is not set: run through `npm run e2e`, or export the kubeconfig of a cluster with Istio's CRDs");
     console.log(`project ${run.project}, ${spawnSync("pulumi", ["version"], { encoding: "utf8" }).stdout.trim()}`);
-    const telemetry = await run.timed("start the exporter and Prometheus (1 s scrapes)", () => Telemetry.start());
+    const telemetry = await run.timedAsync("start the exporter and Prometheus (1 s scrapes)", () => Telemetry.start());
     try {
         console.log(`Prometheus ${telemetry.prometheusUrl}, gate queries through ${telemetry.queryUrl}`);
         const stacks = { refuse: new GateStack("refuse", "gate-refuse"), slow: new GateStack("slow", "gate-slow"), pass: new GateStack("pass", "gate-pass") };
         for (const stack of Object.values(stacks)) {
-            stack.cli(["stack", "init", stack.name]);
+            run.pulumi(["stack", "init", stack.name]);
             stack.config({ kubeconfig, installIstio: "false", namespace: stack.namespace, activeColor: "blue", healthGateQueryUrl: telemetry.queryUrl });
         }
 
         // 0. Three fresh stacks, blue serving, no data for any color: a new VirtualService needs none.
         const created = await Promise.all(Object.values(stacks).map((s) => s.gated("pulumi up from nothing (no data at all)", telemetry, "up", false)));
         Object.values(stacks).forEach((stack, i) => {
-            check(`${stack.name}: the first pulumi up creates the VirtualService routing blue without any data`,
-                created[i].code === 0 && stack.state().vs.route === "blue:100", created[i].output.slice(-2000));
+            check(`${stack.name}: the first pulumi up creates the VirtualService routing blue without any data, and without a gate warning`,
+                created[i].code === 0 && stack.state().vs.route === "blue:100" && !/health gate \(/.test(created[i].output), created[i].output.slice(-2000));
+            check(`${stack.name}: ...although the gate ran before the create: it asked Prometheus about ${APP}-blue`,
+                queriesFor(created[i].queries, stack, "blue").length > 0, JSON.stringify(created[i].queries));
         });
 
         await refuseScenario(stacks.refuse, telemetry);
         await slowScenario(stacks.slow, telemetry);
         await passScenario(stacks.pass, telemetry);
 
-        await run.timed("destroy the three stacks", () => Promise.all(Object.values(stacks).map((s) => run.pulumiAsync(["destroy", "--yes", "--skip-preview", "--stack", s.name]))));
+        await run.timedAsync("destroy the three stacks", () => Promise.all(Object.values(stacks).map((s) => run.pulumiAsync(["destroy", "--yes", "--skip-preview", "--stack", s.name]))));
     } finally {
         await telemetry.stop();
     }
@@ -232,8 +236,9 @@ async function slowScenario(stack: GateStack, telemetry: Telemetry): Promise<voi
     refusedAndUntouched(stack, "2. query endpoint failing", "green", "blue", before, up,
         [/refused to give green more traffic: green could not be measured/, /query failed/, /make the query endpoint answer/]);
 
-    // 3. off: no query, the switch goes through.
+    // 3. off: no query, the switch goes through (a query URL with the gate off is refused as a setting).
     stack.config({ healthGate: "off" });
+    stack.unset("healthGateQueryUrl");
     before = stack.state();
     up = await stack.gated("3. switch to the slow green with healthGate=off", telemetry, "up", false);
     const after = stack.state();
@@ -260,6 +265,9 @@ async function passScenario(stack: GateStack, telemetry: Telemetry): Promise<voi
     up = await stack.gated("2. switch to a changed blue without data", telemetry, "up", true);
     refusedAndUntouched(stack, "2. changed blue, no data", "blue", "green", before, up,
         [/refused to give blue more traffic: not enough data for blue/]);
+    const blueAfter = stack.state().blue;
+    check(`${stack.name}: 2. the documented limit: blue's Deployment took the new image before the gate refused the route (generation ${before.blue.generation} -> ${blueAfter.generation})`,
+        blueAfter.image === "nginx:1.27.4" && blueAfter.generation !== before.blue.generation, JSON.stringify(blueAfter));
 
     // 3. Blue's template back to what served: a rollback, through without data despite healthGateRequireData.
     stack.unset("blueImage");
