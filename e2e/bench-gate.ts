@@ -9,7 +9,7 @@
 import * as os from "node:os";
 import { spawnSync } from "node:child_process";
 import { requestCountQuery } from "../components/health-queries";
-import { E2eRun, catchAll } from "./harness";
+import { E2eRun, catchAll, median } from "./harness";
 import { Telemetry } from "./telemetry";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -23,12 +23,6 @@ const LABELS: Record<Command, string> = {
 };
 
 const run = new E2eRun("bluegreen-bench-gate-");
-
-function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 async function main(): Promise<void> {
     const kubeconfig = process.env.KUBECONFIG;

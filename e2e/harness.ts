@@ -27,6 +27,13 @@ export function changedSteps(previewStdout: string): { op: string; type: string;
     });
 }
 
+/** The median of some timings (the benchmarks' figure: robust to one run hit by machine load). */
+export function median(values: number[]): number {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 /** A VirtualService's catch-all route as `color:weight[,color:weight]`, e.g. `blue:100`. */
 export const catchAll = (vs: any): string | undefined =>
     vs?.spec?.http?.find((r: any) => !r.match)?.route?.map((d: any) => `${d.destination.subset}:${d.weight}`).join(",");
