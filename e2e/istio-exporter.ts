@@ -198,6 +198,9 @@ export function serve(traffic: IstioTraffic, upstream: string, port = 0): Promis
             reply(400, JSON.stringify({ error: (e as Error).message }));
         }
     });
+    // Never close an idle connection: the e2e script's event loop sleeps in spawnSync for as long as
+    // a pulumi command runs, and would then reuse a socket it has not yet seen closed ("fetch failed").
+    server.keepAliveTimeout = 0;
     return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
 }
 
