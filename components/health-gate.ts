@@ -47,11 +47,11 @@ export interface HealthGateArgs {
 }
 
 /** The gate's settings with every default applied. */
-export function resolveHealthGate(args: HealthGateArgs | undefined, defaultQueryUrl?: string): HealthGatePolicy {
+export function resolveHealthGate(args: HealthGateArgs | undefined): HealthGatePolicy {
     const d = HEALTH_GATE_DEFAULTS;
     return {
         mode: args?.mode ?? d.mode,
-        ...(args?.queryUrl ?? defaultQueryUrl ? { queryUrl: args?.queryUrl ?? defaultQueryUrl } : {}),
+        ...(args?.queryUrl !== undefined ? { queryUrl: args.queryUrl } : {}),
         window: args?.window ?? d.window,
         minRequests: args?.minRequests ?? d.minRequests,
         minSuccessRate: args?.minSuccessRate ?? d.minSuccessRate,

@@ -55,6 +55,14 @@ export function diffValues(before: unknown, after: unknown, path = ""): FieldCha
     return JSON.stringify(before) === JSON.stringify(after) ? [] : [{ path, before, after }];
 }
 
+/**
+ * A Pulumi property path (`metadata.annotations["example.com/key"]`, `a[0]`) written the way this
+ * diff writes paths: quoted keys as dotted segments (`metadata.annotations.example.com/key`).
+ */
+export function dottedPath(propertyPath: string): string {
+    return propertyPath.replace(/\["((?:[^"\\]|\\.)*)"\]/g, (_, key: string) => `.${key.replace(/\\(.)/g, "$1")}`).replace(/^\./, "");
+}
+
 /** Plans the change from `before` to `after`; inputs are compared with secrets masked. */
 export function planChanges(before: DeclaredResource[], after: DeclaredResource[]): Plan {
     const old = new Map(before.map((r) => [r.urn, r]));
@@ -68,7 +76,7 @@ export function planChanges(before: DeclaredResource[], after: DeclaredResource[
         }
         // The engine keeps the old value of an ignored input, so such changes never reach the provider.
         const changes = diffValues(describeResource(previous).inputs, describeResource(r).inputs)
-            .filter((c) => !r.ignoreChanges.some((ignored) => underPath(c.path, ignored)));
+            .filter((c) => !r.ignoreChanges.some((ignored) => underPath(c.path, dottedPath(ignored))));
         if (changes.length > 0) plan.updates.push({ resource: r, changes, replaces: replacementPaths(r.type, changes) });
         else plan.unchanged++;
     }

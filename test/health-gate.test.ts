@@ -4,6 +4,7 @@
 import * as assert from "node:assert/strict";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
+import { dottedPath, planChanges } from "../offline/diff";
 import { loadProgram } from "../offline/program";
 import { loadStackConfig } from "../offline/stack-files";
 import { DEV_ON_EXISTING_CLUSTER, Resources, evaluate, invokeResourceHook, registeredResourceHook, useMocks } from "./harness";
@@ -157,5 +158,16 @@ describe("health gate hook (program + engine-style calls + fake Prometheus)", fu
         assert.equal(await invokeResourceHook(HOOK, { newInputs: blue.inputs }), undefined);
         answers.blue = { requests: 600, success: 0.2, p99: 10 };
         assert.match(await invokeResourceHook(HOOK, { newInputs: blue.inputs }) ?? "", /refused to give blue more traffic/, "but not onto failing pods");
+    });
+
+    it("a switch plans (npm run plan, PR plans) as the engine applies it: the idle color's kept record is no change", async () => {
+        assert.equal(dottedPath('metadata.annotations["gke-istio-bluegreen.dev/served-template-blue"]'), "metadata.annotations.gke-istio-bluegreen.dev/served-template-blue");
+        assert.equal(dottedPath("spec.http[0].name"), "spec.http[0].name");
+        const blue = await evaluate(program, loadStackConfig("dev", { activeColor: "blue" }));
+        const green = await evaluate(program, loadStackConfig("dev", { activeColor: "green" }));
+        const plan = planChanges(blue.resources, green.resources);
+        assert.deepEqual(plan.updates.map((u) => [u.resource.name, u.changes.map((c) => c.path)]), [["bluegreen-app-virtualservice", [
+            "metadata.annotations.gke-istio-bluegreen.dev/served-template-green", "spec.http[2].route[0].destination.subset",
+        ]]]);
     });
 });

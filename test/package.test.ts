@@ -40,12 +40,14 @@ describe("the public API (components/index.ts)", () => {
         assert.deepEqual(Object.keys(api).sort(), [
             "BLUE_GREEN_DEFAULTS", "BlueGreenEnvironment", "BlueGreenService", "CERT_MANAGER_DEFAULTS", "COLORS", "CertManager", "Color", "ConfigError",
             "DEFAULT_CLUSTER_IDENTIFIER", "DEFAULT_DRAIN_DELAY_SECONDS", "DEFAULT_ISTIO_VERSION", "DEFAULT_PREVIEW_ACCESS", "DEFAULT_RESILIENCE",
-            "DEFAULT_RESOURCES", "DEFAULT_ROLLOUT_TIMEOUT_SECONDS", "DrainAction", "DrainActions", "GKE_DEFAULTS", "GkeCluster", "ISTIO_DEFAULTS",
-            "ISTIO_PLATFORMS", "IssuerKind", "IstioMesh", "IstioPlatform", "LOAD_BALANCER_POLICIES", "LoadBalancerPolicy", "MIN_ISTIO_VERSION",
+            "DEFAULT_RESOURCES", "DEFAULT_ROLLOUT_TIMEOUT_SECONDS", "DrainAction", "DrainActions", "GKE_DEFAULTS", "GkeCluster",
+            "HEALTH_GATE_DEFAULTS", "HEALTH_GATE_MODES", "HealthGateMode", "ISTIO_DEFAULTS",
+            "ISTIO_PLATFORMS", "IssuerKind", "IstioMesh", "IstioPlatform", "LOAD_BALANCER_POLICIES", "LoadBalancerPolicy", "MIN_GATE_WINDOW_SECONDS", "MIN_ISTIO_VERSION",
             "MTLS_MODES", "MtlsMode", "POD_SECURITY_LEVELS", "PREVIEW_ACCESS_MODES", "PodSecurityLevel", "PreviewAccessMode", "RELEASE_CHANNELS",
             "ReleaseChannel", "SERVICE_ENTRY_PROTOCOLS", "ServiceEntryLocation", "ServiceEntryProtocol", "ServiceEntryResolution", "authorize", "buildDeploymentSpec", "buildDestinationRuleSpec", "buildGatewayPreviewPolicy", "buildGatewaySpec",
             "buildMeshPreviewPolicy", "buildRequestAuthenticationSpec", "buildServiceEntrySpec", "buildServiceSpec", "buildVirtualServiceSpec",
-            "curlCommands", "describeRouting", "gatewayHostPatterns", "rolloutOrder", "routeRequest", "trafficReceivers",
+            "colorsGainingTraffic", "curlCommands", "describeRouting", "detectRollback", "gateVerdict", "gatewayHostPatterns", "rolloutOrder", "routeRequest",
+            "trafficReceivers",
         ]);
     });
 });
