@@ -18,6 +18,7 @@ import { loadProgram } from "../offline/program";
 import { loadStackConfig } from "../offline/stack-files";
 import { copyWorkingTree } from "../offline/working-copy";
 import { floorProgram } from "./floor";
+import { median } from "./harness";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const STACK = "bench";
@@ -87,12 +88,6 @@ function cycle(p: Project, refuse = true): Record<Command, number> {
     }
     pulumi(p, ["destroy", "--yes", "--skip-preview"]);
     return { preview: preview.ms, up, switch: switched, refused };
-}
-
-function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 async function main(): Promise<void> {

@@ -180,6 +180,34 @@ build_actionlint() {
 }
 step "actionlint $ACTIONLINT_VERSION" "$E2E_ACTIONLINT" build_actionlint
 
+# --- prometheus + promtool (Debian's package, unpacked into the cache) ------------
+# `apt-get download` needs no root install and fetches only that package (its dependencies are
+# for the packaged service: the two binaries are static Go programs). The package lists are
+# refreshed only when the download fails with the ones at hand.
+build_prometheus() {
+  local scratch="$E2E_CACHE/src/prometheus-deb" deb got
+  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || {
+    log "prometheus: needs apt-get and dpkg-deb (Debian's prometheus package); or put prometheus and promtool $PROMETHEUS_VERSION in $E2E_PROMETHEUS_DIR"
+    return 1; }
+  rm -rf "$scratch"; mkdir -p "$scratch"
+  (cd "$scratch" && { apt-get download -q prometheus || { apt-get update -q && apt-get download -q prometheus; }; }) >&2 || return 1
+  deb="$(ls "$scratch"/prometheus_*.deb)" || return 1
+  got="$(dpkg-deb -f "$deb" Version)"
+  if [[ "$got" != "$PROMETHEUS_VERSION"+* && "$got" != "$PROMETHEUS_VERSION"-* ]]; then
+    log "prometheus: apt offers $got, not $PROMETHEUS_VERSION (Debian bookworm's); set PROMETHEUS_VERSION=${got%%[+-]*} to use it"
+    return 1
+  fi
+  dpkg-deb -x "$deb" "$scratch/x" || return 1
+  mkdir -p "$E2E_PROMETHEUS_DIR"
+  for tool in prometheus promtool; do
+    install -m 0755 "$scratch/x/usr/bin/$tool" "$E2E_PROMETHEUS_DIR/$tool.tmp.$$" && mv -f "$E2E_PROMETHEUS_DIR/$tool.tmp.$$" "$E2E_PROMETHEUS_DIR/$tool" || return 1
+  done
+  log "prometheus: unpacked from $(basename "$deb")"
+  rm -rf "$scratch"
+}
+step "prometheus $PROMETHEUS_VERSION" "$E2E_PROMETHEUS" build_prometheus
+step "promtool $PROMETHEUS_VERSION" "$E2E_PROMTOOL" build_prometheus
+
 # --- Istio CRDs (from the module cache; nothing is copied into the repo) -------
 if (( ! CHECK_ONLY )); then
   start=$(date +%s.%N)
@@ -201,6 +229,8 @@ link kwok "$E2E_KWOK"
 link kwokctl "$E2E_KWOKCTL"
 link pulumi "$E2E_PULUMI"
 link actionlint "$E2E_ACTIONLINT"
+link prometheus "$E2E_PROMETHEUS"
+link promtool "$E2E_PROMTOOL"
 # Not on PATH by default: pulumi-resource-kubernetes (see env.sh, E2E_AMBIENT_K8S_PROVIDER)
 # and pulumi-language-nodejs (found next to the pulumi binary).
 

@@ -29,6 +29,70 @@ export function changedSteps(previewStdout: string): { op: string; type: string;
     });
 }
 
+/** The median of some timings (the benchmarks' figure: robust to one run hit by machine load). */
+export function median(values: number[]): number {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** A VirtualService's catch-all route as `color:weight[,color:weight]`, e.g. `blue:100`. */
+export const catchAll = (vs: any): string | undefined =>
+    vs?.spec?.http?.find((r: any) => !r.match)?.route?.map((d: any) => `${d.destination.subset}:${d.weight}`).join(",");
+
+/** One object as a watch delivered it, with the client's receive time. */
+export interface WatchEvent {
+    at: number;
+    object: any;
+}
+
+/**
+ * `kubectl get <kind> --watch -o json` in the background: every version of every object of that
+ * kind in the namespace, as the API server hands them out, in order. Objects are split out of the
+ * stream of concatenated JSON documents.
+ */
+export class Watch {
+    readonly events: WatchEvent[] = [];
+    private readonly child;
+    private buffer = "";
+
+    constructor(env: NodeJS.ProcessEnv, namespace: string, kind: string) {
+        this.child = spawn("kubectl", ["-n", namespace, "get", kind, "--watch", "-o", "json"], { env, stdio: ["ignore", "pipe", "ignore"] });
+        this.child.stdout.setEncoding("utf8");
+        this.child.stdout.on("data", (chunk: string) => this.take(chunk));
+    }
+
+    private take(chunk: string): void {
+        this.buffer += chunk;
+        let depth = 0;
+        let inString = false;
+        let start = 0;
+        for (let i = 0; i < this.buffer.length; i++) {
+            const c = this.buffer[i];
+            if (inString) {
+                if (c === "\\") i++;
+                else if (c === '"') inString = false;
+            } else if (c === '"') inString = true;
+            else if (c === "{") depth++;
+            else if (c === "}" && --depth === 0) {
+                this.events.push({ at: Date.now(), object: JSON.parse(this.buffer.slice(start, i + 1)) });
+                start = i + 1;
+            }
+        }
+        this.buffer = this.buffer.slice(start);
+    }
+
+    /** Stops watching, after a moment for the last events to arrive. */
+    async stop(): Promise<WatchEvent[]> {
+        await new Promise((r) => setTimeout(r, 1500));
+        this.child.kill();
+        return this.events;
+    }
+}
+
+/** etcd's revision of an object version: one counter for every write, so it orders writes across kinds. */
+export const revision = (e: WatchEvent) => Number(e.object.metadata.resourceVersion);
+
 /** One e2e script's run: its project, environment, checks and timings. */
 export class E2eRun {
     passed = 0;
@@ -76,6 +140,27 @@ export class E2eRun {
         return result;
     }
 
+    /**
+     * Runs `pulumi <args> --non-interactive` in the project without blocking the event loop, so
+     * that watches keep receiving meanwhile; rejects on failure unless allowed.
+     */
+    pulumiAsync(args: string[], allowFailure = false): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+        const start = Date.now();
+        const child = spawn("pulumi", [...args, "--non-interactive"], { cwd: this.project, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => { stdout += d; });
+        child.stderr.on("data", (d) => { stderr += d; });
+        return new Promise((resolve, reject) => {
+            child.on("error", reject);
+            child.on("exit", (code) => {
+                const result = { code, stdout, stderr, ms: Date.now() - start };
+                if (!allowFailure && code !== 0) reject(new Error(`pulumi ${args.join(" ")} failed (${code}):\n${stdout}\n${stderr}`));
+                else resolve(result);
+            });
+        });
+    }
+
     /** Runs `kubectl <args>` with the run's environment (KUBECONFIG), `input` on stdin. */
     kubectl(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
         const r = spawnSync("kubectl", args, { env: this.env, encoding: "utf8", input });
@@ -92,6 +177,16 @@ export class E2eRun {
         const start = Date.now();
         try {
             return fn();
+        } finally {
+            this.timings.push([step, Date.now() - start]);
+        }
+    }
+
+    /** Like `timed`, for a step that ends when its promise settles. */
+    async timedAsync<T>(step: string, fn: () => Promise<T>): Promise<T> {
+        const start = Date.now();
+        try {
+            return await fn();
         } finally {
             this.timings.push([step, Date.now() - start]);
         }
@@ -175,11 +270,11 @@ export async function startClusterFakes(env: NodeJS.ProcessEnv): Promise<Cluster
     };
 }
 
-/** One watch event: its type, the object's kind and `<namespace>/<name>`, the etcd revision it happened at, and the object. */
-export interface WatchEvent { type: string; kind: string; ref: string; resourceVersion: bigint; deleting: boolean; object: any }
+/** One cluster-wide watch event: its type, the object's kind and `<namespace>/<name>`, the etcd revision it happened at, and the object. */
+export interface ClusterWatchEvent { type: string; kind: string; ref: string; resourceVersion: bigint; deleting: boolean; object: any }
 
-/** A background watch: `stop` waits (up to 10 s) until `until` holds for the events seen, then ends it. */
-export interface Watch { stop: (until?: (events: WatchEvent[]) => boolean) => Promise<WatchEvent[]> }
+/** A background cluster-wide watch: `stop` waits (up to 10 s) until `until` holds for the events seen, then ends it. */
+export interface ClusterWatch { stop: (until?: (events: ClusterWatchEvent[]) => boolean) => Promise<ClusterWatchEvent[]> }
 
 /**
  * Watches one resource type cluster-wide in the background (kubectl writes to a file while pulumi
@@ -187,13 +282,13 @@ export interface Watch { stop: (until?: (events: WatchEvent[]) => boolean) => Pr
  * is open) on. resourceVersions come from etcd's one revision counter, so events of different
  * types are ordered by them.
  */
-export async function watchEvents(run: E2eRun, resource: string): Promise<Watch> {
+export async function watchEvents(run: E2eRun, resource: string): Promise<ClusterWatch> {
     const file = path.join(run.project, `watch-${resource}-${Date.now()}.json`);
     const out = fs.openSync(file, "w");
     const watcher = spawn("kubectl", ["get", resource, "-A", "--watch", "--output-watch-events", "-o", "json"], { env: run.env, stdio: ["ignore", out, "inherit"] });
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     // kubectl prints one event per line; a partly written last line is left for later.
-    const read = (): WatchEvent[] => fs.readFileSync(file, "utf8").split("\n").slice(0, -1).map((line) => JSON.parse(line)).map((e: any) => ({
+    const read = (): ClusterWatchEvent[] => fs.readFileSync(file, "utf8").split("\n").slice(0, -1).map((line) => JSON.parse(line)).map((e: any) => ({
         type: e.type, kind: e.object.kind, ref: `${e.object.metadata.namespace}/${e.object.metadata.name}`, resourceVersion: BigInt(e.object.metadata.resourceVersion),
         deleting: e.object.metadata.deletionTimestamp !== undefined, object: e.object,
     }));

@@ -23,7 +23,7 @@
 // release names).
 // Prints each step's wall time and ends with "N passed, N failed".
 import * as fs from "node:fs";
-import { AdmissionRecord, E2eRun, Watch, WatchEvent, changedSteps, linkLocalIstioCharts, startClusterFakes, watchEvents } from "./harness";
+import { AdmissionRecord, ClusterWatch, ClusterWatchEvent, E2eRun, changedSteps, linkLocalIstioCharts, startClusterFakes, watchEvents } from "./harness";
 
 const STACK = "istio-upgrade";
 const NS = "sample-ns";
@@ -76,7 +76,7 @@ function showRefusal(text: string): void {
 
 /** Every write of the kinds that show the order: pods, Deployments, the validator webhooks, Helm's release records. */
 class Recorder {
-    private watches: Watch[] = [];
+    private watches: ClusterWatch[] = [];
     /** etcd's revision when the watches were open: later events are writes of the steps recorded. */
     since = 0n;
     async start(): Promise<void> {
@@ -84,13 +84,13 @@ class Recorder {
         this.since = BigInt(JSON.parse(kubectl(["get", "--raw", "/api/v1/namespaces/default/configmaps?limit=1"]).stdout).metadata.resourceVersion);
     }
     /** The writes since `start`, in etcd order. */
-    async stop(): Promise<WatchEvent[]> {
+    async stop(): Promise<ClusterWatchEvent[]> {
         const events = (await Promise.all(this.watches.map((w) => w.stop()))).flat().filter((e) => e.resourceVersion > this.since);
         return events.sort((a, b) => (a.resourceVersion < b.resourceVersion ? -1 : a.resourceVersion > b.resourceVersion ? 1 : 0));
     }
 }
-const isHelmRecordOf = (release: string) => (e: WatchEvent) => e.kind === "Secret" && e.object.metadata.labels?.owner === "helm" && e.object.metadata.labels?.name === release;
-const describeEvents = (events: WatchEvent[]) => events.map((e) => `${e.resourceVersion} ${e.type} ${e.kind} ${e.ref} rev=${annotatedRev(e.object) ?? ""}`).join("\n");
+const isHelmRecordOf = (release: string) => (e: ClusterWatchEvent) => e.kind === "Secret" && e.object.metadata.labels?.owner === "helm" && e.object.metadata.labels?.name === release;
+const describeEvents = (events: ClusterWatchEvent[]) => events.map((e) => `${e.resourceVersion} ${e.type} ${e.kind} ${e.ref} rev=${annotatedRev(e.object) ?? ""}`).join("\n");
 
 /** The istioHelmValues pointing each listed revision's webhooks, and the default validator, at the stub. */
 function stubValues(fakes: Awaited<ReturnType<typeof startClusterFakes>>, revisions: string[]): string[] {

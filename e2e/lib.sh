@@ -69,6 +69,13 @@ E2E_PULUMI_K8S="$E2E_BIN/pulumi-resource-kubernetes-$PULUMI_K8S_MODVERSION"
 # The workflow linter that test/workflows.test.ts runs when it is on PATH or in the cache.
 ACTIONLINT_VERSION="v1.7.12"
 E2E_ACTIONLINT="$E2E_BIN/actionlint-$ACTIONLINT_VERSION"
+# Prometheus and promtool: Debian bookworm's `prometheus` package, unpacked (never installed), for
+# the health gate's real PromQL engine (the e2e's scraper, the promtool rule tests). Building them
+# from the Go proxy downloads ~1.8 GB and takes over 15 min on 2 cores.
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-2.42.0}"
+E2E_PROMETHEUS_DIR="$E2E_BIN/prometheus-v$PROMETHEUS_VERSION"
+E2E_PROMETHEUS="$E2E_PROMETHEUS_DIR/prometheus"
+E2E_PROMTOOL="$E2E_PROMETHEUS_DIR/promtool"
 
 # Go build settings (exported by build-tools.sh only): at most 2 parallel compile jobs.
 E2E_GO_P="${E2E_GO_P:-2}"

@@ -3,10 +3,10 @@
 // a refused bad value -> destroy. Run through `npm run e2e` (e2e/run.sh), which provides the
 // toolchain and the cluster; or directly with `pulumi` and a KUBECONFIG of your own.
 // Prints each step's wall time and ends with "N passed, N failed".
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { E2eRun, changedSteps } from "./harness";
+import { E2eRun, Watch, WatchEvent, catchAll, changedSteps, revision } from "./harness";
 
 const STACK = "e2e";
 const NS = "sample-ns";
@@ -19,65 +19,11 @@ const timed = run.timed.bind(run);
 
 const kubectl = run.kubectlJson.bind(run);
 
-const catchAll = (vs: any) => vs?.spec?.http?.find((r: any) => !r.match)?.route?.map((d: any) => `${d.destination.subset}:${d.weight}`).join(",");
 const deploymentState = () => Object.fromEntries(["blue", "green"].map((c) => {
     const d = kubectl("-n", NS, "get", "deployment", `nginx-${c}`);
     const rs = kubectl("-n", NS, "get", "replicasets", "-l", `app=nginx,version=${c}`);
     return [c, { generation: d?.metadata?.generation, hashes: (rs?.items ?? []).map((x: any) => x.metadata.labels["pod-template-hash"]).sort().join(",") }];
 }));
-
-/** One object as a watch delivered it, with the client's receive time. */
-interface WatchEvent {
-    at: number;
-    object: any;
-}
-
-/**
- * `kubectl get <kind> --watch -o json` in the background: every version of every object of that
- * kind in the namespace, as the API server hands them out, in order. Objects are split out of the
- * stream of concatenated JSON documents.
- */
-class Watch {
-    readonly events: WatchEvent[] = [];
-    private readonly child;
-    private buffer = "";
-
-    constructor(kind: string) {
-        this.child = spawn("kubectl", ["-n", NS, "get", kind, "--watch", "-o", "json"], { env, stdio: ["ignore", "pipe", "ignore"] });
-        this.child.stdout.setEncoding("utf8");
-        this.child.stdout.on("data", (chunk: string) => this.take(chunk));
-    }
-
-    private take(chunk: string): void {
-        this.buffer += chunk;
-        let depth = 0;
-        let inString = false;
-        let start = 0;
-        for (let i = 0; i < this.buffer.length; i++) {
-            const c = this.buffer[i];
-            if (inString) {
-                if (c === "\\") i++;
-                else if (c === '"') inString = false;
-            } else if (c === '"') inString = true;
-            else if (c === "{") depth++;
-            else if (c === "}" && --depth === 0) {
-                this.events.push({ at: Date.now(), object: JSON.parse(this.buffer.slice(start, i + 1)) });
-                start = i + 1;
-            }
-        }
-        this.buffer = this.buffer.slice(start);
-    }
-
-    /** Stops watching, after a moment for the last events to arrive. */
-    async stop(): Promise<WatchEvent[]> {
-        await new Promise((r) => setTimeout(r, 1500));
-        this.child.kill();
-        return this.events;
-    }
-}
-
-/** etcd's revision of an object version: one counter for every write, so it orders writes across kinds. */
-const revision = (e: WatchEvent) => Number(e.object.metadata.resourceVersion);
 
 /** The first version of Deployment `name` whose new ReplicaSet is fully rolled out and ready at `replicas`. */
 function readyAt(events: WatchEvent[], name: string, replicas: number, minGeneration = 0): WatchEvent | undefined {
@@ -87,24 +33,12 @@ function readyAt(events: WatchEvent[], name: string, replicas: number, minGenera
 }
 
 /** `pulumi up`, run without blocking the event loop so that the watches keep receiving meanwhile. */
-function pulumiUp(allowFailure: boolean): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-    const start = Date.now();
-    const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive"], { cwd: project, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => { stdout += d; });
-    child.stderr.on("data", (d) => { stderr += d; });
-    return new Promise((resolve, reject) => child.on("exit", (code) => {
-        const result = { code, stdout, stderr, ms: Date.now() - start };
-        if (!allowFailure && code !== 0) reject(new Error(`pulumi up failed (${code}):\n${stdout}\n${stderr}`));
-        else resolve(result);
-    }));
-}
+const pulumiUp = (allowFailure: boolean) => run.pulumiAsync(["up", "--yes", "--skip-preview"], allowFailure);
 
 /** Runs `pulumi up` with watches on Deployments and the VirtualService, and returns what they saw. */
 async function watchedUp(step: string, expectFailure = false) {
-    const deployments = new Watch("deployments");
-    const routes = new Watch("virtualservices.networking.istio.io");
+    const deployments = new Watch(env, NS, "deployments");
+    const routes = new Watch(env, NS, "virtualservices.networking.istio.io");
     await new Promise((r) => setTimeout(r, 1500)); // both watches have listed the current state
     const since = Date.now();
     const result = await pulumiUp(expectFailure);
