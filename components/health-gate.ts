@@ -16,9 +16,10 @@ import {
     gateChecks,
     gateVerdict,
 } from "./health-verdict";
+import { monitorSupports } from "./hooks";
 import { applicationDefaultCredentials, instantQuery, isGoogleEndpoint } from "./prometheus-client";
 import { COLORS, Color, VirtualServiceSpec, otherColor } from "./routing";
-import { catchAllShares, colorsGainingTraffic, detectRollback, isColorHeaderRoute } from "./traffic-gain";
+import { annotationsOf, catchAllRoute, catchAllShares, colorsGainingTraffic, detectRollback, isColorHeaderRoute } from "./traffic-gain";
 
 /** The health gate's settings as a component takes them; every field has a default. */
 export interface HealthGateArgs {
@@ -89,7 +90,7 @@ export function healthGateAnnotation(record: HealthGateRecord): string {
 
 /** The record from a VirtualService's inputs, as a hook receives them; undefined when absent or unreadable. */
 export function readHealthGateRecord(inputs: Record<string, any> | undefined): HealthGateRecord | undefined {
-    const raw = inputs?.metadata?.annotations?.[HEALTH_GATE_ANNOTATION];
+    const raw = annotationsOf(inputs)[HEALTH_GATE_ANNOTATION];
     if (typeof raw !== "string") return undefined;
     try {
         const record = JSON.parse(raw);
@@ -129,7 +130,8 @@ export async function runHealthGate(args: GateHookArgs, options: { query: GateQu
     if (policy.mode === HealthGateMode.Off) return { verdicts: [] };
     const previous = args.oldInputs?.spec as VirtualServiceSpec | undefined;
     const creating = args.oldInputs === undefined;
-    const kept = previous ? COLORS.filter((c) => catchAllShares(previous)[c] > 0) : [];
+    const previousShares = previous ? catchAllShares(previous) : undefined;
+    const kept = previousShares ? COLORS.filter((c) => previousShares[c] > 0) : [];
     const gains = colorsGainingTraffic(previous, next);
     const verdicts = await Promise.all(gains.map(async (gain) => {
         const target = { namespace: record.namespace, app: record.app, color: gain.color, window: policy.window };
@@ -151,7 +153,7 @@ export async function runHealthGate(args: GateHookArgs, options: { query: GateQu
 
 /** The facts of a spec that say how a color can get data: its mirror, the targeted routes to it, the header. */
 function dataSourceFacts(spec: VirtualServiceSpec, color: Color, record: HealthGateRecord) {
-    const catchAll = spec.http.at(-1);
+    const catchAll = catchAllRoute(spec);
     const mirror = catchAll?.mirrors?.[0];
     const header = spec.http.find(isColorHeaderRoute)?.match?.[0]?.headers;
     const shares = catchAllShares(spec);
@@ -176,21 +178,12 @@ export function endpointQuery(): GateQuery {
 }
 
 /**
- * Whether the resource monitor this program talks to can register resource hooks. The engine's
- * can; the SDK's mock monitor (`pulumi.runtime.setMocks`, 3.248) lacks the RPC, so constructing a
- * hook there rejects and ends the program, while the hook could never run.
- */
-export function monitorRegistersResourceHooks(): boolean {
-    return typeof (pulumi.runtime.getMonitor() as { registerResourceHook?: unknown } | undefined)?.registerResourceHook === "function";
-}
-
-/**
  * The hooks that gate a VirtualService: one named hook, before an update and before a create (a
  * replaced VirtualService is created anew), run in previews too so a preview shows the verdict.
  * Undefined when the gate has nothing to do or the monitor cannot register hooks.
  */
 export function healthGateHooks(name: string, policy: HealthGatePolicy): pulumi.ResourceHookBinding | undefined {
-    if (!gateActive(policy) || !monitorRegistersResourceHooks()) return undefined;
+    if (!gateActive(policy) || !monitorSupports("registerResourceHook")) return undefined;
     const query = endpointQuery();
     const hook = new pulumi.ResourceHook(`${name}-health-gate`, async (args) => {
         await runHealthGate(args, { query, warn: (m) => pulumi.log.warn(m), preview: pulumi.runtime.isDryRun() });

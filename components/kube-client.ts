@@ -46,13 +46,17 @@ export function isInlineKubeconfig(value: string): boolean {
     return value.includes("\n") || /^\s*\{/.test(value) || /^\s*apiVersion\s*:/.test(value);
 }
 
+/** A kubeconfig path with a leading `~/` read as the home directory, as kubectl and the provider read it. */
+export function expandHome(file: string): string {
+    return file.startsWith("~/") ? path.join(os.homedir(), file.slice(2)) : file;
+}
+
 /** The kubeconfig the guard uses: the stack's (contents or a path), else $KUBECONFIG's first file, else ~/.kube/config. */
 export function kubeconfigText(kubeconfig: string | undefined): { text: string; dir: string } {
-    const expand = (file: string) => (file.startsWith("~/") ? path.join(os.homedir(), file.slice(2)) : file);
     if (kubeconfig !== undefined && isInlineKubeconfig(kubeconfig)) {
         return { text: kubeconfig, dir: process.cwd() };
     }
-    const file = expand(kubeconfig || (process.env.KUBECONFIG ?? "").split(path.delimiter).find((f) => f !== "") || "~/.kube/config");
+    const file = expandHome(kubeconfig || (process.env.KUBECONFIG ?? "").split(path.delimiter).find((f) => f !== "") || "~/.kube/config");
     return { text: fs.readFileSync(file, "utf8"), dir: path.dirname(file) };
 }
 

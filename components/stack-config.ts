@@ -2,8 +2,6 @@
 // takes a getter, so tests and the offline renderer can feed it without the Pulumi engine. The
 // program and the offline tools both go through readStackConfigFromAll, so they cannot disagree.
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { BlueGreenEnvironmentArgs, checkBlueGreenEnvironmentArgs, checkBlueGreenEnvironmentWarnings } from "./blue-green-environment";
 import { BLUE_GREEN_DEFAULTS, WorkloadArgs } from "./blue-green-service";
@@ -13,7 +11,7 @@ import { ExternalService, parseExternalEndpoint } from "./external-services";
 import { GKE_DEFAULTS, GkeClusterArgs, ImageRepository, ReleaseChannel, parseImageRepository } from "./gke-cluster";
 import { ISTIO_DEFAULTS, IstioPlatform, MtlsMode } from "./istio-mesh";
 import { IstioControlPlane, parseControlPlane } from "./mesh-revisions";
-import { isInlineKubeconfig } from "./kube-client";
+import { expandHome, isInlineKubeconfig } from "./kube-client";
 import { DEFAULT_PREVIEW_ACCESS, PreviewAccessMode, PreviewJwt } from "./preview-access";
 import type { HealthGateArgs } from "./health-gate";
 import { HEALTH_GATE_DEFAULTS, HealthGateMode, parseHealthCheck } from "./health-verdict";
@@ -249,7 +247,7 @@ export function checkKubeconfig(value: string, readFile: (file: string) => FileC
         const wrong = kubeconfigTextProblem(value);
         return wrong ? problem(`is given inline but ${wrong}`) : [];
     }
-    const contents = readFile(value.startsWith("~/") ? path.join(os.homedir(), value.slice(2)) : value);
+    const contents = readFile(expandHome(value));
     if ("missing" in contents) return problem("names a file that does not exist");
     if ("directory" in contents) return problem("names a directory, not a kubeconfig file");
     const wrong = kubeconfigTextProblem(contents.text);

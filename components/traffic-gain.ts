@@ -58,7 +58,7 @@ export function colorsGainingTraffic(previous: VirtualServiceSpec | undefined, n
     after.forEach((route, i) => {
         const j = before.findIndex((r) => r.name === route.name);
         const sameReach = j >= 0 && !reachWidened(before, j, after, i);
-        const catchAll = route.match === undefined || route.match.length === 0;
+        const catchAll = isUnconditional(route);
         for (const color of COLORS) {
             const now = shareOf(route, color);
             const was = j >= 0 ? shareOf(before[j], color) : 0;
@@ -71,9 +71,19 @@ export function colorsGainingTraffic(previous: VirtualServiceSpec | undefined, n
     return COLORS.filter((c) => gains.has(c)).map((color) => ({ color, reasons: gains.get(color)! }));
 }
 
-/** Percent of the catch-all (the last route without conditions) each color gets. */
+/** Whether a route has no conditions: every request that reaches it matches. */
+function isUnconditional(route: HttpRoute): boolean {
+    return route.match === undefined || route.match.length === 0;
+}
+
+/** The catch-all: the last route without conditions. */
+export function catchAllRoute(spec: VirtualServiceSpec): HttpRoute | undefined {
+    return [...spec.http].reverse().find(isUnconditional);
+}
+
+/** Percent of the catch-all each color gets. */
 export function catchAllShares(spec: VirtualServiceSpec): Record<Color, number> {
-    const catchAll = [...spec.http].reverse().find((r) => r.match === undefined || r.match.length === 0);
+    const catchAll = catchAllRoute(spec);
     return { blue: catchAll ? shareOf(catchAll, "blue") : 0, green: catchAll ? shareOf(catchAll, "green") : 0 };
 }
 
@@ -115,7 +125,7 @@ export function keptServedTemplatePaths(shares: Record<Color, number>): string[]
 }
 
 /** Annotations of a VirtualService's inputs, as the hook receives them (untyped). */
-function annotationsOf(inputs: Record<string, any> | undefined): Record<string, unknown> {
+export function annotationsOf(inputs: Record<string, any> | undefined): Record<string, unknown> {
     const annotations = inputs?.metadata?.annotations;
     return annotations && typeof annotations === "object" ? annotations : {};
 }
